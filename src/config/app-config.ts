@@ -1,0 +1,102 @@
+import { ConfigValidationError, parseEnvironment } from './environment.js';
+
+export type SubscriptionTierWithQuota = 'premium' | 'family';
+export type QuotaWindow = 'hour' | 'day' | 'month';
+export type QuotaMinutes = Record<QuotaWindow, number>;
+
+const EXAMPLE_SECRETS = new Set(['change-me', 'changeme', 'secret', 'replace-with-a-long-random-secret']);
+const MIN_PRODUCTION_SECRET_BYTES = 32;
+/** Development and tests only: production refuses to start without a real secret. */
+const DEVELOPMENT_SECRET = 'development-only-secret-not-for-production-use';
+
+/** Typed configuration, built once from the validated environment. */
+export class AppConfig {
+  readonly nodeEnv!: 'development' | 'test' | 'production';
+  readonly port!: number;
+  readonly logLevel!: string;
+  readonly database!: { uri: string | undefined; embeddedPath: string };
+  readonly jwt!: { secret: string; issuer?: string; audience?: string };
+  readonly beta!: {
+    enabled: boolean;
+    initialCredits: number;
+    creditsPerSecond: number;
+    preauthSeconds: number;
+    checkpointIntervalMs: number;
+    warningThresholds: number[];
+    invitationTtlDays: number;
+  };
+  readonly quota!: { updateIntervalMs: number; minutes: Record<SubscriptionTierWithQuota, QuotaMinutes> };
+  readonly ws!: { authTimeoutMs: number; connectionsPerMinute: number; maxAudioFrameBytes: number };
+  readonly dubbing!: { provider: 'loopback' };
+}
+
+export function loadAppConfig(raw: Record<string, string | undefined>): AppConfig {
+  const env = parseEnvironment(raw);
+  const isProduction = env.NODE_ENV === 'production';
+  return Object.assign(new AppConfig(), {
+    nodeEnv: env.NODE_ENV,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    database: { uri: env.MONGODB_URI, embeddedPath: env.EMBEDDED_DB_PATH },
+    jwt: {
+      secret: checkJwtSecret(env.JWT_SECRET, isProduction),
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    },
+    beta: {
+      enabled: env.BETA_FEATURES_ENABLED,
+      initialCredits: env.BETA_INITIAL_CREDITS,
+      creditsPerSecond: env.BETA_CREDITS_PER_SECOND,
+      preauthSeconds: env.BETA_PREAUTH_SECONDS,
+      checkpointIntervalMs: env.BETA_CHECKPOINT_INTERVAL_MS,
+      warningThresholds: parseThresholds(env.BETA_WARNING_THRESHOLDS),
+      invitationTtlDays: env.BETA_INVITATION_TTL_DAYS,
+    },
+    quota: {
+      updateIntervalMs: env.QUOTA_UPDATE_INTERVAL_MS,
+      minutes: {
+        premium: {
+          hour: env.QUOTA_PREMIUM_MINUTES_PER_HOUR,
+          day: env.QUOTA_PREMIUM_MINUTES_PER_DAY,
+          month: env.QUOTA_PREMIUM_MINUTES_PER_MONTH,
+        },
+        family: {
+          hour: env.QUOTA_FAMILY_MINUTES_PER_HOUR,
+          day: env.QUOTA_FAMILY_MINUTES_PER_DAY,
+          month: env.QUOTA_FAMILY_MINUTES_PER_MONTH,
+        },
+      },
+    },
+    ws: {
+      authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
+      connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
+      maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
+    },
+    dubbing: { provider: env.DUBBING_PROVIDER as 'loopback' },
+  });
+}
+
+function checkJwtSecret(secret: string | undefined, isProduction: boolean): string {
+  if (!isProduction) {
+    return secret ?? DEVELOPMENT_SECRET;
+  }
+  if (secret === undefined) {
+    throw new ConfigValidationError(['JWT_SECRET: required when NODE_ENV=production']);
+  }
+  if (Buffer.byteLength(secret) < MIN_PRODUCTION_SECRET_BYTES) {
+    throw new ConfigValidationError([`JWT_SECRET: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes in production`]);
+  }
+  if (EXAMPLE_SECRETS.has(secret.toLowerCase()) || secret === DEVELOPMENT_SECRET) {
+    throw new ConfigValidationError(['JWT_SECRET: the example secret cannot be used in production']);
+  }
+  return secret;
+}
+
+function parseThresholds(list: string): number[] {
+  const thresholds = list.split(',').map((part) => Number(part.trim()));
+  const invalid = thresholds.filter((value) => value <= 0 || value >= 100);
+  if (invalid.length > 0) {
+    throw new ConfigValidationError([`BETA_WARNING_THRESHOLDS: percentages must be between 1 and 99, got ${invalid.join(', ')}`]);
+  }
+  return [...new Set(thresholds)].sort((a, b) => b - a);
+}

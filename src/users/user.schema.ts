@@ -1,0 +1,40 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import type { HydratedDocument } from 'mongoose';
+
+export const SUBSCRIPTION_TIERS = ['free', 'basic', 'premium', 'family'] as const;
+export type SubscriptionTier = (typeof SUBSCRIPTION_TIERS)[number];
+export const SUBSCRIPTION_STATUSES = ['active', 'canceled', 'past_due'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+export const USER_ROLES = ['user', 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+@Schema({ _id: false })
+export class Subscription {
+  @Prop({ required: true, enum: SUBSCRIPTION_TIERS, type: String })
+  tier!: SubscriptionTier;
+
+  @Prop({ required: true, enum: SUBSCRIPTION_STATUSES, type: String, default: 'active' })
+  status!: SubscriptionStatus;
+}
+
+@Schema({ collection: 'users', timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' } })
+export class User {
+  /** Stored lower-cased; the unique index makes the server reject a duplicate even under concurrent creates. */
+  @Prop({ required: true, unique: true, lowercase: true, trim: true, type: String })
+  email!: string;
+
+  @Prop({ required: true, type: String })
+  display_name!: string;
+
+  @Prop({ required: true, type: SchemaFactory.createForClass(Subscription) })
+  subscription!: Subscription;
+
+  @Prop({ type: [String], enum: USER_ROLES, default: ['user'] })
+  roles!: UserRole[];
+
+  @Prop({ type: Boolean, default: true })
+  is_active!: boolean;
+}
+
+export type UserDocument = HydratedDocument<User>;
+export const UserSchema = SchemaFactory.createForClass(User);
