@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
-import { Clock, SystemClock } from './common/clock.js';
+import { CommonModule } from './common/common.module.js';
 import { LoggingModule } from './common/logging.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -10,7 +10,6 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({
-  imports: [ConfigModule, LoggingModule, DatabaseModule, MetricsModule, HealthModule, AuthModule, UsersModule, ChannelsModule],
-  providers: [{ provide: Clock, useClass: SystemClock }],
+  imports: [ConfigModule, CommonModule, LoggingModule, DatabaseModule, MetricsModule, HealthModule, AuthModule, UsersModule, ChannelsModule],
 })
 export class AppModule {}

@@ -10,11 +10,15 @@ import { TokenService } from './token.service.js';
     UsersModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        secret: config.jwt.secret,
-        signOptions: { algorithm: 'HS256', issuer: config.jwt.issuer, audience: config.jwt.audience },
-        verifyOptions: { algorithms: ['HS256'], issuer: config.jwt.issuer, audience: config.jwt.audience },
-      }),
+      useFactory: (config: AppConfig) => {
+        const { issuer, audience } = config.jwt;
+        const claims = { ...(issuer && { issuer }), ...(audience && { audience }) };
+        return {
+          secret: config.jwt.secret,
+          signOptions: { algorithm: 'HS256', ...claims },
+          verifyOptions: { algorithms: ['HS256'], ...claims },
+        };
+      },
     }),
   ],
   providers: [TokenService, HttpAuthGuard, AdminGuard],

@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module.js';
+import { ChannelsModule } from '../channels/channels.module.js';
+import { CommonModule } from '../common/common.module.js';
+import { ConfigModule } from '../config/config.module.js';
+import { DatabaseModule } from '../database/database.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { AuthCommand, AuthTokenCommand } from './auth.command.js';
+import { ChannelsCommand, ChannelsCreateCommand } from './channels.command.js';
+import { CliOutput, StdoutCliOutput } from './cli-output.js';
+import { DbCommand, DbSeedCommand } from './db.command.js';
+import { UsersCommand, UsersCreateCommand } from './users.command.js';
+
+/** The operator CLI: the app's own modules (no HTTP, no schedulers) plus thin commands over their services. */
+@Module({
+  imports: [ConfigModule, CommonModule, DatabaseModule, AuthModule, UsersModule, ChannelsModule],
+  providers: [
+    { provide: CliOutput, useClass: StdoutCliOutput },
+    UsersCommand,
+    UsersCreateCommand,
+    ChannelsCommand,
+    ChannelsCreateCommand,
+    AuthCommand,
+    AuthTokenCommand,
+    DbCommand,
+    DbSeedCommand,
+  ],
+})
+export class CliModule {}
