@@ -1,4 +1,4 @@
-/** Unit specs live beside the code (src/**/*.spec.ts); integration and e2e specs under test/. */
+// Unit specs live beside the code (src, *.spec.ts); integration and e2e specs under test/ (*.e2e-spec.ts).
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
 };
@@ -10,8 +10,8 @@ const shared = {
 };
 
 export default {
-  globalSetup: '<rootDir>/test/harness/global-setup.ts',
-  globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+  globalSetup: '<rootDir>/test/harness/global-setup.js',
+  globalTeardown: '<rootDir>/test/harness/global-teardown.js',
   maxWorkers: 2,
   testTimeout: 30000,
   projects: [

@@ -7,9 +7,10 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { UsersHttpModule } from './users/users-http.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({
-  imports: [ConfigModule, CommonModule, LoggingModule, DatabaseModule, MetricsModule, HealthModule, AuthModule, UsersModule, ChannelsModule],
+  imports: [ConfigModule, CommonModule, LoggingModule, DatabaseModule, MetricsModule, HealthModule, AuthModule, UsersModule, UsersHttpModule, ChannelsModule],
 })
 export class AppModule {}

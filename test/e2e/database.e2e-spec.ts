@@ -1,0 +1,58 @@
+import mongoose from 'mongoose';
+import { testDatabaseUri } from '../harness/database.js';
+
+describe('embedded database', () => {
+  const uri = testDatabaseUri('database');
+  let first: mongoose.Connection;
+  let second: mongoose.Connection;
+
+  beforeAll(async () => {
+    first = await mongoose.createConnection(uri).asPromise();
+    second = await mongoose.createConnection(uri).asPromise();
+  });
+
+  afterAll(async () => {
+    await first.dropDatabase();
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('reports MongoDB 4.4 with wire version 9', async () => {
+    const admin = first.db!.admin();
+    const [buildInfo, hello] = await Promise.all([admin.command({ buildInfo: 1 }), admin.command({ isMaster: 1 })]);
+    expect(buildInfo.version).toBe('4.4.0');
+    expect(hello.maxWireVersion).toBe(9);
+  });
+
+  it('shows a write made through one connection to another connection', async () => {
+    await first.collection('shared').insertOne({ _id: 'written-by-first' as never, value: 42 });
+    const read = await second.collection('shared').findOne({ _id: 'written-by-first' as never });
+    expect(read).toEqual({ _id: 'written-by-first', value: 42 });
+  });
+
+  // Pre-images, not post-images: the embedded server applies each update atomically but reads the
+  // post-image after releasing its lock, so `returnDocument: 'after'` can show a later update's result.
+  it('applies 50 concurrent conditional debits atomically: none lost, the condition never passed twice', async () => {
+    const accounts = first.collection<{ _id: string; balance: number }>('accounts');
+    await accounts.insertOne({ _id: 'account', balance: 1000 });
+    const debit = 30;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 === 0 ? first : second)
+          .collection<{ _id: string; balance: number }>('accounts')
+          .findOneAndUpdate({ _id: 'account', balance: { $gte: debit } }, { $inc: { balance: -debit } }, { returnDocument: 'before' }),
+      ),
+    );
+    const succeeded = results.filter((result) => result !== null);
+    expect(succeeded).toHaveLength(Math.floor(1000 / debit));
+    const preImages = succeeded.map((result) => result!.balance).sort((a, b) => b - a);
+    expect(preImages).toEqual(Array.from({ length: succeeded.length }, (_, i) => 1000 - debit * i));
+    expect(await accounts.findOne({ _id: 'account' })).toEqual({ _id: 'account', balance: 1000 - debit * succeeded.length });
+  });
+
+  it('enforces unique indexes on the server', async () => {
+    const emails = first.collection('emails');
+    await emails.createIndex({ email: 1 }, { unique: true });
+    await emails.insertOne({ email: 'a@example.com' });
+    await expect(second.collection('emails').insertOne({ email: 'a@example.com' })).rejects.toMatchObject({ code: 11000 });
+  });
+});

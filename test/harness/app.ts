@@ -1,0 +1,60 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp } from '../../src/app.setup.js';
+import { Clock } from '../../src/common/clock.js';
+import { AppConfig, loadAppConfig } from '../../src/config/app-config.js';
+import { testDatabaseUri } from './database.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestApp {
+  app: INestApplication;
+  config: AppConfig;
+  baseUrl: string;
+  databaseUri: string;
+  connection: Connection;
+  close(options?: { dropDatabase?: boolean }): Promise<void>;
+}
+
+export function testEnvironment(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: TEST_JWT_SECRET,
+    MONGODB_URI: testDatabaseUri(),
+    ...overrides,
+  };
+}
+
+/** The real application (HTTP + WebSocket) on a free port, against its own database on the embedded server. */
+export async function startTestApp(options: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestApp> {
+  const config = loadAppConfig(testEnvironment(options.env));
+  let builder = Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config);
+  if (options.clock !== undefined) {
+    builder = builder.overrideProvider(Clock).useValue(options.clock);
+  }
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication({ bufferLogs: true });
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const connection = app.get<Connection>(getConnectionToken());
+  return {
+    app,
+    config,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    databaseUri: config.database.uri as string,
+    connection,
+    async close({ dropDatabase = true } = {}) {
+      if (dropDatabase) {
+        await connection.dropDatabase();
+      }
+      await app.close();
+    },
+  };
+}
