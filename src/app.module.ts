@@ -11,6 +11,17 @@ import { UsersHttpModule } from './users/users-http.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({
-  imports: [ConfigModule, CommonModule, LoggingModule, DatabaseModule, MetricsModule, HealthModule, AuthModule, UsersModule, UsersHttpModule, ChannelsModule],
+  imports: [
+    ConfigModule,
+    CommonModule,
+    LoggingModule,
+    DatabaseModule,
+    MetricsModule,
+    HealthModule,
+    AuthModule,
+    UsersModule,
+    UsersHttpModule,
+    ChannelsModule,
+  ],
 })
 export class AppModule {}

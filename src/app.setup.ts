@@ -29,7 +29,9 @@ export function configureApp(app: INestApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('Live dubbing service')
-      .setDescription('Beta 500 credits, enrolment and operations. The live dubbing protocol is a WebSocket at /ws/live-dubbing (see README).')
+      .setDescription(
+        'Beta 500 credits, enrolment and operations. The live dubbing protocol is a WebSocket at /ws/live-dubbing (see README).',
+      )
       .setVersion('1')
       .addBearerAuth()
       .build(),

@@ -12,7 +12,14 @@ export const DEMO_USERS: { email: string; tier: SubscriptionTier; admin: boolean
 ];
 
 export const DEMO_CHANNELS = [
-  { id: 'news-il', name: 'Israel News Live', isLive: true, supportsDubbing: true, sourceLanguage: 'he', dubbingLanguages: ['en', 'es', 'fr'] },
+  {
+    id: 'news-il',
+    name: 'Israel News Live',
+    isLive: true,
+    supportsDubbing: true,
+    sourceLanguage: 'he',
+    dubbingLanguages: ['en', 'es', 'fr'],
+  },
   { id: 'sports-es', name: 'Deportes en Vivo', isLive: true, supportsDubbing: true, sourceLanguage: 'es', dubbingLanguages: ['en', 'he'] },
 ];
 

@@ -22,7 +22,12 @@ describe(loadAppConfig.name, () => {
   });
 
   it('reads typed values from strings', () => {
-    const config = loadAppConfig({ PORT: '8080', BETA_FEATURES_ENABLED: 'false', BETA_CREDITS_PER_SECOND: '0.5', BETA_WARNING_THRESHOLDS: '5, 50,25' });
+    const config = loadAppConfig({
+      PORT: '8080',
+      BETA_FEATURES_ENABLED: 'false',
+      BETA_CREDITS_PER_SECOND: '0.5',
+      BETA_WARNING_THRESHOLDS: '5, 50,25',
+    });
     expect(config.port).toBe(8080);
     expect(config.beta.enabled).toBe(false);
     expect(config.beta.creditsPerSecond).toBe(0.5);
@@ -54,7 +59,10 @@ describe(loadAppConfig.name, () => {
       loadAppConfig({ PORT: 'x', WS_AUTH_TIMEOUT_MS: 'y' });
       throw new Error('expected a validation error');
     } catch (error) {
-      expect((error as ConfigValidationError).problems.map((problem) => problem.split('=')[0]).sort()).toEqual(['PORT', 'WS_AUTH_TIMEOUT_MS']);
+      expect((error as ConfigValidationError).problems.map((problem) => problem.split('=')[0]).sort()).toEqual([
+        'PORT',
+        'WS_AUTH_TIMEOUT_MS',
+      ]);
     }
   });
 

@@ -58,7 +58,10 @@ export class UsersRepository implements OnModuleInit {
   }
 
   async findByEmail(email: string): Promise<UserRecord | undefined> {
-    const found = await this.users.findOne({ email: normalizeEmail(email) }).lean<StoredUser>().exec();
+    const found = await this.users
+      .findOne({ email: normalizeEmail(email) })
+      .lean<StoredUser>()
+      .exec();
     return found === null ? undefined : toRecord(found);
   }
 }

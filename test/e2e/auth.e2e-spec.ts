@@ -81,7 +81,8 @@ describe('authentication', () => {
   });
 
   describe('admin guard', () => {
-    const adminGet = (token: string | undefined, email: string) => http(t.baseUrl, 'GET', `/api/v1/admin/users/${encodeURIComponent(email)}`, { token });
+    const adminGet = (token: string | undefined, email: string) =>
+      http(t.baseUrl, 'GET', `/api/v1/admin/users/${encodeURIComponent(email)}`, { token });
 
     it('answers 401 without a token', async () => {
       expect((await adminGet(undefined, 'a@example.com')).status).toBe(401);
@@ -145,7 +146,11 @@ describe('authentication', () => {
       expect(response.status).toBe(400);
       expect(response.body.error).toBe('Bad Request');
       expect(response.body.message).toEqual(
-        expect.arrayContaining(['property extra should not exist', 'email must be an email', expect.stringMatching(/^tier must be one of/)]),
+        expect.arrayContaining([
+          'property extra should not exist',
+          'email must be an email',
+          expect.stringMatching(/^tier must be one of/),
+        ]),
       );
     });
 

@@ -15,7 +15,9 @@ export async function createUser(
   app: INestApplication,
   overrides: { email?: string; tier?: SubscriptionTier; admin?: boolean } = {},
 ): Promise<UserRecord> {
-  return app.get(UsersService).create({ email: overrides.email ?? uniqueEmail(), tier: overrides.tier ?? 'premium', admin: overrides.admin });
+  return app
+    .get(UsersService)
+    .create({ email: overrides.email ?? uniqueEmail(), tier: overrides.tier ?? 'premium', admin: overrides.admin });
 }
 
 export async function createUserWithToken(

@@ -42,17 +42,32 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
-      const message = typeof response === 'string' ? response : ((response as { message?: string | string[] }).message ?? exception.message);
+      const message =
+        typeof response === 'string' ? response : ((response as { message?: string | string[] }).message ?? exception.message);
       return { statusCode, error: statusName(statusCode), message };
     }
     if (isDuplicateKeyError(exception)) {
-      return { statusCode: HttpStatus.CONFLICT, error: statusName(HttpStatus.CONFLICT), message: 'Resource already exists', code: ErrorCode.Conflict };
+      return {
+        statusCode: HttpStatus.CONFLICT,
+        error: statusName(HttpStatus.CONFLICT),
+        message: 'Resource already exists',
+        code: ErrorCode.Conflict,
+      };
     }
-    return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: statusName(HttpStatus.INTERNAL_SERVER_ERROR), message: 'Internal server error' };
+    return {
+      statusCode: HttpStatus.INTERNAL_SERVER_ERROR,
+      error: statusName(HttpStatus.INTERNAL_SERVER_ERROR),
+      message: 'Internal server error',
+    };
   }
 }
 
 function statusName(status: number): string {
   const name = HttpStatus[status];
-  return name === undefined ? 'Error' : name.split('_').map((word) => word[0] + word.slice(1).toLowerCase()).join(' ');
+  return name === undefined
+    ? 'Error'
+    : name
+        .split('_')
+        .map((word) => word[0] + word.slice(1).toLowerCase())
+        .join(' ');
 }

@@ -1,0 +1,115 @@
+import { JwtService } from '@nestjs/jwt';
+import mongoose from 'mongoose';
+import { TEST_JWT_SECRET } from '../harness/app.js';
+import { runCli } from '../harness/cli.js';
+import { testDatabaseUri } from '../harness/database.js';
+import { uniqueEmail } from '../harness/factories.js';
+
+describe('operator CLI', () => {
+  const env = { NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, MONGODB_URI: testDatabaseUri('cli') };
+  let db: mongoose.Connection;
+
+  beforeAll(async () => {
+    db = await mongoose.createConnection(env.MONGODB_URI).asPromise();
+  });
+
+  afterAll(async () => {
+    await db.dropDatabase();
+    await db.close();
+  });
+
+  describe('users create', () => {
+    it('creates a user and prints it', async () => {
+      const email = uniqueEmail();
+      const result = await runCli(['users', 'create', email, '--tier', 'premium', '--admin'], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toMatch(new RegExp(`^created user ${email} \\(id [0-9a-f]{24}, tier premium, roles user,admin\\)\\n$`));
+      expect(await db.collection('users').findOne({ email })).toMatchObject({
+        subscription: { tier: 'premium', status: 'active' },
+        roles: ['user', 'admin'],
+      });
+    });
+
+    it('fails with one line and exit 1 for a duplicate email', async () => {
+      const email = uniqueEmail();
+      await runCli(['users', 'create', email, '--tier', 'free'], env);
+      const result = await runCli(['users', 'create', email.toUpperCase(), '--tier', 'free'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: `error: A user with email ${email} already exists\n` });
+    });
+
+    it('fails with exit 1 for an unknown tier', async () => {
+      const result = await runCli(['users', 'create', uniqueEmail(), '--tier', 'gold'], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('error: --tier must be one of free, basic, premium, family\n');
+    });
+
+    it('fails with a non-zero exit when the required --tier is missing', async () => {
+      const result = await runCli(['users', 'create', uniqueEmail()], env);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/required option '-t, --tier <tier>' not specified/);
+    });
+  });
+
+  describe('channels create', () => {
+    it('creates a live dubbing channel, then updates it', async () => {
+      const created = await runCli(['channels', 'create', 'kan-11', '--name', 'Kan 11', '--languages', 'en,es', '--source', 'he'], env);
+      expect(created).toEqual({ code: 0, stdout: 'created channel kan-11 (live, source he, dubbing en,es)\n', stderr: '' });
+      const updated = await runCli(['channels', 'create', 'kan-11', '--name', 'Kan 11', '--languages', 'fr', '--offline'], env);
+      expect(updated.stdout).toBe('updated channel kan-11 (offline, source he, dubbing fr)\n');
+      expect(await db.collection('channels').findOne({ _id: 'kan-11' as never })).toMatchObject({
+        is_live: false,
+        dubbing_languages: ['fr'],
+      });
+    });
+
+    it('rejects an invalid language list', async () => {
+      const result = await runCli(['channels', 'create', 'bad', '--name', 'Bad', '--languages', 'en,English'], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('error: --languages: invalid language code "English"\n');
+    });
+  });
+
+  describe('auth token', () => {
+    it('prints only a token that verifies for the user, with the requested lifetime', async () => {
+      const email = uniqueEmail();
+      await runCli(['users', 'create', email, '--tier', 'premium'], env);
+      const result = await runCli(['auth', 'token', email, '--ttl', '15m'], env);
+      expect(result.code).toBe(0);
+      const token = result.stdout.trim();
+      expect(result.stdout).toBe(token + '\n');
+      const claims = await new JwtService({ secret: TEST_JWT_SECRET }).verifyAsync(token, { algorithms: ['HS256'] });
+      expect(claims.email).toBe(email);
+      expect(claims.exp - claims.iat).toBe(900);
+    });
+
+    it('fails for an unknown user', async () => {
+      const result = await runCli(['auth', 'token', 'nobody@example.com'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: No user with email nobody@example.com\n' });
+    });
+
+    it('fails for an invalid --ttl', async () => {
+      const result = await runCli(['auth', 'token', 'nobody@example.com', '--ttl', 'forever'], env);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/Invalid duration "forever"/);
+    });
+  });
+
+  describe('db seed', () => {
+    it('inserts the demo users and channels once, however often it runs', async () => {
+      const first = await runCli(['db', 'seed'], env);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/^created user admin@demo.local \(premium, admin\)$/m);
+      const second = await runCli(['db', 'seed'], env);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/^kept user admin@demo.local \(premium, admin\)$/m);
+      expect(await db.collection('users').countDocuments({ email: /@demo\.local$/ })).toBe(4);
+      expect(await db.collection('channels').countDocuments({ _id: { $in: ['news-il', 'sports-es'] } as never })).toBe(2);
+    });
+  });
+
+  it('exits 2 with a message for an unknown command', async () => {
+    const result = await runCli(['launch', 'rockets'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown command 'launch'/);
+  });
+});
