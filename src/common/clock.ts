@@ -1,6 +1,11 @@
-/** Time source for everything that reasons about time, so tests can drive it exactly. */
+export type CancelTimer = () => void;
+
+/** Time source and timers for everything that reasons about time, so tests can drive it exactly. */
 export abstract class Clock {
   abstract now(): number;
+
+  /** Calls `callback` once, `delayMs` from now; the returned function cancels it. */
+  abstract setTimer(delayMs: number, callback: () => void): CancelTimer;
 
   date(): Date {
     return new Date(this.now());
@@ -10,5 +15,11 @@ export abstract class Clock {
 export class SystemClock extends Clock {
   now(): number {
     return Date.now();
+  }
+
+  setTimer(delayMs: number, callback: () => void): CancelTimer {
+    const timer = setTimeout(callback, Math.max(0, delayMs));
+    timer.unref?.();
+    return () => clearTimeout(timer);
   }
 }
