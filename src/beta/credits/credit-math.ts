@@ -67,8 +67,9 @@ export interface SettlementPlan {
   debits: PlannedDebit[];
   /** Sessions whose credits are used up: their hold is empty and could not be renewed. */
   exhausted: string[];
-  /** Sessions settled for the last time and removed from the account (holds released). */
+  /** Sessions settled for the last time and removed from the account (holds released), with their final state. */
   closed: string[];
+  closedSessions: Record<string, SessionCredit>;
   changed: boolean;
 }
 
@@ -86,7 +87,7 @@ export function planSettlement(
   adopted: Map<string, number> = new Map(),
 ): SettlementPlan {
   const account: AccountCredit = { ...current, sessions: { ...current.sessions } };
-  const plan: SettlementPlan = { account, debits: [], exhausted: [], closed: [], changed: false };
+  const plan: SettlementPlan = { account, debits: [], exhausted: [], closed: [], closedSessions: {}, changed: false };
   for (const id of sessionIds) {
     const original = account.sessions[id];
     if (original === undefined) {
@@ -119,6 +120,7 @@ export function planSettlement(
       account.held -= session.hold;
       delete account.sessions[id];
       plan.closed.push(id);
+      plan.closedSessions[id] = session;
     } else {
       account.sessions[id] = session;
       if (session.hold === 0) {

@@ -9,7 +9,7 @@ const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
   [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.Conflict]: HttpStatus.CONFLICT,
   [ErrorCode.InvalidInput]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.InsufficientCredits]: HttpStatus.PAYMENT_REQUIRED,
+  [ErrorCode.InsufficientCredits]: HttpStatus.CONFLICT,
   [ErrorCode.InvitationInvalid]: HttpStatus.BAD_REQUEST,
 };
 

@@ -1,0 +1,58 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig } from '../../config/app-config.js';
+import { CreditReconcilerService } from '../credits/credit-reconciler.service.js';
+import { CreditCheckpointService } from './credit-checkpoint.service.js';
+
+const JOB = 'beta-credit-checkpoint';
+const RECONCILE_EVERY_TICKS = 10;
+
+/** Runs the checkpoint every BETA_CHECKPOINT_INTERVAL_MS; a tick never overlaps the previous one. */
+@Injectable()
+export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(CreditCheckpointScheduler.name);
+  private running?: Promise<void>;
+  private ticks = 0;
+
+  constructor(
+    private readonly checkpoint: CreditCheckpointService,
+    private readonly reconciler: CreditReconcilerService,
+    private readonly registry: SchedulerRegistry,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.beta.enabled) {
+      return;
+    }
+    await this.reconciler.reconcile({ repair: true }).catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
+    const interval = setInterval(() => void this.runOnce(), this.config.beta.checkpointIntervalMs);
+    this.registry.addInterval(JOB, interval);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.registry.doesExist('interval', JOB)) {
+      this.registry.deleteInterval(JOB);
+    }
+    await this.running;
+  }
+
+  runOnce(): Promise<void> {
+    if (this.running !== undefined) {
+      return this.running;
+    }
+    this.running = this.work().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async work(): Promise<void> {
+    try {
+      await this.checkpoint.tick();
+      if (++this.ticks % RECONCILE_EVERY_TICKS === 0) {
+        await this.reconciler.reconcile({ repair: true });
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'Beta checkpoint failed; the next tick retries');
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { AppConfig } from '../../config/app-config.js';
+import { BetaAccountsRepository } from '../credits/beta-accounts.repository.js';
+import { BetaCreditsService } from '../credits/beta-credits.service.js';
+import { secondsCoveredBy } from '../credits/credit-math.js';
+import { BetaUsersRepository } from '../enrollment/beta-users.repository.js';
+import { BetaSessionsRepository, type SessionProgress } from '../sessions/beta-sessions.repository.js';
+import { BetaSessionsService } from '../sessions/beta-sessions.service.js';
+import { InstanceIdentity } from '../sessions/instance-identity.js';
+
+export const LOST_AFTER_INTERVALS = 3;
+
+export interface CheckpointReport {
+  activeSessions: number;
+  checkpointed: number;
+  ended: number;
+  lost: number;
+}
+
+/**
+ * One checkpoint tick: charge every active session this instance owns (bulk writes), end those whose
+ * user left the programme, and end sessions whose owner stopped sending heartbeats (I6).
+ */
+@Injectable()
+export class CreditCheckpointService {
+  private readonly logger = new Logger(CreditCheckpointService.name);
+
+  constructor(
+    private readonly credits: BetaCreditsService,
+    private readonly accounts: BetaAccountsRepository,
+    private readonly sessions: BetaSessionsRepository,
+    private readonly betaSessions: BetaSessionsService,
+    private readonly betaUsers: BetaUsersRepository,
+    private readonly instance: InstanceIdentity,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async tick(): Promise<CheckpointReport> {
+    const now = this.clock.now();
+    const owned = await this.sessions.findActive({ instanceId: this.instance.id });
+    const revoked = await this.betaUsers.findRevoked([...new Set(owned.map((session) => session.email))]);
+    let ended = 0;
+    for (const session of owned.filter((s) => revoked.has(s.email))) {
+      await this.betaSessions.end(session._id, 'beta_revoked', now);
+      ended++;
+    }
+    const running = owned.filter((session) => !revoked.has(session.email));
+    const sessionsByEmail = new Map<string, string[]>();
+    for (const session of running) {
+      sessionsByEmail.set(session.email, [...(sessionsByEmail.get(session.email) ?? []), session._id]);
+    }
+    const accounts = (await this.accounts.findWithActiveSessions()).filter((account) => sessionsByEmail.has(account._id));
+    const settlements = await this.credits.settleMany(accounts, sessionsByEmail, now);
+
+    const progress: SessionProgress[] = [];
+    const stillHeld = new Set<string>();
+    for (const settlement of settlements) {
+      for (const [sessionId, state] of Object.entries(settlement.account.sessions)) {
+        stillHeld.add(sessionId);
+        progress.push({ sessionId, chargedCredits: state.charged, chargedSeconds: secondsCoveredBy(state.charged, state.rate), heartbeatAt: new Date(now) });
+      }
+    }
+    await this.sessions.recordProgress(progress);
+    for (const settlement of settlements) {
+      await this.betaSessions.afterSettlement(settlement, { notify: true });
+    }
+    // A session the account no longer holds was settled for the last time by an end that did not finish.
+    for (const orphan of running.filter((session) => !stillHeld.has(session._id))) {
+      await this.betaSessions.end(orphan._id, 'error', now);
+      ended++;
+    }
+    const lost = await this.endLostSessions(now);
+    const report = { activeSessions: owned.length, checkpointed: progress.length, ended, lost };
+    this.logger.log({ instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended, lost }, 'Beta checkpoint');
+    return report;
+  }
+
+  /** Sessions of other instances silent for 3 intervals: ended, charged up to their last heartbeat. */
+  private async endLostSessions(now: number): Promise<number> {
+    const cutoff = now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs;
+    const lost = (await this.sessions.findActive()).filter((session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff);
+    for (const session of lost) {
+      await this.betaSessions.end(session._id, 'instance_lost', session.heartbeat_at.getTime());
+    }
+    return lost.length;
+  }
+}

@@ -1,0 +1,43 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import type { SessionCredit } from './credit-math.js';
+
+/**
+ * A user's credit account, keyed by email. Every change is a compare-and-set on `{_id, version}`
+ * (a unique index, so the lookup is indexed even on the embedded server): the rules are checked in
+ * code on the version read, and the write succeeds only if nobody changed the account meanwhile.
+ */
+@Schema({ collection: 'beta_credits', versionKey: false, minimize: false, timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' } })
+export class BetaAccount {
+  @Prop({ type: String, required: true })
+  _id!: string;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  version!: number;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  total_granted!: number;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  total_debited!: number;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  held!: number;
+
+  /** Credit state of each active session (hold, charged, debit sequence): the truth the checkpoint works on. */
+  @Prop({ type: Object, required: true, default: {} })
+  sessions!: Record<string, SessionCredit>;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  active_sessions!: number;
+
+  /** Set by each batched write so the batch can tell which of its compare-and-sets landed. */
+  @Prop({ type: String })
+  write_token?: string;
+
+  /** Keys of the latest grants and adjustments applied here (bounded), so a retried one is applied once. */
+  @Prop({ type: [String], default: [] })
+  applied_keys!: string[];
+}
+
+export const BetaAccountSchema = SchemaFactory.createForClass(BetaAccount);
+BetaAccountSchema.index({ _id: 1, version: 1 }, { unique: true });

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { AnyBulkWriteOperation, Model } from 'mongoose';
+import { isDuplicateKeyError } from '../../database/mongo-errors.js';
+import { BetaAccount } from './beta-account.schema.js';
+import type { AccountCredit } from './credit-math.js';
+
+export const APPLIED_KEYS_KEPT = 200;
+
+export type AccountState = AccountCredit & { _id: string; version: number; active_sessions: number; applied_keys: string[] };
+
+export interface AccountWrite {
+  email: string;
+  version: number;
+  next: AccountCredit;
+  appliedKey?: string;
+  /** Replaces the list of applied grant/adjustment keys (a repair from the ledger). */
+  appliedKeys?: string[];
+}
+
+@Injectable()
+export class BetaAccountsRepository implements OnModuleInit {
+  constructor(@InjectModel(BetaAccount.name) private readonly accounts: Model<BetaAccount>) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.accounts.init();
+  }
+
+  async find(email: string): Promise<AccountState | undefined> {
+    const found = await this.accounts.findById(email).lean<AccountState>().exec();
+    return found ?? undefined;
+  }
+
+  /** Creates an empty account unless one exists; safe under concurrent calls. */
+  async ensure(email: string): Promise<void> {
+    try {
+      await this.accounts.create({ _id: email });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) {
+        throw error;
+      }
+    }
+  }
+
+  /** Accounts with at least one active session (one scan), without the bounded key list. */
+  async findWithActiveSessions(): Promise<AccountState[]> {
+    return this.accounts.find({ active_sessions: { $gt: 0 } }, { applied_keys: 0 }).lean<AccountState[]>().exec();
+  }
+
+  async findAll(): Promise<AccountState[]> {
+    return this.accounts.find({}).lean<AccountState[]>().exec();
+  }
+
+  /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
+  async write(change: AccountWrite): Promise<boolean> {
+    const result = await this.accounts.updateOne({ _id: change.email, version: change.version }, toUpdate(change)).exec();
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * Many compare-and-sets in one round trip. Returns the emails whose write is not known to have
+   * landed (a lost race); the caller settles those again one by one, which is idempotent.
+   */
+  async writeMany(changes: AccountWrite[]): Promise<Set<string>> {
+    if (changes.length === 0) {
+      return new Set();
+    }
+    const token = randomUUID();
+    const operations: AnyBulkWriteOperation<BetaAccount>[] = changes.map((change) => ({
+      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, token) },
+    }));
+    const result = await this.accounts.bulkWrite(operations, { ordered: false });
+    if (result.matchedCount === changes.length) {
+      return new Set();
+    }
+    // The bulk result only counts matches: find which writes are ours by their token.
+    const after = await Promise.all(changes.map((change) => this.accounts.findById(change.email, { version: 1, write_token: 1 }).lean<{ version: number; write_token?: string }>().exec()));
+    return new Set(changes.filter((change, i) => !(after[i]?.version === change.version + 1 && after[i]?.write_token === token)).map((change) => change.email));
+  }
+}
+
+function toUpdate(change: AccountWrite, token?: string) {
+  const { next } = change;
+  const update: Record<string, unknown> = {
+    $set: {
+      write_token: token,
+      total_granted: next.total_granted,
+      total_debited: next.total_debited,
+      held: next.held,
+      sessions: next.sessions,
+      active_sessions: Object.keys(next.sessions).length,
+    },
+    $inc: { version: 1 },
+  };
+  if (change.appliedKeys !== undefined) {
+    (update.$set as Record<string, unknown>).applied_keys = change.appliedKeys.slice(-APPLIED_KEYS_KEPT);
+  } else if (change.appliedKey !== undefined) {
+    update.$push = { applied_keys: { $each: [change.appliedKey], $slice: -APPLIED_KEYS_KEPT } };
+  }
+  return update;
+}

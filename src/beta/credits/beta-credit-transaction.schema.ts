@@ -1,0 +1,40 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+export const TRANSACTION_TYPES = ['grant', 'debit', 'adjustment'] as const;
+export type TransactionType = (typeof TRANSACTION_TYPES)[number];
+
+/** The append-only ledger: one entry per balance change, keyed by its idempotency key. */
+@Schema({ collection: 'beta_credit_transactions', versionKey: false })
+export class BetaCreditTransaction {
+  /** The idempotency key: `debit:<session>:<seq>`, `enrollment:<email>`, or one given by an admin. */
+  @Prop({ type: String, required: true })
+  _id!: string;
+
+  @Prop({ type: String, required: true })
+  email!: string;
+
+  @Prop({ type: String, required: true, enum: TRANSACTION_TYPES })
+  type!: TransactionType;
+
+  /** Signed change of the balance in credits. */
+  @Prop({ type: Number, required: true })
+  amount!: number;
+
+  @Prop({ type: String })
+  session_id?: string;
+
+  @Prop({ type: Number })
+  seq?: number;
+
+  @Prop({ type: String })
+  reason?: string;
+
+  @Prop({ type: String })
+  actor?: string;
+
+  @Prop({ type: Date, required: true })
+  created_at!: Date;
+}
+
+export const BetaCreditTransactionSchema = SchemaFactory.createForClass(BetaCreditTransaction);
+BetaCreditTransactionSchema.index({ email: 1, created_at: -1 });

@@ -1,0 +1,246 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
+import { BetaAccountsRepository, type AccountState, type AccountWrite } from './beta-accounts.repository.js';
+import type { TransactionType } from './beta-credit-transaction.schema.js';
+import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.repository.js';
+import { availableCredits, planSettlement, remainingCredits, type AccountCredit, type PlannedDebit, type SettlementPlan } from './credit-math.js';
+
+const MAX_ATTEMPTS = 100;
+
+export interface CreditBalance {
+  totalCredits: number;
+  remainingCredits: number;
+  heldCredits: number;
+  availableCredits: number;
+  activeSessions: number;
+}
+
+export interface Settlement {
+  email: string;
+  account: AccountCredit;
+  debits: PlannedDebit[];
+  exhausted: string[];
+  closed: string[];
+  closedSessions: SettlementPlan['closedSessions'];
+}
+
+/**
+ * The only way credits change. Every change is a ledger entry written first (its key makes it
+ * idempotent: a retry finds the entry and reuses its amount), then applied to the account by a
+ * compare-and-set. A crash between the two leaves an entry the next attempt or reconcile applies.
+ */
+@Injectable()
+export class BetaCreditsService {
+  private readonly logger = new Logger(BetaCreditsService.name);
+
+  constructor(
+    private readonly accounts: BetaAccountsRepository,
+    private readonly ledger: CreditLedgerRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async balance(email: string): Promise<CreditBalance> {
+    const account = await this.accounts.find(email);
+    return toBalance(account);
+  }
+
+  account(email: string): Promise<AccountState | undefined> {
+    return this.accounts.find(email);
+  }
+
+  /**
+   * Adds (or, for a negative adjustment, removes) credits once per `key`. A removal larger than the
+   * available balance is refused: a balance never goes below 0.
+   */
+  async change(input: { email: string; amount: number; key: string; type: Exclude<TransactionType, 'debit'>; reason?: string; actor?: string }): Promise<CreditBalance> {
+    if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
+      throw new DomainError(ErrorCode.InvalidInput, 'amount must be a non-zero whole number of credits');
+    }
+    await this.accounts.ensure(input.email);
+    const before = await this.accounts.find(input.email);
+    if (before?.applied_keys.includes(input.key) || (await this.ledger.exists(input.key))) {
+      await this.applyRecorded(input.email, input.key);
+      return this.balance(input.email);
+    }
+    if (input.amount < 0 && availableCredits(before!) < -input.amount) {
+      throw new DomainError(ErrorCode.InsufficientCredits, `Cannot remove ${-input.amount} credits: only ${availableCredits(before!)} available`, {
+        available_credits: availableCredits(before!),
+      });
+    }
+    await this.ledger.append({
+      _id: input.key,
+      email: input.email,
+      type: input.type,
+      amount: input.amount,
+      reason: input.reason,
+      actor: input.actor,
+      created_at: this.clock.date(),
+    });
+    await this.applyRecorded(input.email, input.key);
+    return this.balance(input.email);
+  }
+
+  /** Applies a recorded grant or adjustment to the account unless it already is. */
+  async applyRecorded(email: string, key: string): Promise<void> {
+    const entry = await this.ledger.find(key);
+    if (entry === undefined) {
+      return;
+    }
+    await this.casLoop(email, (account) => {
+      if (account.applied_keys.includes(key)) {
+        return undefined;
+      }
+      const next = { ...account };
+      if (entry.amount >= 0) {
+        next.total_granted += entry.amount;
+      } else if (availableCredits(account) >= -entry.amount) {
+        next.total_debited -= entry.amount;
+      } else {
+        // Lost a race with a session start: the removal no longer fits. Record its reversal and apply both (net zero).
+        return { next: { ...next, total_granted: next.total_granted - entry.amount, total_debited: next.total_debited - entry.amount }, appliedKey: key, reversal: entry };
+      }
+      return { next, appliedKey: key };
+    });
+  }
+
+  /**
+   * Places a hold of `estimate` credits for a new session if the available balance covers it.
+   * One compare-and-set on the account, so N concurrent starts can never hold more than there is (I5).
+   */
+  async reserve(input: { email: string; sessionId: string; estimate: number; rate: number; startedAt: number }): Promise<{ ok: boolean; remaining: number; available: number }> {
+    let outcome = { ok: false, remaining: 0, available: 0 };
+    await this.casLoop(input.email, (account) => {
+      outcome = { ok: false, remaining: remainingCredits(account), available: availableCredits(account) };
+      if (account.sessions[input.sessionId] !== undefined) {
+        outcome = { ...outcome, ok: true };
+        return undefined;
+      }
+      if (availableCredits(account) < input.estimate) {
+        return undefined;
+      }
+      outcome = { ok: true, remaining: remainingCredits(account), available: availableCredits(account) - input.estimate };
+      return {
+        next: {
+          ...account,
+          held: account.held + input.estimate,
+          sessions: {
+            ...account.sessions,
+            [input.sessionId]: { seq: 0, hold: input.estimate, charged: 0, started_at: input.startedAt, rate: input.rate, hold_target: input.estimate },
+          },
+        },
+      };
+    });
+    return outcome;
+  }
+
+  /** Charges sessions of one account up to `now` (the final settlement for those in `final`); idempotent. */
+  async settle(email: string, sessionIds: string[], now: number, final: Set<string> = new Set()): Promise<Settlement | undefined> {
+    const adopted = new Map<string, number>();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const account = await this.accounts.find(email);
+      if (account === undefined) {
+        return undefined;
+      }
+      const plan = planSettlement(account, sessionIds, now, final, adopted);
+      if (await this.adoptRecordedDebits(email, plan.debits, adopted)) {
+        continue;
+      }
+      if (!plan.changed || (await this.accounts.write({ email, version: account.version, next: plan.account }))) {
+        return { email, ...plan };
+      }
+    }
+    throw new Error(`Could not settle the account of ${email}: too much contention`);
+  }
+
+  /**
+   * Settles many accounts with one bulk ledger insert and one bulk compare-and-set; accounts whose
+   * debits were already recorded or whose write lost a race are settled again one by one.
+   */
+  async settleMany(accounts: AccountState[], sessionsByEmail: Map<string, string[]>, now: number): Promise<Settlement[]> {
+    const plans = new Map<string, { account: AccountState; plan: SettlementPlan }>();
+    for (const account of accounts) {
+      const sessionIds = sessionsByEmail.get(account._id);
+      if (sessionIds !== undefined) {
+        plans.set(account._id, { account, plan: planSettlement(account, sessionIds, now, new Set()) });
+      }
+    }
+    const debits = [...plans.values()].flatMap(({ account, plan }) => plan.debits.map((debit) => this.debitEntry(account._id, debit)));
+    const recorded = await this.ledger.appendMany(debits);
+    const retry = new Set([...recorded].map((key) => debits.find((entry) => entry._id === key)!.email));
+    const writes: AccountWrite[] = [...plans.values()]
+      .filter(({ account, plan }) => plan.changed && !retry.has(account._id))
+      .map(({ account, plan }) => ({ email: account._id, version: account.version, next: plan.account }));
+    for (const email of await this.accounts.writeMany(writes)) {
+      retry.add(email);
+    }
+    const settled: Settlement[] = [];
+    for (const [email, { plan }] of plans) {
+      if (retry.has(email)) {
+        const again = await this.settle(email, sessionsByEmail.get(email) ?? [], now);
+        if (again !== undefined) {
+          settled.push(again);
+        }
+      } else {
+        settled.push({ email, ...plan });
+      }
+    }
+    return settled;
+  }
+
+  /** Writes the plan's debits to the ledger; when one was already recorded, learns its amount and asks to plan again. */
+  private async adoptRecordedDebits(email: string, debits: PlannedDebit[], adopted: Map<string, number>): Promise<boolean> {
+    let replan = false;
+    for (const debit of debits) {
+      if (adopted.has(debit.key)) {
+        continue;
+      }
+      const { entry } = await this.ledger.append(this.debitEntry(email, debit));
+      adopted.set(debit.key, -entry.amount);
+      replan ||= -entry.amount !== debit.amount;
+    }
+    return replan;
+  }
+
+  private debitEntry(email: string, debit: PlannedDebit): LedgerEntry {
+    return { _id: debit.key, email, type: 'debit', amount: -debit.amount, session_id: debit.sessionId, seq: debit.seq, created_at: this.clock.date() };
+  }
+
+  private async casLoop(
+    email: string,
+    decide: (account: AccountState) => { next: AccountCredit; appliedKey?: string; reversal?: LedgerEntry } | undefined,
+  ): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const account = await this.accounts.find(email);
+      if (account === undefined) {
+        return;
+      }
+      const decision = decide(account);
+      if (decision === undefined) {
+        return;
+      }
+      if (decision.reversal !== undefined) {
+        const { reversal } = decision;
+        await this.ledger.append({ ...reversal, _id: `${reversal._id}:reversal`, amount: -reversal.amount, reason: 'reversal: the balance no longer covered this removal', created_at: this.clock.date() });
+        this.logger.warn({ email, key: reversal._id }, 'Credit removal reversed: the balance no longer covered it');
+      }
+      if (await this.accounts.write({ email, version: account.version, next: decision.next, appliedKey: decision.appliedKey })) {
+        return;
+      }
+    }
+    throw new Error(`Could not update the account of ${email}: too much contention`);
+  }
+}
+
+export function toBalance(account: AccountState | undefined): CreditBalance {
+  if (account === undefined) {
+    return { totalCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
+  }
+  return {
+    totalCredits: account.total_granted,
+    remainingCredits: remainingCredits(account),
+    heldCredits: account.held,
+    availableCredits: availableCredits(account),
+    activeSessions: Object.keys(account.sessions).length,
+  };
+}

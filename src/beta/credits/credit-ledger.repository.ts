@@ -1,0 +1,99 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import { isDuplicateKeyError } from '../../database/mongo-errors.js';
+import { BetaCreditTransaction } from './beta-credit-transaction.schema.js';
+
+export type LedgerEntry = BetaCreditTransaction;
+
+@Injectable()
+export class CreditLedgerRepository implements OnModuleInit {
+  constructor(@InjectModel(BetaCreditTransaction.name) private readonly ledger: Model<BetaCreditTransaction>) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.ledger.init();
+  }
+
+  /** Appends the entry, or returns the one already recorded under its key (the first writer wins). */
+  async append(entry: LedgerEntry): Promise<{ entry: LedgerEntry; created: boolean }> {
+    try {
+      await this.ledger.create(entry);
+      return { entry, created: true };
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) {
+        throw error;
+      }
+      const existing = await this.find(entry._id);
+      if (existing === undefined) {
+        throw error;
+      }
+      return { entry: existing, created: false };
+    }
+  }
+
+  /** Appends many entries in one round trip; returns the keys that were already recorded. */
+  async appendMany(entries: LedgerEntry[]): Promise<Set<string>> {
+    if (entries.length === 0) {
+      return new Set();
+    }
+    try {
+      await this.ledger.insertMany(entries, { ordered: false });
+      return new Set();
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: { index?: number; err?: { index?: number; code?: number }; code?: number }[] }).writeErrors;
+      if (writeErrors === undefined) {
+        throw error;
+      }
+      const duplicates = new Set<string>();
+      for (const writeError of writeErrors) {
+        const code = writeError.code ?? writeError.err?.code;
+        const index = writeError.index ?? writeError.err?.index;
+        if (code !== 11000 || index === undefined) {
+          throw error;
+        }
+        duplicates.add(entries[index]._id);
+      }
+      return duplicates;
+    }
+  }
+
+  async find(key: string): Promise<LedgerEntry | undefined> {
+    return (await this.ledger.findById(key).lean<LedgerEntry>().exec()) ?? undefined;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.ledger.exists({ _id: key }).exec()) !== null;
+  }
+
+  /** Newest first; `before` is the cursor (an entry's `created_at` + key from the previous page). */
+  async page(email: string, limit: number, before?: { createdAt: Date; key: string }): Promise<LedgerEntry[]> {
+    const filter: Record<string, unknown> = { email };
+    if (before !== undefined) {
+      filter.$or = [{ created_at: { $lt: before.createdAt } }, { created_at: before.createdAt, _id: { $lt: before.key } }];
+    }
+    return this.ledger.find(filter).sort({ created_at: -1, _id: -1 }).limit(limit).lean<LedgerEntry[]>().exec();
+  }
+
+  /** Sum of every entry per email: what replaying the ledger gives (plus the keys of grants and adjustments). */
+  async balances(): Promise<Map<string, { granted: number; debited: number; adminKeys: string[] }>> {
+    const entries = await this.ledger.find({}, { email: 1, amount: 1, type: 1 }).lean<Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'type'>[]>().exec();
+    const totals = new Map<string, { granted: number; debited: number; adminKeys: string[] }>();
+    for (const { _id, email, amount, type } of entries) {
+      const total = totals.get(email) ?? { granted: 0, debited: 0, adminKeys: [] };
+      if (type !== 'debit') {
+        total.adminKeys.push(_id);
+      }
+      if (amount >= 0) {
+        total.granted += amount;
+      } else {
+        total.debited -= amount;
+      }
+      totals.set(email, total);
+    }
+    return totals;
+  }
+
+  async findBySession(sessionId: string): Promise<LedgerEntry[]> {
+    return this.ledger.find({ session_id: sessionId }).sort({ seq: 1 }).lean<LedgerEntry[]>().exec();
+  }
+}

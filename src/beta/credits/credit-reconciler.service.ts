@@ -1,0 +1,118 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js';
+import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
+import { BetaCreditsService } from './beta-credits.service.js';
+import { CreditLedgerRepository } from './credit-ledger.repository.js';
+import { debitKey } from './credit-math.js';
+
+type LedgerTotals = { granted: number; debited: number; adminKeys: string[] };
+const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, adminKeys: [] };
+
+export interface Drift {
+  email: string;
+  field: 'remaining' | 'held';
+  expected: number;
+  actual: number;
+}
+
+export interface ReconcileReport {
+  accounts: number;
+  drifts: Drift[];
+  repaired: number;
+}
+
+/**
+ * Checks, per account, that remaining credits equal the ledger's replay and that held credits equal the
+ * holds of its sessions (granted = consumed + held + available). Repairs drift from the ledger, which
+ * is the record: it first applies entries a crash left unapplied, then corrects what still differs.
+ */
+@Injectable()
+export class CreditReconcilerService {
+  private readonly logger = new Logger(CreditReconcilerService.name);
+
+  constructor(
+    private readonly accounts: BetaAccountsRepository,
+    private readonly ledger: CreditLedgerRepository,
+    private readonly credits: BetaCreditsService,
+    private readonly sessions: BetaSessionsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Compares every account with the ledger. With `repair`, an account is corrected only when the same
+   * drift is seen twice, `confirmMs` apart, on an unchanged version: an operation still in flight (its
+   * entry written, the account not yet) changes the version, so a live write is never "repaired" away.
+   */
+  async reconcile(options: { repair: boolean; confirmMs?: number }): Promise<ReconcileReport> {
+    if (options.repair) {
+      await this.applyPendingDebits();
+    }
+    const first = await this.scan();
+    if (!options.repair || first.drifts.length === 0) {
+      return { accounts: first.accounts.length, drifts: first.drifts, repaired: 0 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.confirmMs ?? 1000));
+    const second = await this.scan();
+    let repaired = 0;
+    for (const account of second.accounts) {
+      const before = first.accounts.find((a) => a._id === account._id);
+      const drift = JSON.stringify(second.drifts.filter((d) => d.email === account._id));
+      const earlier = JSON.stringify(first.drifts.filter((d) => d.email === account._id));
+      if (drift !== '[]' && drift === earlier && before?.version === account.version && (await this.repair(account, second.totals.get(account._id)))) {
+        repaired++;
+      }
+    }
+    this.logger.warn({ drifts: second.drifts, repaired }, 'Credit drift found');
+    return { accounts: second.accounts.length, drifts: second.drifts, repaired };
+  }
+
+  private async scan() {
+    const totals = await this.ledger.balances();
+    const accounts = await this.accounts.findAll();
+    const drifts = accounts.flatMap((account) => this.driftsOf(account, totals.get(account._id) ?? EMPTY_TOTALS));
+    return { totals, accounts, drifts };
+  }
+
+  private driftsOf(account: AccountState, ledger: LedgerTotals): Drift[] {
+    const drifts: Drift[] = [];
+    const remaining = account.total_granted - account.total_debited;
+    if (remaining !== ledger.granted - ledger.debited) {
+      drifts.push({ email: account._id, field: 'remaining', expected: ledger.granted - ledger.debited, actual: remaining });
+    }
+    const holds = Object.values(account.sessions).reduce((sum, session) => sum + session.hold, 0);
+    if (account.held !== holds) {
+      drifts.push({ email: account._id, field: 'held', expected: holds, actual: account.held });
+    }
+    return drifts;
+  }
+
+  /** Sets the totals from the ledger and the held credits from the sessions, on the version read. */
+  private async repair(account: AccountState, ledger: LedgerTotals = EMPTY_TOTALS): Promise<boolean> {
+    const holds = Object.values(account.sessions).reduce((sum, session) => sum + session.hold, 0);
+    return this.accounts.write({
+      email: account._id,
+      version: account.version,
+      next: { total_granted: ledger.granted, total_debited: ledger.debited, held: holds, sessions: account.sessions },
+      appliedKeys: ledger.adminKeys,
+    });
+  }
+
+  /** Debits a crash wrote to the ledger but not to the account, and sessions ended without their final settlement. */
+  private async applyPendingDebits(): Promise<void> {
+    for (const account of await this.accounts.findAll()) {
+      const sessionIds = Object.keys(account.sessions);
+      const pending = await Promise.all(sessionIds.map((id) => this.ledger.exists(debitKey(id, account.sessions[id].seq + 1))));
+      const withPending = sessionIds.filter((_, i) => pending[i]);
+      if (withPending.length > 0) {
+        await this.credits.settle(account._id, withPending, this.clock.now());
+        this.logger.warn({ email: account._id, sessions: withPending }, 'Applied debits left unapplied by a crash');
+      }
+      const records = await Promise.all(sessionIds.map((id) => this.sessions.find(id)));
+      const ended = sessionIds.filter((_, i) => records[i]?.status === 'ended');
+      if (ended.length > 0) {
+        await this.credits.settle(account._id, ended, this.clock.now(), new Set(ended));
+      }
+    }
+  }
+}

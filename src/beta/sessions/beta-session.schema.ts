@@ -1,0 +1,72 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+export const BETA_SESSION_STATUSES = ['active', 'ended'] as const;
+export type BetaSessionStatus = (typeof BETA_SESSION_STATUSES)[number];
+export const BETA_END_REASONS = [
+  'user_stopped',
+  'credits_exhausted',
+  'quota_exceeded',
+  'quota_failed',
+  'error',
+  'server_shutdown',
+  'instance_lost',
+  'beta_revoked',
+] as const;
+export type BetaEndReason = (typeof BETA_END_REASONS)[number];
+
+/**
+ * A metered session. Its credit state (hold, charged, debit sequence) lives in the account document,
+ * updated atomically with the balance; this document records ownership, heartbeat and the outcome.
+ */
+@Schema({ collection: 'beta_sessions', versionKey: false })
+export class BetaSession {
+  @Prop({ type: String, required: true })
+  _id!: string;
+
+  @Prop({ type: Number, required: true, default: 0 })
+  version!: number;
+
+  @Prop({ type: String, required: true })
+  email!: string;
+
+  @Prop({ type: String, required: true })
+  user_id!: string;
+
+  @Prop({ type: String, required: true })
+  feature!: string;
+
+  @Prop({ type: String, required: true, enum: BETA_SESSION_STATUSES })
+  status!: BetaSessionStatus;
+
+  @Prop({ type: String, required: true })
+  instance_id!: string;
+
+  @Prop({ type: Number, required: true })
+  rate!: number;
+
+  @Prop({ type: Number, required: true })
+  estimated_cost!: number;
+
+  @Prop({ type: Date, required: true })
+  started_at!: Date;
+
+  @Prop({ type: Date, required: true })
+  heartbeat_at!: Date;
+
+  @Prop({ type: Number, default: 0 })
+  charged_credits!: number;
+
+  @Prop({ type: Number, default: 0 })
+  charged_seconds!: number;
+
+  @Prop({ type: Date })
+  ended_at?: Date;
+
+  @Prop({ type: String, enum: BETA_END_REASONS })
+  end_reason?: BetaEndReason;
+}
+
+export const BetaSessionSchema = SchemaFactory.createForClass(BetaSession);
+BetaSessionSchema.index({ _id: 1, version: 1 }, { unique: true });
+BetaSessionSchema.index({ status: 1, instance_id: 1 });
+BetaSessionSchema.index({ email: 1, started_at: -1 });

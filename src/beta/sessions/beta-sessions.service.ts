@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Clock, type CancelTimer } from '../../common/clock.js';
+import { AppConfig } from '../../config/app-config.js';
+import { BetaCreditsService, type Settlement } from '../credits/beta-credits.service.js';
+import { CreditLedgerRepository } from '../credits/credit-ledger.repository.js';
+import { creditsForSeconds, chargeableSeconds, paidUntil, reachesBalanceAt, remainingCredits, secondsCoveredBy, type SessionCredit } from '../credits/credit-math.js';
+import { BetaSessionSignals } from './beta-session-signals.js';
+import type { BetaEndReason } from './beta-session.schema.js';
+import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
+import { InstanceIdentity } from './instance-identity.js';
+
+export const LIVE_DUBBING_FEATURE = 'live_dubbing';
+
+export type StartResult =
+  | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number }
+  | { ok: false; remainingCredits: number; estimatedCost: number };
+
+interface Watch {
+  email: string;
+  grantedCredits: number;
+  warned: Set<number>;
+  timers: CancelTimer[];
+}
+
+/**
+ * Metered sessions: start (hold the estimate), settle (charge what was used, renew the hold), end
+ * (final charge, release, exactly once). On the owning instance it also times the cut-off and the
+ * low-balance warnings on the running balance, so they are not late by up to a checkpoint interval.
+ */
+@Injectable()
+export class BetaSessionsService implements OnApplicationShutdown {
+  private readonly logger = new Logger(BetaSessionsService.name);
+  private readonly watches = new Map<string, Watch>();
+
+  constructor(
+    private readonly credits: BetaCreditsService,
+    private readonly sessions: BetaSessionsRepository,
+    private readonly ledger: CreditLedgerRepository,
+    private readonly signals: BetaSessionSignals,
+    private readonly instance: InstanceIdentity,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  estimateFor(rate = this.config.beta.creditsPerSecond): number {
+    return creditsForSeconds(this.config.beta.preauthSeconds, rate);
+  }
+
+  async start(user: { id: string; email: string }, feature = LIVE_DUBBING_FEATURE, rate = this.config.beta.creditsPerSecond): Promise<StartResult> {
+    const estimatedCost = this.estimateFor(rate);
+    const sessionId = randomUUID();
+    const now = this.clock.now();
+    const hold = await this.credits.reserve({ email: user.email, sessionId, estimate: estimatedCost, rate, startedAt: now });
+    if (!hold.ok) {
+      return { ok: false, remainingCredits: hold.remaining, estimatedCost };
+    }
+    await this.sessions.insert({
+      _id: sessionId,
+      version: 0,
+      email: user.email,
+      user_id: user.id,
+      feature,
+      status: 'active',
+      instance_id: this.instance.id,
+      rate,
+      estimated_cost: estimatedCost,
+      started_at: new Date(now),
+      heartbeat_at: new Date(now),
+      charged_credits: 0,
+      charged_seconds: 0,
+    });
+    const account = await this.credits.account(user.email);
+    if (account?.sessions[sessionId] !== undefined) {
+      this.watch(sessionId, user.email, account.total_granted, account.sessions[sessionId], remainingCredits(account));
+    }
+    return { ok: true, sessionId, remainingCredits: hold.remaining, estimatedCost };
+  }
+
+  find(sessionId: string): Promise<BetaSessionRecord | undefined> {
+    return this.sessions.find(sessionId);
+  }
+
+  /**
+   * Ends the session once: the final charge for every started second up to `at` (now by default),
+   * the hold released, status `ended` with its reason. A second call returns the recorded outcome.
+   */
+  async end(sessionId: string, reason: BetaEndReason, at = this.clock.now()): Promise<{ remainingCredits: number; sessionCharged: number; ended: boolean }> {
+    this.unwatch(sessionId);
+    const session = await this.sessions.find(sessionId);
+    if (session === undefined || session.status === 'ended') {
+      const balance = session === undefined ? undefined : await this.credits.balance(session.email);
+      return { remainingCredits: balance?.remainingCredits ?? 0, sessionCharged: session?.charged_credits ?? 0, ended: false };
+    }
+    const settlement = await this.credits.settle(session.email, [sessionId], at, new Set([sessionId]));
+    const final = settlement?.closedSessions[sessionId];
+    const charged = final?.charged ?? (await this.chargedFromLedger(sessionId));
+    const chargedSeconds = final === undefined ? secondsCoveredBy(charged, session.rate) : Math.min(chargeableSeconds(at - final.started_at, true), secondsCoveredBy(charged, session.rate));
+    const ended = await this.sessions.markEnded(session, { reason, endedAt: new Date(at), chargedCredits: charged, chargedSeconds });
+    const remaining = settlement === undefined ? 0 : remainingCredits(settlement.account);
+    if (ended) {
+      this.logger.log({ session_id: sessionId, email: session.email, reason, session_charged: charged, remaining_credits: remaining }, 'Beta session ended');
+      this.signals.emit({ type: 'ended', sessionId, reason, remainingCredits: remaining, sessionCharged: charged });
+    }
+    return { remainingCredits: remaining, sessionCharged: charged, ended };
+  }
+
+  /** After a settlement: tell the owner's listeners, and re-time cut-off and warnings from the new state. */
+  async afterSettlement(settlement: Settlement, options: { notify: boolean }): Promise<void> {
+    const remaining = remainingCredits(settlement.account);
+    for (const [sessionId, state] of Object.entries(settlement.account.sessions)) {
+      const watch = this.watches.get(sessionId);
+      if (watch === undefined) {
+        continue;
+      }
+      if (options.notify) {
+        this.signals.emit({ type: 'credits', sessionId, remainingCredits: remaining, sessionCharged: state.charged });
+      }
+      if (settlement.exhausted.includes(sessionId) && paidUntil(state) <= this.clock.now()) {
+        await this.end(sessionId, 'credits_exhausted');
+      } else {
+        this.watch(sessionId, watch.email, settlement.account.total_granted, state, remaining);
+      }
+    }
+  }
+
+  isWatched(sessionId: string): boolean {
+    return this.watches.has(sessionId);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const sessionId of [...this.watches.keys()]) {
+      this.unwatch(sessionId);
+    }
+  }
+
+  private watch(sessionId: string, email: string, grantedCredits: number, state: SessionCredit, remaining: number): void {
+    const previous = this.watches.get(sessionId);
+    previous?.timers.forEach((cancel) => cancel());
+    const watch: Watch = { email, grantedCredits, warned: previous?.warned ?? new Set(), timers: [] };
+    this.watches.set(sessionId, watch);
+    const now = this.clock.now();
+    watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => void this.onPaidTimeOver(sessionId)));
+    this.timeWarnings(sessionId, watch, state, remaining, now);
+  }
+
+  /** Warnings fire once per session; when several are already due, only the lowest is sent. */
+  private timeWarnings(sessionId: string, watch: Watch, state: SessionCredit, remaining: number, now: number): void {
+    const pending = this.config.beta.warningThresholds.filter((percent) => !watch.warned.has(percent));
+    const due = pending.filter((percent) => reachesBalanceAt(state, remaining, thresholdCredits(watch.grantedCredits, percent)) <= now);
+    if (due.length > 0) {
+      due.forEach((percent) => watch.warned.add(percent));
+      this.sendWarning(sessionId, Math.min(...due), state, remaining);
+    }
+    for (const percent of pending.filter((p) => !due.includes(p))) {
+      const at = reachesBalanceAt(state, remaining, thresholdCredits(watch.grantedCredits, percent));
+      watch.timers.push(
+        this.clock.setTimer(at - now, () => {
+          if (!watch.warned.has(percent)) {
+            watch.warned.add(percent);
+            this.sendWarning(sessionId, percent, state, remaining);
+          }
+        }),
+      );
+    }
+  }
+
+  private sendWarning(sessionId: string, percent: number, state: SessionCredit, remaining: number): void {
+    const used = creditsForSeconds(chargeableSeconds(this.clock.now() - state.started_at, false), state.rate) - state.charged;
+    this.signals.emit({ type: 'credit_warning', sessionId, remainingCredits: Math.max(0, remaining - Math.max(0, used)), thresholdPercent: percent });
+  }
+
+  /** The paid time ran out: settle now (a grant may renew the hold); if nothing is left, cut off. */
+  private async onPaidTimeOver(sessionId: string): Promise<void> {
+    const watch = this.watches.get(sessionId);
+    if (watch === undefined) {
+      return;
+    }
+    try {
+      const settlement = await this.credits.settle(watch.email, [sessionId], this.clock.now());
+      if (settlement === undefined || settlement.account.sessions[sessionId] === undefined) {
+        return;
+      }
+      await this.afterSettlement(settlement, { notify: false });
+    } catch (error) {
+      this.logger.error({ session_id: sessionId, err: error }, 'Cut-off check failed; retrying in 1 s');
+      watch.timers.push(this.clock.setTimer(1000, () => void this.onPaidTimeOver(sessionId)));
+    }
+  }
+
+  private unwatch(sessionId: string): void {
+    this.watches.get(sessionId)?.timers.forEach((cancel) => cancel());
+    this.watches.delete(sessionId);
+  }
+
+  private async chargedFromLedger(sessionId: string): Promise<number> {
+    return -(await this.ledger.findBySession(sessionId)).reduce((sum, entry) => sum + entry.amount, 0);
+  }
+}
+
+function thresholdCredits(granted: number, percent: number): number {
+  return Math.floor((granted * percent) / 100);
+}
