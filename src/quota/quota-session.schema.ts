@@ -1,0 +1,47 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { SUBSCRIPTION_TIERS, type SubscriptionTier } from '../users/user.schema.js';
+import { QUOTA_FEATURES, type QuotaFeature } from './quota-feature.js';
+
+export const QUOTA_SESSION_STATUSES = ['active', 'completed', 'error'] as const;
+export type QuotaSessionStatus = (typeof QUOTA_SESSION_STATUSES)[number];
+export type QuotaSessionEndStatus = Exclude<QuotaSessionStatus, 'active'>;
+
+/** One connection's use of a metered feature, from open to close. */
+@Schema({ collection: 'live_quota_sessions', versionKey: false })
+export class QuotaSession {
+  /** A UUID: every read and update of a running session is by key. */
+  @Prop({ type: String, required: true })
+  _id!: string;
+
+  @Prop({ type: String, required: true })
+  user_id!: string;
+
+  /** The tier when the session opened; its limits apply until the session ends. */
+  @Prop({ type: String, required: true, enum: SUBSCRIPTION_TIERS })
+  tier!: SubscriptionTier;
+
+  @Prop({ type: String, required: true, enum: QUOTA_FEATURES })
+  feature!: QuotaFeature;
+
+  @Prop({ type: String, required: true, enum: QUOTA_SESSION_STATUSES })
+  status!: QuotaSessionStatus;
+
+  @Prop({ type: Date, required: true })
+  started_at!: Date;
+
+  /** Usage up to this instant is claimed (and counted); also the session's last sign of life. */
+  @Prop({ type: Date, required: true })
+  recorded_until!: Date;
+
+  /** ceil(seconds from `started_at` to `recorded_until`): what this session added to the counters. */
+  @Prop({ type: Number, required: true })
+  used_seconds!: number;
+
+  @Prop({ type: Date })
+  ended_at?: Date;
+
+  @Prop({ type: String })
+  owner_instance_id?: string;
+}
+
+export const QuotaSessionSchema = SchemaFactory.createForClass(QuotaSession);

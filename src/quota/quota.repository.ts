@@ -1,0 +1,141 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import type { QuotaWindow } from '../config/app-config.js';
+import { isDuplicateKeyError } from '../database/mongo-errors.js';
+import type { SubscriptionTier } from '../users/user.schema.js';
+import type { QuotaFeature } from './quota-feature.js';
+import { QuotaSession, type QuotaSessionEndStatus, type QuotaSessionStatus } from './quota-session.schema.js';
+import { QuotaUsage } from './quota-usage.schema.js';
+import { QUOTA_WINDOWS, windowStart, type WindowAmounts, type WindowCharge } from './quota-windows.js';
+
+export interface QuotaSessionRecord {
+  id: string;
+  userId: string;
+  tier: SubscriptionTier;
+  feature: QuotaFeature;
+  status: QuotaSessionStatus;
+  startedAtMs: number;
+  recordedUntilMs: number;
+  usedSeconds: number;
+  endedAtMs?: number;
+  ownerInstanceId?: string;
+}
+
+export interface NewQuotaSession {
+  id: string;
+  userId: string;
+  tier: SubscriptionTier;
+  feature: QuotaFeature;
+  startedAtMs: number;
+  ownerInstanceId?: string;
+}
+
+/** What a claim moves the session to; with `end`, the same write closes the session. */
+export interface SpanClaim {
+  toMs: number;
+  seconds: number;
+  end?: { status: QuotaSessionEndStatus; endedAtMs: number };
+}
+
+export function usageKey(userId: string, feature: QuotaFeature, window: QuotaWindow, windowStartMs: number): string {
+  return `${userId}:${feature}:${window}:${new Date(windowStartMs).toISOString()}`;
+}
+
+@Injectable()
+export class QuotaRepository {
+  constructor(
+    @InjectModel(QuotaUsage.name) private readonly usage: Model<QuotaUsage>,
+    @InjectModel(QuotaSession.name) private readonly sessions: Model<QuotaSession>,
+  ) {}
+
+  /** Seconds used in the hour, day and month windows that contain `atMs`. */
+  async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
+    const keys = QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
+    const found = await this.usage
+      .find({ _id: { $in: keys } })
+      .lean<QuotaUsage[]>()
+      .exec();
+    const usedByKey = new Map(found.map((counter) => [counter._id, counter.used_seconds]));
+    const [hour, day, month] = keys.map((key) => usedByKey.get(key) ?? 0);
+    return { hour, day, month };
+  }
+
+  async addUsage(userId: string, feature: QuotaFeature, charges: WindowCharge[]): Promise<void> {
+    await Promise.all(charges.filter((charge) => charge.seconds > 0).map((charge) => this.increment(userId, feature, charge)));
+  }
+
+  async createSession(session: NewQuotaSession): Promise<QuotaSessionRecord> {
+    const startedAt = new Date(session.startedAtMs);
+    const created = await this.sessions.create({
+      _id: session.id,
+      user_id: session.userId,
+      tier: session.tier,
+      feature: session.feature,
+      status: 'active',
+      started_at: startedAt,
+      recorded_until: startedAt,
+      used_seconds: 0,
+      owner_instance_id: session.ownerInstanceId,
+    });
+    return toRecord(created.toObject());
+  }
+
+  async findSession(id: string): Promise<QuotaSessionRecord | undefined> {
+    const found = await this.sessions.findById(id).lean<QuotaSession>().exec();
+    return found === null ? undefined : toRecord(found);
+  }
+
+  /**
+   * Moves `recorded_until` from what `session` read to `claim.toMs`, only if nobody moved it meanwhile and the
+   * session is still active: of concurrent claims of one span exactly one wins. False when this one lost.
+   */
+  async claimSpan(session: QuotaSessionRecord, claim: SpanClaim): Promise<boolean> {
+    const ending = claim.end === undefined ? {} : { status: claim.end.status, ended_at: new Date(claim.end.endedAtMs) };
+    const result = await this.sessions
+      .updateOne(
+        { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
+        { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
+      )
+      .exec();
+    return result.matchedCount === 1;
+  }
+
+  private async increment(userId: string, feature: QuotaFeature, charge: WindowCharge): Promise<void> {
+    const upsert = () =>
+      this.usage
+        .updateOne(
+          { _id: usageKey(userId, feature, charge.window, charge.windowStartMs) },
+          {
+            $setOnInsert: { user_id: userId, feature, window: charge.window, window_start: new Date(charge.windowStartMs) },
+            $inc: { used_seconds: charge.seconds },
+          },
+          { upsert: true },
+        )
+        .exec();
+    try {
+      await upsert();
+    } catch (error) {
+      // Two first increments of one window may both try to insert; the loser retries as an update.
+      if (!isDuplicateKeyError(error)) {
+        throw error;
+      }
+      await upsert();
+    }
+  }
+}
+
+function toRecord(session: QuotaSession): QuotaSessionRecord {
+  return {
+    id: session._id,
+    userId: session.user_id,
+    tier: session.tier,
+    feature: session.feature,
+    status: session.status,
+    startedAtMs: session.started_at.getTime(),
+    recordedUntilMs: session.recorded_until.getTime(),
+    usedSeconds: session.used_seconds,
+    endedAtMs: session.ended_at?.getTime(),
+    ownerInstanceId: session.owner_instance_id,
+  };
+}

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
+import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { AppConfig, type SubscriptionTierWithQuota } from '../config/app-config.js';
+import type { SubscriptionTier } from '../users/user.schema.js';
+import type { QuotaFeature } from './quota-feature.js';
+import type { QuotaSessionEndStatus, QuotaSessionStatus } from './quota-session.schema.js';
+import { QuotaRepository, type QuotaSessionRecord, type SpanClaim } from './quota.repository.js';
+import {
+  chargedSecondsUntil,
+  quotaRunOutAt,
+  remainingSeconds,
+  smallestRemaining,
+  splitUsage,
+  wholeMinutes,
+  type WindowAmounts,
+} from './quota-windows.js';
+
+export interface QuotaUser {
+  id: string;
+  tier: SubscriptionTier;
+}
+
+export interface QuotaRemaining {
+  /** Whole minutes left per window, rounded down. */
+  remaining: WindowAmounts;
+  remainingSeconds: WindowAmounts;
+}
+
+export interface QuotaCheck extends QuotaRemaining {
+  allowed: boolean;
+}
+
+/**
+ * `runsOutAt`: the instant (clock ms) this session uses up a window if it runs alone; the caller arms its
+ * cut-off timer for it and re-arms after every record. Null when every window resets before running out.
+ */
+export type QuotaSessionStart =
+  (QuotaRemaining & { allowed: true; sessionId: string; runsOutAt: number | null }) | (QuotaRemaining & { allowed: false });
+
+export interface QuotaRecordResult extends QuotaRemaining {
+  /** Some window has no seconds left: the caller ends the session (`quota_exceeded`). */
+  exceeded: boolean;
+  runsOutAt: number | null;
+}
+
+export interface QuotaSessionEnd {
+  /** False when the session had already ended: the call changed nothing. */
+  ended: boolean;
+  status: QuotaSessionStatus;
+  usedSeconds: number;
+}
+
+/** Tiers without live features have no minutes in any window. */
+const NOTHING_LEFT: WindowAmounts = { hour: 0, day: 0, month: 0 };
+/** Each lost claim means another writer moved the session on, so a few rounds always settle. */
+const MAX_CLAIM_ATTEMPTS = 10;
+
+@Injectable()
+export class QuotaService {
+  constructor(
+    private readonly quota: QuotaRepository,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async check(user: QuotaUser, feature: QuotaFeature): Promise<QuotaCheck> {
+    const remaining = await this.remainingForUser(user, feature);
+    return { allowed: smallestRemaining(remaining.remainingSeconds) > 0, ...remaining };
+  }
+
+  remainingForUser(user: QuotaUser, feature: QuotaFeature): Promise<QuotaRemaining> {
+    return this.remainingAt(user.id, user.tier, feature, this.clock.now());
+  }
+
+  /** Opens a session when every window has time left; refuses (and stores nothing) otherwise. */
+  async startSession(user: QuotaUser, feature: QuotaFeature, options: { ownerInstanceId?: string } = {}): Promise<QuotaSessionStart> {
+    const { allowed, ...remaining } = await this.check(user, feature);
+    if (!allowed) {
+      return { allowed: false, ...remaining };
+    }
+    const startedAtMs = this.clock.now();
+    const session = await this.quota.createSession({
+      id: randomUUID(),
+      userId: user.id,
+      tier: user.tier,
+      feature,
+      startedAtMs,
+      ownerInstanceId: options.ownerInstanceId,
+    });
+    const runsOutAt = quotaRunOutAt({ sessionStartMs: startedAtMs, chargedUntilMs: startedAtMs }, remaining.remainingSeconds);
+    return { allowed: true, sessionId: session.id, ...remaining, runsOutAt: runsOutAt ?? null };
+  }
+
+  /** Counts the session's usage since its last record up to now; a retried or concurrent record of a span counts it once. */
+  async record(sessionId: string): Promise<QuotaRecordResult> {
+    let session = await this.getSession(sessionId);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      const nowMs = this.clock.now();
+      if (session.status !== 'active' || nowMs <= session.recordedUntilMs) {
+        break;
+      }
+      if (await this.chargeSpan(session, { toMs: nowMs })) {
+        return this.usageOf(session, nowMs);
+      }
+      session = await this.getSession(sessionId);
+    }
+    return this.usageOf(session, session.recordedUntilMs);
+  }
+
+  /**
+   * Counts the last span and closes the session in one write; a second call changes nothing. `atMs` ends it
+   * earlier than now (a session whose owner died ends at its last record), never before what was recorded.
+   */
+  async endSession(sessionId: string, status: QuotaSessionEndStatus, options: { atMs?: number } = {}): Promise<QuotaSessionEnd> {
+    let session = await this.getSession(sessionId);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      if (session.status !== 'active') {
+        return { ended: false, status: session.status, usedSeconds: session.usedSeconds };
+      }
+      const nowMs = this.clock.now();
+      const endMs = Math.max(session.recordedUntilMs, Math.min(nowMs, options.atMs ?? nowMs));
+      if (await this.chargeSpan(session, { toMs: endMs, end: { status, endedAtMs: nowMs } })) {
+        return { ended: true, status, usedSeconds: chargedSecondsUntil(session.startedAtMs, endMs) };
+      }
+      session = await this.getSession(sessionId);
+    }
+    throw new Error(`Quota session ${sessionId} could not be ended: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over it`);
+  }
+
+  /**
+   * Claim first, count second: a crash between the two writes leaves the span claimed but uncounted, so the
+   * user is under-charged by one span at most; counting first would charge the span twice on the retry.
+   */
+  private async chargeSpan(session: QuotaSessionRecord, claim: Omit<SpanClaim, 'seconds'>): Promise<boolean> {
+    const span = { sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs: claim.toMs };
+    const seconds = chargedSecondsUntil(span.sessionStartMs, span.toMs) - chargedSecondsUntil(span.sessionStartMs, span.fromMs);
+    if (!(await this.quota.claimSpan(session, { ...claim, seconds }))) {
+      return false;
+    }
+    await this.quota.addUsage(session.userId, session.feature, splitUsage(span));
+    return true;
+  }
+
+  private async usageOf(session: QuotaSessionRecord, chargedUntilMs: number): Promise<QuotaRecordResult> {
+    const remaining = await this.remainingAt(session.userId, session.tier, session.feature, this.clock.now());
+    const runsOutAt =
+      session.status === 'active'
+        ? quotaRunOutAt({ sessionStartMs: session.startedAtMs, chargedUntilMs }, remaining.remainingSeconds)
+        : undefined;
+    return { exceeded: smallestRemaining(remaining.remainingSeconds) === 0, ...remaining, runsOutAt: runsOutAt ?? null };
+  }
+
+  private async remainingAt(userId: string, tier: SubscriptionTier, feature: QuotaFeature, atMs: number): Promise<QuotaRemaining> {
+    const seconds = hasQuota(tier)
+      ? remainingSeconds(this.config.quota.minutes[tier], await this.quota.usedSeconds(userId, feature, atMs))
+      : NOTHING_LEFT;
+    return { remaining: wholeMinutes(seconds), remainingSeconds: seconds };
+  }
+
+  private async getSession(sessionId: string): Promise<QuotaSessionRecord> {
+    const session = await this.quota.findSession(sessionId);
+    if (session === undefined) {
+      throw new DomainError(ErrorCode.NotFound, `No quota session ${sessionId}`);
+    }
+    return session;
+  }
+}
+
+function hasQuota(tier: SubscriptionTier): tier is SubscriptionTierWithQuota {
+  return tier === 'premium' || tier === 'family';
+}
