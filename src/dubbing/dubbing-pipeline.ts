@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { BYTES_PER_SAMPLE, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
 import type { DubbingProviders } from './providers/dubbing-providers.js';
-import { VoiceActivitySegmenter, type VoiceActivityOptions, type VoiceSegment } from './voice-activity.js';
+import { VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
 
 export interface TranscriptEvent {
   type: 'transcript';
@@ -57,7 +57,6 @@ export interface DubbingPipelineOptions {
   onError: (error: unknown) => void;
   onDropped?: (drop: DroppedSegment) => void;
   maxSegmentsInFlight?: number;
-  voiceActivity?: Partial<VoiceActivityOptions>;
 }
 
 export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
@@ -91,7 +90,7 @@ export class DubbingPipeline {
 
   constructor(private readonly options: DubbingPipelineOptions) {
     this.sessionId = options.sessionId;
-    this.segmenter = new VoiceActivitySegmenter({ ...options.voiceActivity, sampleRateHz: SESSION_SAMPLE_RATE_HZ });
+    this.segmenter = new VoiceActivitySegmenter({ sampleRateHz: SESSION_SAMPLE_RATE_HZ });
     this.maxSegmentsInFlight = options.maxSegmentsInFlight ?? DEFAULT_MAX_SEGMENTS_IN_FLIGHT;
     if (!Number.isInteger(this.maxSegmentsInFlight) || this.maxSegmentsInFlight < 1) {
       throw new RangeError(`maxSegmentsInFlight must be a positive integer, got ${this.maxSegmentsInFlight}`);
