@@ -1,0 +1,307 @@
+import { flushPromises, ManualClock } from '../../test/harness/manual-clock.js';
+import { DubbingPipeline, type DubbingEvent, type DubbingPipelineOptions } from './dubbing-pipeline.js';
+import type { DubbingProviders, SpeechSegmentInput, Transcription } from './providers/dubbing-providers.js';
+import { LoopbackSpeechToTextProvider } from './providers/loopback/loopback-speech-to-text.provider.js';
+import { LoopbackTextToSpeechProvider } from './providers/loopback/loopback-text-to-speech.provider.js';
+import { LoopbackTranslationProvider } from './providers/loopback/loopback-translation.provider.js';
+import { chunked, seededRandom, silence, tone } from './testing/synthetic-pcm.js';
+
+/** `count` bursts of 300 ms speech, each followed by enough silence to end its segment. */
+function speechBursts(count: number): Buffer {
+  return Buffer.concat(Array.from({ length: count }, () => [tone(300), silence(400)]).flat());
+}
+
+function loopbackProviders(): DubbingProviders {
+  return {
+    speechToText: new LoopbackSpeechToTextProvider(),
+    translation: new LoopbackTranslationProvider(),
+    textToSpeech: new LoopbackTextToSpeechProvider(),
+  };
+}
+
+function transcriptFor(sequence: number, text = `words ${sequence}`): Transcription {
+  return { text, provider: 'fake', isLoopback: false };
+}
+
+/** Speech-to-text waits until the test settles it; translation and text-to-speech answer at once. */
+class GatedProviders implements DubbingProviders {
+  readonly calls: SpeechSegmentInput[] = [];
+  private readonly settle = new Map<number, { resolve: (result: Transcription) => void; reject: (error: Error) => void }>();
+
+  readonly speechToText = {
+    transcribe: (input: SpeechSegmentInput) => {
+      this.calls.push(input);
+      return new Promise<Transcription>((resolve, reject) => this.settle.set(input.sequence, { resolve, reject }));
+    },
+  };
+  readonly translation = {
+    translate: async (input: { text: string }) => ({ text: `translated ${input.text}`, provider: 'fake', isLoopback: false }),
+  };
+  readonly textToSpeech = { synthesize: async (input: { sourcePcm: Buffer }) => ({ pcm: input.sourcePcm, sampleRateHz: 16000 }) };
+
+  async release(sequence: number, result: Transcription = transcriptFor(sequence)): Promise<void> {
+    this.settle.get(sequence)!.resolve(result);
+    await flushPromises();
+  }
+
+  async fail(sequence: number, error: Error): Promise<void> {
+    this.settle.get(sequence)!.reject(error);
+    await flushPromises();
+  }
+
+  signalOf(sequence: number): AbortSignal {
+    return this.calls.find((call) => call.sequence === sequence)!.signal!;
+  }
+}
+
+/** Every provider call finishes after a delay drawn for it, on the manual clock. */
+function delayedProviders(clock: ManualClock, delayMs: () => number, finished: number[]): DubbingProviders {
+  const after = <T>(value: T) => new Promise<T>((resolve) => clock.setTimer(delayMs(), () => resolve(value)));
+  return {
+    speechToText: { transcribe: (input) => after(transcriptFor(input.sequence)) },
+    translation: { translate: (input) => after({ text: `translated ${input.text}`, provider: 'fake', isLoopback: false }) },
+    textToSpeech: {
+      synthesize: async (input) => {
+        const speech = await after({ pcm: input.sourcePcm, sampleRateHz: 16000 });
+        finished.push(Number(/\d+$/.exec(input.text)![0]));
+        return speech;
+      },
+    },
+  };
+}
+
+function createPipeline(providers: DubbingProviders, options: Partial<DubbingPipelineOptions> = {}) {
+  const events: DubbingEvent[] = [];
+  const errors: unknown[] = [];
+  const drops: unknown[] = [];
+  const pipeline = new DubbingPipeline({
+    sessionId: 'session-1',
+    targetLang: 'en',
+    providers,
+    onEvent: (event) => events.push(event),
+    onError: (error) => errors.push(error),
+    onDropped: (drop) => drops.push(drop),
+    ...options,
+  });
+  const delivered = () => events.map((event) => `${event.segment_id}:${event.type}`);
+  return { pipeline, events, errors, drops, delivered };
+}
+
+function expectedOrder(segmentIds: number[]): string[] {
+  return segmentIds.flatMap((id) => [`${id}:transcript`, `${id}:translation`, `${id}:audio`]);
+}
+
+describe(DubbingPipeline.name, () => {
+  it('turns a speech segment into a transcript, a translation and dubbed audio marked as loopback', async () => {
+    const speech = tone(300);
+    const { pipeline, events } = createPipeline(loopbackProviders(), { sourceLang: 'es' });
+    pipeline.pushAudio(Buffer.concat([silence(100), speech, silence(400)]));
+    await flushPromises();
+    expect(events).toEqual([
+      {
+        type: 'transcript',
+        segment_id: 1,
+        text: '[loopback] speech segment 1, 0.30 s',
+        language: 'es',
+        is_final: true,
+        loopback: true,
+        start_ms: 100,
+        end_ms: 400,
+      },
+      {
+        type: 'translation',
+        segment_id: 1,
+        text: '[loopback → en] [loopback] speech segment 1, 0.30 s',
+        target_lang: 'en',
+        loopback: true,
+      },
+      { type: 'audio', segment_id: 1, pcm: speech },
+    ]);
+  });
+
+  it('reports the language as null when neither the session nor the provider names one', async () => {
+    const { pipeline, events } = createPipeline(loopbackProviders());
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    expect(events[0]).toMatchObject({ type: 'transcript', language: null });
+  });
+
+  it('prefers the language the speech-to-text provider detected', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, events } = createPipeline(providers, { sourceLang: 'es' });
+    pipeline.pushAudio(speechBursts(1));
+    await providers.release(1, { ...transcriptFor(1), language: 'pt' });
+    expect(events[0]).toMatchObject({ type: 'transcript', language: 'pt' });
+  });
+
+  it('delivers segments in order whatever order 100 random provider delays finish them in', async () => {
+    const misordered: Array<{ seed: number; delivered: string[] }> = [];
+    let seedsFinishingOutOfOrder = 0;
+    for (let seed = 1; seed <= 100; seed++) {
+      const random = seededRandom(seed);
+      const clock = new ManualClock();
+      const finished: number[] = [];
+      const { pipeline, delivered } = createPipeline(
+        delayedProviders(clock, () => Math.floor(random() * 120), finished),
+        { maxSegmentsInFlight: 6 },
+      );
+      for (const chunk of chunked(speechBursts(6), [3200])) {
+        pipeline.pushAudio(chunk);
+        await clock.advance(Math.floor(random() * 20));
+      }
+      await clock.advance(1000);
+      if (delivered().join() !== expectedOrder([1, 2, 3, 4, 5, 6]).join()) {
+        misordered.push({ seed, delivered: delivered() });
+      }
+      if (finished.join() !== '1,2,3,4,5,6') {
+        seedsFinishingOutOfOrder++;
+      }
+    }
+    expect(misordered).toEqual([]);
+    expect(seedsFinishingOutOfOrder).toBeGreaterThan(50);
+  });
+
+  it('holds a finished segment until every earlier segment is delivered', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, delivered } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(2));
+    await providers.release(2);
+    expect(delivered()).toEqual([]);
+    await providers.release(1);
+    expect(delivered()).toEqual(expectedOrder([1, 2]));
+  });
+
+  it('drops the oldest segment beyond the in-flight bound and counts the drops', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, drops } = createPipeline(providers, { maxSegmentsInFlight: 4 });
+    pipeline.pushAudio(speechBursts(6));
+    expect(drops).toEqual([
+      { segmentId: 1, droppedTotal: 1 },
+      { segmentId: 2, droppedTotal: 2 },
+    ]);
+    expect(pipeline.stats()).toEqual({ segments: 6, dubbed: 0, dropped: 2, inFlight: 4 });
+  });
+
+  it('aborts the provider calls of a dropped segment and never delivers it', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, delivered } = createPipeline(providers, { maxSegmentsInFlight: 4 });
+    pipeline.pushAudio(speechBursts(5));
+    expect(providers.signalOf(1).aborted).toBe(true);
+    expect(providers.signalOf(2).aborted).toBe(false);
+    for (const sequence of [1, 2, 3, 4, 5]) {
+      await providers.release(sequence);
+    }
+    expect(delivered()).toEqual(expectedOrder([2, 3, 4, 5]));
+    expect(pipeline.stats()).toEqual({ segments: 5, dubbed: 4, dropped: 1, inFlight: 0 });
+  });
+
+  it('delivers at once the finished segments that were waiting behind a dropped one', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, delivered } = createPipeline(providers, { maxSegmentsInFlight: 3 });
+    pipeline.pushAudio(speechBursts(3));
+    await providers.release(2);
+    await providers.release(3);
+    pipeline.pushAudio(speechBursts(1));
+    expect(delivered()).toEqual(expectedOrder([2, 3]));
+  });
+
+  it('reports a provider error once and stops dubbing', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, errors, delivered } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(3));
+    await providers.release(1);
+    const failure = new Error('speech-to-text unavailable');
+    await providers.fail(2, failure);
+    await providers.release(3);
+    expect(errors).toEqual([failure]);
+    expect(delivered()).toEqual(expectedOrder([1]));
+    expect(providers.signalOf(3).aborted).toBe(true);
+  });
+
+  it('ignores audio pushed after an error', async () => {
+    const providers = new GatedProviders();
+    const { pipeline } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(1));
+    await providers.fail(1, new Error('boom'));
+    pipeline.pushAudio(speechBursts(2));
+    await pipeline.flush();
+    expect(providers.calls).toHaveLength(1);
+  });
+
+  it('treats dubbed audio that is not at the session rate as an error', async () => {
+    const providers = loopbackProviders();
+    providers.textToSpeech = { synthesize: async (input) => ({ pcm: input.sourcePcm, sampleRateHz: 24000 }) };
+    const { pipeline, errors, events } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    expect(errors).toEqual([new Error('Text-to-speech returned 24000 Hz audio; the session needs 16000 Hz')]);
+    expect(events).toEqual([]);
+  });
+
+  it('reports a throwing event callback as an error and stops delivering', async () => {
+    const failure = new Error('socket gone');
+    const { pipeline, errors } = createPipeline(loopbackProviders(), {
+      onEvent: () => {
+        throw failure;
+      },
+    });
+    pipeline.pushAudio(speechBursts(2));
+    await flushPromises();
+    expect(errors).toEqual([failure]);
+  });
+
+  it('skips translation and speech for a segment transcribed as empty', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, delivered } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(2));
+    await providers.release(1, transcriptFor(1, '  '));
+    await providers.release(2);
+    expect(delivered()).toEqual(expectedOrder([2]));
+    expect(pipeline.stats()).toEqual({ segments: 2, dubbed: 1, dropped: 0, inFlight: 0 });
+  });
+
+  it('dubs the speech in progress on flush and resolves once it is delivered', async () => {
+    const { pipeline, delivered } = createPipeline(loopbackProviders());
+    pipeline.pushAudio(Buffer.concat([speechBursts(1), tone(500)]));
+    await flushPromises();
+    expect(delivered()).toEqual(expectedOrder([1]));
+    await pipeline.flush();
+    expect(delivered()).toEqual(expectedOrder([1, 2]));
+  });
+
+  it('stops delivering and aborts provider calls on close', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, delivered } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(1));
+    pipeline.close();
+    await providers.release(1);
+    expect(providers.signalOf(1).aborted).toBe(true);
+    expect(delivered()).toEqual([]);
+  });
+
+  it('can be closed twice and ignores audio and flushes afterwards', async () => {
+    const providers = new GatedProviders();
+    const { pipeline, errors } = createPipeline(providers);
+    pipeline.close();
+    pipeline.close();
+    pipeline.pushAudio(speechBursts(2));
+    await pipeline.flush();
+    expect(providers.calls).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('resolves a pending flush when closed', async () => {
+    const providers = new GatedProviders();
+    const { pipeline } = createPipeline(providers);
+    pipeline.pushAudio(tone(400));
+    const flushed = pipeline.flush();
+    pipeline.close();
+    await expect(flushed).resolves.toBeUndefined();
+  });
+
+  it('rejects an in-flight bound below one', () => {
+    expect(() => createPipeline(loopbackProviders(), { maxSegmentsInFlight: 0 })).toThrow(
+      'maxSegmentsInFlight must be a positive integer, got 0',
+    );
+  });
+});

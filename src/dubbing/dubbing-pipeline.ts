@@ -1,0 +1,280 @@
+import { Logger } from '@nestjs/common';
+import { BYTES_PER_SAMPLE, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
+import type { DubbingProviders } from './providers/dubbing-providers.js';
+import { VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
+
+export interface TranscriptEvent {
+  type: 'transcript';
+  segment_id: number;
+  text: string;
+  language: string | null;
+  is_final: true;
+  loopback: boolean;
+  start_ms: number;
+  end_ms: number;
+}
+
+export interface TranslationEvent {
+  type: 'translation';
+  segment_id: number;
+  text: string;
+  target_lang: string;
+  loopback: boolean;
+}
+
+/** Dubbed speech in the session format (PCM s16le mono 16 kHz); the gateway sends `pcm` as a binary frame. */
+export interface DubbedAudioEvent {
+  type: 'audio';
+  segment_id: number;
+  pcm: Buffer;
+}
+
+export type DubbingEvent = TranscriptEvent | TranslationEvent | DubbedAudioEvent;
+
+export interface DroppedSegment {
+  segmentId: number;
+  droppedTotal: number;
+}
+
+export interface DubbingPipelineStats {
+  /** Speech segments found in the audio so far. */
+  segments: number;
+  /** Segments whose events were delivered. */
+  dubbed: number;
+  /** Segments given up because too many were in flight. */
+  dropped: number;
+  inFlight: number;
+}
+
+export interface DubbingPipelineOptions {
+  sessionId: string;
+  sourceLang?: string;
+  targetLang: string;
+  providers: DubbingProviders;
+  /** Called in segment order: transcript, translation, audio for one segment, then the next segment. */
+  onEvent: (event: DubbingEvent) => void;
+  /** Called at most once; the pipeline has stopped and ignores further audio. */
+  onError: (error: unknown) => void;
+  onDropped?: (drop: DroppedSegment) => void;
+  maxSegmentsInFlight?: number;
+}
+
+export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
+
+interface InFlightSegment {
+  segment: VoiceSegment;
+  abort: AbortController;
+  /** Set once all three stages are done; delivered when every earlier segment is. */
+  events?: DubbingEvent[];
+}
+
+type PipelineState = 'running' | 'failed' | 'closed';
+
+/**
+ * One live session's dubbing: audio → speech segments → speech-to-text → translation → text-to-speech.
+ * Segments are dubbed concurrently but delivered in order; at most `maxSegmentsInFlight` are held, the oldest
+ * is dropped beyond that, so a slow provider costs freshness, never unbounded memory.
+ */
+export class DubbingPipeline {
+  readonly sessionId: string;
+  private readonly logger = new Logger(DubbingPipeline.name);
+  private readonly segmenter: VoiceActivitySegmenter;
+  private readonly maxSegmentsInFlight: number;
+  /** Insertion order is segment order, so the first entry is always the next to deliver. */
+  private readonly inFlight = new Map<number, InFlightSegment>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private state: PipelineState = 'running';
+  private segments = 0;
+  private dubbed = 0;
+  private dropped = 0;
+
+  constructor(private readonly options: DubbingPipelineOptions) {
+    this.sessionId = options.sessionId;
+    this.segmenter = new VoiceActivitySegmenter({ sampleRateHz: SESSION_SAMPLE_RATE_HZ });
+    this.maxSegmentsInFlight = options.maxSegmentsInFlight ?? DEFAULT_MAX_SEGMENTS_IN_FLIGHT;
+    if (!Number.isInteger(this.maxSegmentsInFlight) || this.maxSegmentsInFlight < 1) {
+      throw new RangeError(`maxSegmentsInFlight must be a positive integer, got ${this.maxSegmentsInFlight}`);
+    }
+  }
+
+  /** Feeds session audio (PCM s16le mono 16 kHz). A no-op once the pipeline has failed or closed. */
+  pushAudio(pcm: Buffer): void {
+    if (this.state === 'running') {
+      this.startAll(this.segmenter.push(pcm));
+    }
+  }
+
+  /** End of stream: dubs the speech in progress; resolves when every segment in flight is delivered, dropped or failed. */
+  flush(): Promise<void> {
+    if (this.state === 'running') {
+      this.startAll(this.segmenter.flush());
+    }
+    return this.whenIdle();
+  }
+
+  /** Stops the pipeline: in-flight provider calls are aborted, their results discarded. Idempotent. */
+  close(): void {
+    if (this.state === 'closed') {
+      return;
+    }
+    this.state = 'closed';
+    this.abortAll();
+  }
+
+  stats(): DubbingPipelineStats {
+    return { segments: this.segments, dubbed: this.dubbed, dropped: this.dropped, inFlight: this.inFlight.size };
+  }
+
+  private startAll(segments: VoiceSegment[]): void {
+    for (const segment of segments) {
+      this.segments++;
+      if (this.inFlight.size >= this.maxSegmentsInFlight) {
+        this.dropOldest();
+      }
+      const entry: InFlightSegment = { segment, abort: new AbortController() };
+      this.inFlight.set(segment.sequence, entry);
+      void this.process(entry);
+    }
+  }
+
+  private async process(entry: InFlightSegment): Promise<void> {
+    try {
+      const events = await this.dub(entry.segment, entry.abort.signal);
+      if (entry.abort.signal.aborted) {
+        return;
+      }
+      entry.events = events;
+      this.deliverReady();
+    } catch (error) {
+      if (!entry.abort.signal.aborted) {
+        this.fail(error);
+      }
+    }
+  }
+
+  private async dub(segment: VoiceSegment, signal: AbortSignal): Promise<DubbingEvent[]> {
+    const { providers, sourceLang, targetLang } = this.options;
+    const segmentId = segment.sequence;
+    const transcription = await providers.speechToText.transcribe({
+      pcm: segment.pcm,
+      sampleRateHz: SESSION_SAMPLE_RATE_HZ,
+      sourceLang,
+      sequence: segmentId,
+      signal,
+    });
+    signal.throwIfAborted();
+    const text = transcription.text.trim();
+    if (text === '') {
+      return [];
+    }
+    const language = transcription.language ?? sourceLang;
+    const translation = await providers.translation.translate({ text, sourceLang: language, targetLang, signal });
+    signal.throwIfAborted();
+    const speech = await providers.textToSpeech.synthesize({
+      text: translation.text,
+      targetLang,
+      sourcePcm: segment.pcm,
+      sampleRateHz: SESSION_SAMPLE_RATE_HZ,
+      signal,
+    });
+    checkSessionFormat(speech.pcm, speech.sampleRateHz);
+    return [
+      {
+        type: 'transcript',
+        segment_id: segmentId,
+        text,
+        language: language ?? null,
+        is_final: true,
+        loopback: transcription.isLoopback,
+        start_ms: segment.startMs,
+        end_ms: segment.endMs,
+      },
+      { type: 'translation', segment_id: segmentId, text: translation.text, target_lang: targetLang, loopback: translation.isLoopback },
+      { type: 'audio', segment_id: segmentId, pcm: speech.pcm },
+    ];
+  }
+
+  private deliverReady(): void {
+    for (const [sequence, entry] of this.inFlight) {
+      if (this.state !== 'running' || entry.events === undefined) {
+        break;
+      }
+      this.inFlight.delete(sequence);
+      if (entry.events.length > 0) {
+        this.dubbed++;
+      }
+      for (const event of entry.events) {
+        // A callback may close the pipeline; nothing is delivered after that.
+        if (this.state !== 'running') {
+          return;
+        }
+        try {
+          this.options.onEvent(event);
+        } catch (error) {
+          this.fail(error);
+          return;
+        }
+      }
+    }
+    if (this.inFlight.size === 0) {
+      this.resolveIdleWaiters();
+    }
+  }
+
+  private dropOldest(): void {
+    const [sequence, oldest] = this.inFlight.entries().next().value!;
+    oldest.abort.abort();
+    this.inFlight.delete(sequence);
+    this.dropped++;
+    this.logger.warn(`Session ${this.sessionId}: dropped speech segment ${sequence}, ${this.maxSegmentsInFlight} segments in flight`);
+    this.options.onDropped?.({ segmentId: sequence, droppedTotal: this.dropped });
+    this.deliverReady();
+  }
+
+  private fail(error: unknown): void {
+    if (this.state !== 'running') {
+      return;
+    }
+    this.state = 'failed';
+    this.abortAll();
+    try {
+      this.options.onError(error);
+    } catch (callbackError) {
+      // Nobody awaits the segment promise: a throw here would be an unhandled rejection that takes the process down.
+      this.logger.error(
+        `Session ${this.sessionId}: the onError callback threw`,
+        callbackError instanceof Error ? callbackError.stack : callbackError,
+      );
+    }
+  }
+
+  private abortAll(): void {
+    for (const entry of this.inFlight.values()) {
+      entry.abort.abort();
+    }
+    this.inFlight.clear();
+    this.resolveIdleWaiters();
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.inFlight.size === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private resolveIdleWaiters(): void {
+    for (const resolve of this.idleWaiters.splice(0)) {
+      resolve();
+    }
+  }
+}
+
+function checkSessionFormat(pcm: Buffer, sampleRateHz: number): void {
+  if (sampleRateHz !== SESSION_SAMPLE_RATE_HZ) {
+    throw new Error(`Text-to-speech returned ${sampleRateHz} Hz audio; the session needs ${SESSION_SAMPLE_RATE_HZ} Hz`);
+  }
+  if (pcm.length % BYTES_PER_SAMPLE !== 0) {
+    throw new Error(`Text-to-speech returned ${pcm.length} bytes, not whole 16-bit samples`);
+  }
+}
