@@ -1,9 +1,9 @@
-import { Clock, type CancelTimer } from '../../src/common/clock.js';
+import { Clock, type CancelTimer, type TimerCallback } from '../../src/common/clock.js';
 
 interface PendingTimer {
   at: number;
   seq: number;
-  callback: () => void;
+  callback: TimerCallback;
 }
 
 /** A clock that moves only when told; timers fire in time order as it moves past them. */
@@ -21,7 +21,7 @@ export class ManualClock extends Clock {
     return this.current;
   }
 
-  setTimer(delayMs: number, callback: () => void): CancelTimer {
+  setTimer(delayMs: number, callback: TimerCallback): CancelTimer {
     const timer = { at: this.current + Math.max(0, delayMs), seq: this.seq++, callback };
     this.timers.push(timer);
     return () => {
@@ -29,7 +29,7 @@ export class ManualClock extends Clock {
     };
   }
 
-  /** Moves time forward by `ms`, firing due timers in order (awaiting anything they start). */
+  /** Moves time forward by `ms`, firing due timers in order and awaiting what each one returns. */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
     for (;;) {
@@ -39,7 +39,7 @@ export class ManualClock extends Clock {
       }
       this.timers = this.timers.filter((timer) => timer !== due);
       this.current = due.at;
-      due.callback();
+      await due.callback();
       await flushPromises();
     }
     this.current = target;

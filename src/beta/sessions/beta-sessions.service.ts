@@ -140,7 +140,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
     const watch: Watch = { email, grantedCredits, warned: previous?.warned ?? new Set(), timers: [] };
     this.watches.set(sessionId, watch);
     const now = this.clock.now();
-    watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => void this.onPaidTimeOver(sessionId)));
+    watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => this.onPaidTimeOver(sessionId)));
     this.timeWarnings(sessionId, watch, state, remaining, now);
   }
 
@@ -184,7 +184,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
       await this.afterSettlement(settlement, { notify: false });
     } catch (error) {
       this.logger.error({ session_id: sessionId, err: error }, 'Cut-off check failed; retrying in 1 s');
-      watch.timers.push(this.clock.setTimer(1000, () => void this.onPaidTimeOver(sessionId)));
+      watch.timers.push(this.clock.setTimer(1000, () => this.onPaidTimeOver(sessionId)));
     }
   }
 

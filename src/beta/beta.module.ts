@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { BetaAccount, BetaAccountSchema } from './credits/beta-account.schema.js';
+import { BetaAccountsRepository } from './credits/beta-accounts.repository.js';
+import { BetaCreditTransaction, BetaCreditTransactionSchema } from './credits/beta-credit-transaction.schema.js';
+import { BetaCreditsService } from './credits/beta-credits.service.js';
+import { CreditLedgerRepository } from './credits/credit-ledger.repository.js';
+import { CreditReconcilerService } from './credits/credit-reconciler.service.js';
+import { BetaUser, BetaUserSchema } from './enrollment/beta-user.schema.js';
+import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
+import { BetaUsersRepository } from './enrollment/beta-users.repository.js';
+import { CreditCheckpointService } from './checkpoint/credit-checkpoint.service.js';
+import { BetaSession, BetaSessionSchema } from './sessions/beta-session.schema.js';
+import { BetaSessionSignals } from './sessions/beta-session-signals.js';
+import { BetaSessionsRepository } from './sessions/beta-sessions.repository.js';
+import { BetaSessionsService } from './sessions/beta-sessions.service.js';
+import { InstanceIdentity } from './sessions/instance-identity.js';
+
+/** Beta 500: enrolment, the credit ledger, metered sessions and their checkpoint (the scheduler lives in BetaSchedulingModule). */
+@Module({
+  imports: [
+    MongooseModule.forFeature([
+      { name: BetaAccount.name, schema: BetaAccountSchema },
+      { name: BetaCreditTransaction.name, schema: BetaCreditTransactionSchema },
+      { name: BetaSession.name, schema: BetaSessionSchema },
+      { name: BetaUser.name, schema: BetaUserSchema },
+    ]),
+  ],
+  providers: [
+    BetaAccountsRepository,
+    CreditLedgerRepository,
+    BetaSessionsRepository,
+    BetaUsersRepository,
+    BetaCreditsService,
+    BetaSessionsService,
+    BetaEnrollmentService,
+    BetaSessionSignals,
+    InstanceIdentity,
+    CreditCheckpointService,
+    CreditReconcilerService,
+  ],
+  exports: [BetaCreditsService, BetaSessionsService, BetaEnrollmentService, BetaSessionSignals, CreditCheckpointService, CreditReconcilerService, CreditLedgerRepository, BetaSessionsRepository],
+})
+export class BetaModule {}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { BetaModule } from '../beta.module.js';
+import { CreditCheckpointScheduler } from './credit-checkpoint.scheduler.js';
+
+/** The periodic checkpoint; the service imports it, the CLI does not. */
+@Module({
+  imports: [ScheduleModule.forRoot(), BetaModule],
+  providers: [CreditCheckpointScheduler],
+})
+export class BetaSchedulingModule {}

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { AppConfig } from '../../config/app-config.js';
+import { normalizeEmail } from '../../users/users.repository.js';
+import { BetaCreditsService, type CreditBalance } from '../credits/beta-credits.service.js';
+import { BetaUsersRepository } from './beta-users.repository.js';
+
+/** Programme membership. Enrolment grants the initial credits once per email, however often it is repeated. */
+@Injectable()
+export class BetaEnrollmentService {
+  constructor(
+    private readonly users: BetaUsersRepository,
+    private readonly credits: BetaCreditsService,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async enroll(input: { email: string; credits?: number; via: string; actor?: string }): Promise<{ email: string; newlyEnrolled: boolean; balance: CreditBalance }> {
+    const email = normalizeEmail(input.email);
+    const { wasMember } = await this.users.enroll(email, input.via, this.clock.date());
+    const balance = await this.credits.change({
+      email,
+      amount: input.credits ?? this.config.beta.initialCredits,
+      key: `enrollment:${email}`,
+      type: 'grant',
+      reason: `enrolment (${input.via})`,
+      actor: input.actor,
+    });
+    return { email, newlyEnrolled: !wasMember, balance };
+  }
+
+  async revoke(email: string): Promise<boolean> {
+    return this.users.revoke(normalizeEmail(email), this.clock.date());
+  }
+
+  async isMember(email: string): Promise<boolean> {
+    return (await this.users.find(normalizeEmail(email)))?.is_beta_user === true;
+  }
+}
