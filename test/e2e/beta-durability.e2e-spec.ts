@@ -1,0 +1,183 @@
+import { jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
+import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
+import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
+import { startBetaContext, type BetaContext } from '../harness/beta-context.js';
+import { testDatabaseUri } from '../harness/database.js';
+import { uniqueEmail } from '../harness/factories.js';
+import { ManualClock } from '../harness/manual-clock.js';
+
+function viewer() {
+  return { id: randomBytes(12).toString('hex'), email: uniqueEmail() };
+}
+
+async function expectExactBooks(ctx: BetaContext): Promise<void> {
+  const entries = await ctx.connection.collection('beta_credit_transactions').find().toArray();
+  const accounts = await ctx.connection.collection('beta_credits').find().toArray();
+  for (const account of accounts) {
+    const replay = entries.filter((entry) => entry.email === account._id).reduce((sum, entry) => sum + entry.amount, 0);
+    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({ email: account._id, remaining: replay });
+  }
+  const sessions = await ctx.connection.collection('beta_sessions').find().toArray();
+  for (const session of sessions.filter((s) => s.status === 'ended')) {
+    const debited = -entries.filter((entry) => entry.session_id === session._id).reduce((sum, entry) => sum + entry.amount, 0);
+    expect({ session: session._id, charged: session.charged_credits }).toEqual({ session: session._id, charged: debited });
+  }
+  expect((await ctx.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
+}
+
+describe('Beta credits across instances and crashes', () => {
+  const clock = new ManualClock();
+  const databaseUri = testDatabaseUri('beta_durability');
+  let a: BetaContext;
+  let b: BetaContext;
+
+  beforeAll(async () => {
+    // Both contexts claim the same instance id, so both checkpoint the same sessions at once.
+    a = await startBetaContext({ databaseUri, clock, instanceId: 'shared-owner' });
+    b = await startBetaContext({ databaseUri, clock, instanceId: 'shared-owner' });
+  });
+
+  afterAll(async () => {
+    await a.connection.dropDatabase();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('charges every session exactly ceil(seconds) × rate when two instances checkpoint the same sessions for 10 minutes (I2, I3)', async () => {
+    const users = Array.from({ length: 4 }, viewer);
+    await Promise.all(users.map((user) => a.enrollment.enroll({ email: user.email, via: 'admin', credits: 5000 })));
+    const started = [];
+    for (const user of users) {
+      for (let i = 0; i < 3; i++) {
+        const start = await (i % 2 === 0 ? a : b).sessions.start(user);
+        if (!start.ok) throw new Error('start refused');
+        started.push({ id: start.sessionId, at: clock.now() });
+        await clock.advance(1_300);
+      }
+    }
+    for (let elapsed = 0; elapsed < 600_000; elapsed += 7_000) {
+      await clock.advance(7_000);
+      await Promise.all([a.checkpoint.tick(), b.checkpoint.tick(), a.checkpoint.tick()]);
+    }
+    await clock.advance(2_450);
+    const endedAt = clock.now();
+    await Promise.all(started.flatMap(({ id }) => [a.sessions.end(id, 'user_stopped'), b.sessions.end(id, 'user_stopped')]));
+    for (const { id, at } of started) {
+      const session = await a.sessions.find(id);
+      expect({ id, charged: session?.charged_credits }).toEqual({ id, charged: creditsForSeconds(chargeableSeconds(endedAt - at, true), 1) });
+    }
+    await expectExactBooks(a);
+  }, 60_000);
+
+  it('recovers exactly from a crash between the ledger write and the account write of a checkpoint', async () => {
+    const user = viewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await a.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(30_000);
+    const accounts = a.module.get(BetaAccountsRepository);
+    const crash = jest.spyOn(accounts, 'writeMany').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.checkpoint.tick()).rejects.toThrow('process died');
+    crash.mockRestore();
+    expect(await a.connection.collection('beta_credit_transactions').countDocuments({ session_id: start.sessionId })).toBe(1);
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(500);
+    await clock.advance(5_000);
+    await b.checkpoint.tick();
+    await clock.advance(10_000);
+    expect(await b.sessions.end(start.sessionId, 'user_stopped')).toMatchObject({ sessionCharged: 45, remainingCredits: 455 });
+    await expectExactBooks(a);
+  });
+
+  it('recovers exactly from a crash between the account write and the session write of a checkpoint', async () => {
+    const user = viewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await a.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(30_000);
+    const sessions = a.module.get(BetaSessionsRepository);
+    const crash = jest.spyOn(sessions, 'recordProgress').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.checkpoint.tick()).rejects.toThrow('process died');
+    crash.mockRestore();
+    await a.checkpoint.tick();
+    await clock.advance(9_500);
+    expect(await a.sessions.end(start.sessionId, 'user_stopped')).toMatchObject({ sessionCharged: 40, remainingCredits: 460 });
+    await expectExactBooks(a);
+  });
+
+  it('recovers exactly from a crash between the final charge and marking the session ended', async () => {
+    const user = viewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await a.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(12_200);
+    const sessions = a.module.get(BetaSessionsRepository);
+    const crash = jest.spyOn(sessions, 'markEnded').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.sessions.end(start.sessionId, 'user_stopped')).rejects.toThrow('process died');
+    crash.mockRestore();
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 487, heldCredits: 0 });
+    await clock.advance(60_000);
+    expect(await a.sessions.end(start.sessionId, 'user_stopped')).toMatchObject({ sessionCharged: 13, remainingCredits: 487, ended: true });
+    await expectExactBooks(a);
+  });
+
+  it('recovers exactly from a crash between the ledger write and the account write of a final charge', async () => {
+    const user = viewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await a.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(20_500);
+    const stoppedAt = clock.now();
+    const accounts = a.module.get(BetaAccountsRepository);
+    const crash = jest.spyOn(accounts, 'write').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.sessions.end(start.sessionId, 'user_stopped', stoppedAt)).rejects.toThrow('process died');
+    crash.mockRestore();
+    await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    await clock.advance(60_000);
+    // The retry ends the session at the time the user stopped, as the first attempt did.
+    expect(await a.sessions.end(start.sessionId, 'user_stopped', stoppedAt)).toMatchObject({ sessionCharged: 21, remainingCredits: 479 });
+    await expectExactBooks(a);
+  });
+
+  it('recovers exactly from a crash between the ledger write and the account write of a grant', async () => {
+    const user = viewer();
+    const accounts = a.module.get(BetaAccountsRepository);
+    const crash = jest.spyOn(accounts, 'write').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.enrollment.enroll({ email: user.email, via: 'admin' })).rejects.toThrow('process died');
+    crash.mockRestore();
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(0);
+    expect((await a.enrollment.enroll({ email: user.email, via: 'admin' })).balance.remainingCredits).toBe(500);
+    await expectExactBooks(a);
+  });
+
+  it('ends a session whose instance died, charged up to its last heartbeat (I6)', async () => {
+    const user = viewer();
+    const dead = await startBetaContext({ databaseUri, clock, instanceId: 'instance-that-dies' });
+    await dead.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await dead.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(30_000);
+    await dead.checkpoint.tick();
+    await dead.close();
+    await clock.advance(3 * 30_000 + 1_000);
+    const report = await a.checkpoint.tick();
+    expect(report.lost).toBe(1);
+    expect(await a.sessions.find(start.sessionId)).toMatchObject({ status: 'ended', end_reason: 'instance_lost', charged_credits: 30 });
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 470, heldCredits: 0 });
+  });
+
+  it('reports no drift after all of the above, and finds and repairs a drift planted by hand', async () => {
+    expect((await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).drifts).toEqual([]);
+    const user = viewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    await a.connection.collection('beta_credits').updateOne({ _id: user.email as never }, { $inc: { total_debited: 37, held: 5 } });
+    const report = await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    expect(report.drifts).toEqual([
+      { email: user.email, field: 'remaining', expected: 500, actual: 463 },
+      { email: user.email, field: 'held', expected: 0, actual: 5 },
+    ]);
+    expect(report.repaired).toBe(1);
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 500, heldCredits: 0 });
+    expect((await a.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
+  });
+});
