@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
+import { BetaHttpModule } from './beta/beta-http.module.js';
+import { BetaModule } from './beta/beta.module.js';
+import { BetaSchedulingModule } from './beta/checkpoint/beta-scheduling.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
 import { CommonModule } from './common/common.module.js';
 import { LoggingModule } from './common/logging.module.js';
@@ -22,6 +25,9 @@ import { UsersModule } from './users/users.module.js';
     UsersModule,
     UsersHttpModule,
     ChannelsModule,
+    BetaModule,
+    BetaHttpModule,
+    BetaSchedulingModule,
   ],
 })
 export class AppModule {}

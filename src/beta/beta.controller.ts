@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentUser } from '../auth/current-user.decorator.js';
+import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
+import type { AuthenticatedUser } from '../auth/token.service.js';
+import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { AppConfig } from '../config/app-config.js';
+import { normalizeEmail } from '../users/users.repository.js';
+import { AdjustCreditsDto, EmailParamDto, EnrollDto, PreauthorizeDto, SessionsQueryDto, TransactionsQueryDto } from './beta.dto.js';
+import { BetaCreditsService, type CreditBalance } from './credits/beta-credits.service.js';
+import { CreditLedgerRepository, type LedgerEntry } from './credits/credit-ledger.repository.js';
+import { creditsForSeconds } from './credits/credit-math.js';
+import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
+import { BetaSessionsRepository, type BetaSessionRecord } from './sessions/beta-sessions.repository.js';
+
+function creditsView(isBetaUser: boolean, balance: CreditBalance) {
+  return {
+    is_beta_user: isBetaUser,
+    total_credits: balance.totalCredits,
+    remaining_credits: balance.remainingCredits,
+    held_credits: balance.heldCredits,
+    available_credits: balance.availableCredits,
+    active_sessions: balance.activeSessions,
+  };
+}
+
+function entryView(entry: LedgerEntry) {
+  return { id: entry._id, type: entry.type, amount: entry.amount, session_id: entry.session_id ?? null, reason: entry.reason ?? null, created_at: entry.created_at };
+}
+
+function sessionView(session: BetaSessionRecord) {
+  return {
+    session_id: session._id,
+    email: session.email,
+    feature: session.feature,
+    status: session.status,
+    started_at: session.started_at,
+    heartbeat_at: session.heartbeat_at,
+    charged_credits: session.charged_credits,
+    charged_seconds: session.charged_seconds,
+    ended_at: session.ended_at ?? null,
+    end_reason: session.end_reason ?? null,
+  };
+}
+
+function encodeCursor(entry: LedgerEntry): string {
+  return Buffer.from(JSON.stringify([entry.created_at.toISOString(), entry._id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; key: string } {
+  try {
+    const [at, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof key !== 'string' || Number.isNaN(createdAt.getTime())) {
+      throw new Error('bad cursor');
+    }
+    return { createdAt, key };
+  } catch {
+    throw new DomainError(ErrorCode.InvalidInput, 'cursor is not a cursor this API returned');
+  }
+}
+
+@ApiTags('beta')
+@ApiBearerAuth()
+@UseGuards(HttpAuthGuard)
+@Controller('beta')
+export class BetaController {
+  constructor(
+    private readonly credits: BetaCreditsService,
+    private readonly enrollment: BetaEnrollmentService,
+    private readonly ledger: CreditLedgerRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get('credits')
+  async myCredits(@CurrentUser() user: AuthenticatedUser) {
+    return creditsView(await this.enrollment.isMember(user.email), await this.credits.balance(user.email));
+  }
+
+  @Get('credits/transactions')
+  async myTransactions(@CurrentUser() user: AuthenticatedUser, @Query() query: TransactionsQueryDto) {
+    const limit = query.limit ?? 20;
+    const entries = await this.ledger.page(user.email, limit + 1, query.cursor === undefined ? undefined : decodeCursor(query.cursor));
+    const page = entries.slice(0, limit);
+    return { transactions: page.map(entryView), next_cursor: entries.length > limit ? encodeCursor(page[page.length - 1]) : null };
+  }
+
+  @Post('preauthorize')
+  @HttpCode(200)
+  async preauthorize(@CurrentUser() user: AuthenticatedUser, @Body() body: PreauthorizeDto) {
+    const rate = this.config.beta.creditsPerSecond;
+    const required = creditsForSeconds(body.estimated_seconds ?? this.config.beta.preauthSeconds, rate);
+    const isMember = await this.enrollment.isMember(user.email);
+    const balance = await this.credits.balance(user.email);
+    return { allowed: isMember && balance.availableCredits >= required, required_credits: required, remaining_credits: balance.remainingCredits };
+  }
+}
+
+@ApiTags('admin')
+@ApiBearerAuth()
+@UseGuards(HttpAuthGuard, AdminGuard)
+@Controller('admin/beta')
+export class AdminBetaController {
+  constructor(
+    private readonly credits: BetaCreditsService,
+    private readonly enrollment: BetaEnrollmentService,
+    private readonly ledger: CreditLedgerRepository,
+    private readonly sessions: BetaSessionsRepository,
+  ) {}
+
+  @Post('enrollments')
+  async enroll(@CurrentUser() admin: AuthenticatedUser, @Body() body: EnrollDto) {
+    const result = await this.enrollment.enroll({ email: body.email, credits: body.credits, via: 'admin', actor: admin.email });
+    return { email: result.email, newly_enrolled: result.newlyEnrolled, ...creditsView(true, result.balance) };
+  }
+
+  @Delete('enrollments/:email')
+  async revoke(@Param() params: EmailParamDto) {
+    if (!(await this.enrollment.revoke(params.email))) {
+      throw new DomainError(ErrorCode.NotFound, `${normalizeEmail(params.email)} is not enrolled`);
+    }
+    return { email: normalizeEmail(params.email), is_beta_user: false };
+  }
+
+  @Post('users/:email/credits')
+  async adjust(@CurrentUser() admin: AuthenticatedUser, @Param() params: EmailParamDto, @Body() body: AdjustCreditsDto) {
+    const email = normalizeEmail(params.email);
+    if (!(await this.enrollment.isMember(email)) && (await this.credits.account(email)) === undefined) {
+      throw new DomainError(ErrorCode.NotFound, `${email} is not enrolled`);
+    }
+    const balance = await this.credits.change({
+      email,
+      amount: body.amount,
+      key: `adjustment:${email}:${body.idempotency_key ?? randomUUID()}`,
+      type: 'adjustment',
+      reason: body.reason,
+      actor: admin.email,
+    });
+    return { email, ...creditsView(await this.enrollment.isMember(email), balance) };
+  }
+
+  @Get('users/:email')
+  async user(@Param() params: EmailParamDto) {
+    const email = normalizeEmail(params.email);
+    const account = await this.credits.account(email);
+    if (account === undefined) {
+      throw new DomainError(ErrorCode.NotFound, `${email} has no beta account`);
+    }
+    const [isMember, recent, sessions] = await Promise.all([
+      this.enrollment.isMember(email),
+      this.ledger.page(email, 20),
+      this.sessions.list({ email }, 20),
+    ]);
+    return { email, ...creditsView(isMember, await this.credits.balance(email)), recent_transactions: recent.map(entryView), sessions: sessions.map(sessionView) };
+  }
+
+  @Get('sessions')
+  async list(@Query() query: SessionsQueryDto) {
+    return { sessions: (await this.sessions.list(query.status === undefined ? {} : { status: query.status }, 200)).map(sessionView) };
+  }
+}

@@ -1,0 +1,88 @@
+import { startTestApp, type TestApp } from '../harness/app.js';
+import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
+import { http } from '../harness/http.js';
+
+describe('Beta REST', () => {
+  let t: TestApp;
+  let adminToken: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    adminToken = (await createUserWithToken(t.app, { admin: true })).token;
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const admin = (method: string, path: string, body?: unknown) => http(t.baseUrl, method, `/api/v1/admin/beta${path}`, { token: adminToken, body });
+
+  it('enrols once: a second enrolment neither errors nor grants twice', async () => {
+    const { user, token } = await createUserWithToken(t.app);
+    const first = await admin('POST', '/enrollments', { email: user.email });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ email: user.email, newly_enrolled: true, total_credits: 500, remaining_credits: 500 });
+    const second = await admin('POST', '/enrollments', { email: user.email.toUpperCase() });
+    expect(second.status).toBe(201);
+    expect(second.body).toMatchObject({ newly_enrolled: false, total_credits: 500 });
+    const mine = await http(t.baseUrl, 'GET', '/api/v1/beta/credits', { token });
+    expect(mine.body).toEqual({ is_beta_user: true, total_credits: 500, remaining_credits: 500, held_credits: 0, available_credits: 500, active_sessions: 0 });
+  });
+
+  it('adjusts credits through the ledger, never below 0, and pages the ledger newest first', async () => {
+    const { user, token } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    expect((await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body.remaining_credits).toBe(125);
+    expect((await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body.remaining_credits).toBe(125);
+    const tooMuch = await admin('POST', `/users/${user.email}/credits`, { amount: -126, reason: 'chargeback' });
+    expect(tooMuch.status).toBe(409);
+    expect(tooMuch.body.message).toBe('Cannot remove 126 credits: only 125 available');
+    const first = await http(t.baseUrl, 'GET', '/api/v1/beta/credits/transactions?limit=1', { token });
+    expect(first.body.transactions).toEqual([expect.objectContaining({ type: 'adjustment', amount: 25, reason: 'goodwill' })]);
+    const second = await http(t.baseUrl, 'GET', `/api/v1/beta/credits/transactions?limit=1&cursor=${first.body.next_cursor}`, { token });
+    expect(second.body).toEqual({ transactions: [expect.objectContaining({ type: 'grant', amount: 100 })], next_cursor: null });
+  });
+
+  it('pre-authorizes without holding', async () => {
+    const { user, token } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 90 });
+    const check = await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', { token, body: { feature: 'live_dubbing', estimated_seconds: 100 } });
+    expect(check.status).toBe(200);
+    expect(check.body).toEqual({ allowed: false, required_credits: 100, remaining_credits: 90 });
+    expect((await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', { token, body: { feature: 'live_dubbing' } })).body.allowed).toBe(true);
+  });
+
+  it('revokes, shows a user to admins, and answers 404 for unknown users', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email });
+    expect((await admin('DELETE', `/enrollments/${user.email}`)).body).toEqual({ email: user.email, is_beta_user: false });
+    expect((await admin('GET', `/users/${user.email}`)).body).toMatchObject({ is_beta_user: false, remaining_credits: 500, recent_transactions: [expect.objectContaining({ type: 'grant' })] });
+    expect((await admin('GET', `/users/${uniqueEmail()}`)).status).toBe(404);
+    expect((await admin('DELETE', `/enrollments/${uniqueEmail()}`)).status).toBe(404);
+  });
+
+  it.each([
+    ['POST', '/enrollments', { email: { $gt: '' } }],
+    ['POST', '/enrollments', { email: 'a@example.com', credits: -5 }],
+    ['POST', '/enrollments', { email: 'a@example.com', credits: '500' }],
+    ['POST', '/users/a@example.com/credits', { amount: 1.5, reason: 'x y z' }],
+    ['POST', '/users/a@example.com/credits', { amount: 0, reason: 'nothing' }],
+    ['POST', '/users/a@example.com/credits', { amount: 5 }],
+    ['GET', '/sessions?status=running', undefined],
+    ['GET', '/users/not-an-email', undefined],
+  ])('answers 400 with field messages to %s %s %j and changes nothing', async (method, path, body) => {
+    const before = await t.connection.collection('beta_credit_transactions').countDocuments();
+    const response = await admin(method, path, body);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(await t.connection.collection('beta_credit_transactions').countDocuments()).toBe(before);
+  });
+
+  it('answers 401 without a token and 403 to non-admins', async () => {
+    const { token } = await createUserWithToken(t.app);
+    expect((await http(t.baseUrl, 'GET', '/api/v1/admin/beta/sessions')).status).toBe(401);
+    expect((await http(t.baseUrl, 'GET', '/api/v1/admin/beta/sessions', { token })).status).toBe(403);
+    expect((await http(t.baseUrl, 'GET', '/api/v1/beta/credits')).status).toBe(401);
+    expect((await admin('GET', '/sessions?status=active')).status).toBe(200);
+  });
+});
