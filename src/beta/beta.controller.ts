@@ -26,7 +26,14 @@ function creditsView(isBetaUser: boolean, balance: CreditBalance) {
 }
 
 function entryView(entry: LedgerEntry) {
-  return { id: entry._id, type: entry.type, amount: entry.amount, session_id: entry.session_id ?? null, reason: entry.reason ?? null, created_at: entry.created_at };
+  return {
+    id: entry._id,
+    type: entry.type,
+    amount: entry.amount,
+    session_id: entry.session_id ?? null,
+    reason: entry.reason ?? null,
+    created_at: entry.created_at,
+  };
 }
 
 function sessionView(session: BetaSessionRecord) {
@@ -93,7 +100,11 @@ export class BetaController {
     const required = creditsForSeconds(body.estimated_seconds ?? this.config.beta.preauthSeconds, rate);
     const isMember = await this.enrollment.isMember(user.email);
     const balance = await this.credits.balance(user.email);
-    return { allowed: isMember && balance.availableCredits >= required, required_credits: required, remaining_credits: balance.remainingCredits };
+    return {
+      allowed: isMember && balance.availableCredits >= required,
+      required_credits: required,
+      remaining_credits: balance.remainingCredits,
+    };
   }
 }
 
@@ -152,7 +163,12 @@ export class AdminBetaController {
       this.ledger.page(email, 20),
       this.sessions.list({ email }, 20),
     ]);
-    return { email, ...creditsView(isMember, await this.credits.balance(email)), recent_transactions: recent.map(entryView), sessions: sessions.map(sessionView) };
+    return {
+      email,
+      ...creditsView(isMember, await this.credits.balance(email)),
+      recent_transactions: recent.map(entryView),
+      sessions: sessions.map(sessionView),
+    };
   }
 
   @Get('sessions')

@@ -39,6 +39,15 @@ import { InstanceIdentity } from './sessions/instance-identity.js';
     CreditCheckpointService,
     CreditReconcilerService,
   ],
-  exports: [BetaCreditsService, BetaSessionsService, BetaEnrollmentService, BetaSessionSignals, CreditCheckpointService, CreditReconcilerService, CreditLedgerRepository, BetaSessionsRepository],
+  exports: [
+    BetaCreditsService,
+    BetaSessionsService,
+    BetaEnrollmentService,
+    BetaSessionSignals,
+    CreditCheckpointService,
+    CreditReconcilerService,
+    CreditLedgerRepository,
+    BetaSessionsRepository,
+  ],
 })
 export class BetaModule {}

@@ -5,7 +5,16 @@ import { CommonModule } from '../common/common.module.js';
 import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { BetaModule } from '../beta/beta.module.js';
 import { AuthCommand, AuthTokenCommand } from './auth.command.js';
+import {
+  BetaCommand,
+  BetaCreditsCommand,
+  BetaEnrollCommand,
+  BetaGrantCommand,
+  BetaReconcileCommand,
+  BetaSessionsCommand,
+} from './beta.command.js';
 import { ChannelsCommand, ChannelsCreateCommand } from './channels.command.js';
 import { CliOutput, StdoutCliOutput } from './cli-output.js';
 import { DbCommand, DbSeedCommand } from './db.command.js';
@@ -13,7 +22,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command.js';
 
 /** The operator CLI: the app's own modules (no HTTP, no schedulers) plus thin commands over their services. */
 @Module({
-  imports: [ConfigModule, CommonModule, DatabaseModule, AuthModule, UsersModule, ChannelsModule],
+  imports: [ConfigModule, CommonModule, DatabaseModule, AuthModule, UsersModule, ChannelsModule, BetaModule],
   providers: [
     { provide: CliOutput, useClass: StdoutCliOutput },
     UsersCommand,
@@ -24,6 +33,12 @@ import { UsersCommand, UsersCreateCommand } from './users.command.js';
     AuthTokenCommand,
     DbCommand,
     DbSeedCommand,
+    BetaCommand,
+    BetaEnrollCommand,
+    BetaCreditsCommand,
+    BetaGrantCommand,
+    BetaSessionsCommand,
+    BetaReconcileCommand,
   ],
 })
 export class CliModule {}

@@ -15,7 +15,10 @@ async function ledgerReplayMatchesAccounts(ctx: BetaContext): Promise<void> {
   const accounts = await ctx.connection.collection('beta_credits').find().toArray();
   for (const account of accounts) {
     const replay = entries.filter((entry) => entry.email === account._id).reduce((sum, entry) => sum + entry.amount, 0);
-    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({ email: account._id, remaining: replay });
+    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({
+      email: account._id,
+      remaining: replay,
+    });
     expect(account.total_granted - account.total_debited - account.held).toBeGreaterThanOrEqual(0);
   }
 }
@@ -100,7 +103,11 @@ describe('Beta credits', () => {
     ]);
     // 20 % of 200 = 40 credits left after 160 s; 10 % = 20 after 180 s; 5 % = 10 after 190 s.
     expect(times).toEqual({ 20: 160_000, 10: 180_000, 5: 190_000 });
-    expect(signals.filter((s) => s.type === 'credit_warning').map((s) => s.type === 'credit_warning' && [s.thresholdPercent, s.remainingCredits])).toEqual([
+    expect(
+      signals
+        .filter((s) => s.type === 'credit_warning')
+        .map((s) => s.type === 'credit_warning' && [s.thresholdPercent, s.remainingCredits]),
+    ).toEqual([
       [20, 40],
       [10, 20],
       [5, 10],
@@ -136,7 +143,13 @@ describe('Beta credits', () => {
       if (signal.type === 'ended') endedAfter = clock.now() - startedAt;
     });
     await clock.advance(40_000);
-    await ctx.credits.change({ email: user.email, amount: 30, key: `top-up-${randomBytes(4).toString('hex')}`, type: 'adjustment', reason: 'goodwill' });
+    await ctx.credits.change({
+      email: user.email,
+      amount: 30,
+      key: `top-up-${randomBytes(4).toString('hex')}`,
+      type: 'adjustment',
+      reason: 'goodwill',
+    });
     await clock.advance(200_000);
     expect(endedAfter).toBe(90_000);
     expect(await ctx.credits.balance(user.email)).toMatchObject({ remainingCredits: 0, totalCredits: 90 });
@@ -175,27 +188,41 @@ describe('Beta credits', () => {
     await ctx.enrollment.revoke(user.email);
     await clock.advance(25_000);
     await ctx.checkpoint.tick();
-    expect(await ctx.connection.collection('beta_sessions').findOne({ _id: start.sessionId as never })).toMatchObject({ status: 'ended', end_reason: 'beta_revoked', charged_credits: 30 });
+    expect(await ctx.connection.collection('beta_sessions').findOne({ _id: start.sessionId as never })).toMatchObject({
+      status: 'ended',
+      end_reason: 'beta_revoked',
+      charged_credits: 30,
+    });
   });
 
   it('refuses an adjustment that would take the balance below 0 (I1)', async () => {
     const user = viewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
-    await expect(ctx.credits.change({ email: user.email, amount: -101, key: 'too-much', type: 'adjustment' })).rejects.toThrow(/only 100 available/);
-    expect((await ctx.credits.change({ email: user.email, amount: -100, key: `all-${user.email}`, type: 'adjustment' })).remainingCredits).toBe(0);
+    await expect(ctx.credits.change({ email: user.email, amount: -101, key: 'too-much', type: 'adjustment' })).rejects.toThrow(
+      /only 100 available/,
+    );
+    expect(
+      (await ctx.credits.change({ email: user.email, amount: -100, key: `all-${user.email}`, type: 'adjustment' })).remainingCredits,
+    ).toBe(0);
   });
 });
 
 describe('Beta credits with real timers', () => {
   it('signals exhaustion 5 s ± 1 s after a session starts with 5 credits at 1 credit/s', async () => {
-    const ctx = await startBetaContext({ databaseUri: testDatabaseUri('beta_real'), clock: new SystemClock(), env: { BETA_PREAUTH_SECONDS: '5' } });
+    const ctx = await startBetaContext({
+      databaseUri: testDatabaseUri('beta_real'),
+      clock: new SystemClock(),
+      env: { BETA_PREAUTH_SECONDS: '5' },
+    });
     try {
       const user = viewer();
       await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 5 });
       const startedAt = Date.now();
       const start = await ctx.sessions.start(user);
       if (!start.ok) throw new Error('start refused');
-      const ended = await new Promise<BetaSessionSignal>((resolve) => ctx.signals.subscribe(start.sessionId, (signal) => signal.type === 'ended' && resolve(signal)));
+      const ended = await new Promise<BetaSessionSignal>((resolve) =>
+        ctx.signals.subscribe(start.sessionId, (signal) => signal.type === 'ended' && resolve(signal)),
+      );
       const elapsed = Date.now() - startedAt;
       expect(ended).toMatchObject({ reason: 'credits_exhausted', remainingCredits: 0, sessionCharged: 5 });
       expect(elapsed).toBeGreaterThanOrEqual(4_000);
@@ -206,4 +233,3 @@ describe('Beta credits with real timers', () => {
     }
   }, 15_000);
 });
-

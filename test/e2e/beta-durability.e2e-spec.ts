@@ -17,7 +17,10 @@ async function expectExactBooks(ctx: BetaContext): Promise<void> {
   const accounts = await ctx.connection.collection('beta_credits').find().toArray();
   for (const account of accounts) {
     const replay = entries.filter((entry) => entry.email === account._id).reduce((sum, entry) => sum + entry.amount, 0);
-    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({ email: account._id, remaining: replay });
+    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({
+      email: account._id,
+      remaining: replay,
+    });
   }
   const sessions = await ctx.connection.collection('beta_sessions').find().toArray();
   for (const session of sessions.filter((s) => s.status === 'ended')) {
@@ -65,7 +68,10 @@ describe('Beta credits across instances and crashes', () => {
     await Promise.all(started.flatMap(({ id }) => [a.sessions.end(id, 'user_stopped'), b.sessions.end(id, 'user_stopped')]));
     for (const { id, at } of started) {
       const session = await a.sessions.find(id);
-      expect({ id, charged: session?.charged_credits }).toEqual({ id, charged: creditsForSeconds(chargeableSeconds(endedAt - at, true), 1) });
+      expect({ id, charged: session?.charged_credits }).toEqual({
+        id,
+        charged: creditsForSeconds(chargeableSeconds(endedAt - at, true), 1),
+      });
     }
     await expectExactBooks(a);
   }, 60_000);

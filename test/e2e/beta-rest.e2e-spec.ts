@@ -15,7 +15,8 @@ describe('Beta REST', () => {
     await t.close();
   });
 
-  const admin = (method: string, path: string, body?: unknown) => http(t.baseUrl, method, `/api/v1/admin/beta${path}`, { token: adminToken, body });
+  const admin = (method: string, path: string, body?: unknown) =>
+    http(t.baseUrl, method, `/api/v1/admin/beta${path}`, { token: adminToken, body });
 
   it('enrols once: a second enrolment neither errors nor grants twice', async () => {
     const { user, token } = await createUserWithToken(t.app);
@@ -26,14 +27,27 @@ describe('Beta REST', () => {
     expect(second.status).toBe(201);
     expect(second.body).toMatchObject({ newly_enrolled: false, total_credits: 500 });
     const mine = await http(t.baseUrl, 'GET', '/api/v1/beta/credits', { token });
-    expect(mine.body).toEqual({ is_beta_user: true, total_credits: 500, remaining_credits: 500, held_credits: 0, available_credits: 500, active_sessions: 0 });
+    expect(mine.body).toEqual({
+      is_beta_user: true,
+      total_credits: 500,
+      remaining_credits: 500,
+      held_credits: 0,
+      available_credits: 500,
+      active_sessions: 0,
+    });
   });
 
   it('adjusts credits through the ledger, never below 0, and pages the ledger newest first', async () => {
     const { user, token } = await createUserWithToken(t.app);
     await admin('POST', '/enrollments', { email: user.email, credits: 100 });
-    expect((await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body.remaining_credits).toBe(125);
-    expect((await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body.remaining_credits).toBe(125);
+    expect(
+      (await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body
+        .remaining_credits,
+    ).toBe(125);
+    expect(
+      (await admin('POST', `/users/${user.email}/credits`, { amount: 25, reason: 'goodwill', idempotency_key: 'goodwill-0001' })).body
+        .remaining_credits,
+    ).toBe(125);
     const tooMuch = await admin('POST', `/users/${user.email}/credits`, { amount: -126, reason: 'chargeback' });
     expect(tooMuch.status).toBe(409);
     expect(tooMuch.body.message).toBe('Cannot remove 126 credits: only 125 available');
@@ -46,17 +60,26 @@ describe('Beta REST', () => {
   it('pre-authorizes without holding', async () => {
     const { user, token } = await createUserWithToken(t.app);
     await admin('POST', '/enrollments', { email: user.email, credits: 90 });
-    const check = await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', { token, body: { feature: 'live_dubbing', estimated_seconds: 100 } });
+    const check = await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', {
+      token,
+      body: { feature: 'live_dubbing', estimated_seconds: 100 },
+    });
     expect(check.status).toBe(200);
     expect(check.body).toEqual({ allowed: false, required_credits: 100, remaining_credits: 90 });
-    expect((await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', { token, body: { feature: 'live_dubbing' } })).body.allowed).toBe(true);
+    expect((await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', { token, body: { feature: 'live_dubbing' } })).body.allowed).toBe(
+      true,
+    );
   });
 
   it('revokes, shows a user to admins, and answers 404 for unknown users', async () => {
     const { user } = await createUserWithToken(t.app);
     await admin('POST', '/enrollments', { email: user.email });
     expect((await admin('DELETE', `/enrollments/${user.email}`)).body).toEqual({ email: user.email, is_beta_user: false });
-    expect((await admin('GET', `/users/${user.email}`)).body).toMatchObject({ is_beta_user: false, remaining_credits: 500, recent_transactions: [expect.objectContaining({ type: 'grant' })] });
+    expect((await admin('GET', `/users/${user.email}`)).body).toMatchObject({
+      is_beta_user: false,
+      remaining_credits: 500,
+      recent_transactions: [expect.objectContaining({ type: 'grant' })],
+    });
     expect((await admin('GET', `/users/${uniqueEmail()}`)).status).toBe(404);
     expect((await admin('DELETE', `/enrollments/${uniqueEmail()}`)).status).toBe(404);
   });

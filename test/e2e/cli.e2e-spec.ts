@@ -107,6 +107,29 @@ describe('operator CLI', () => {
     });
   });
 
+  describe('beta', () => {
+    it('enrols once, grants, shows credits, lists sessions and reconciles', async () => {
+      const email = uniqueEmail();
+      expect((await runCli(['beta', 'enroll', email, '--credits', '300'], env)).stdout).toBe(`enrolled ${email}: 300 credits remaining\n`);
+      expect((await runCli(['beta', 'enroll', email], env)).stdout).toBe(`already enrolled ${email}: 300 credits remaining\n`);
+      expect((await runCli(['beta', 'grant', email, '50', '--reason', 'support ticket 42'], env)).stdout).toBe(
+        `${email}: 350 credits remaining\n`,
+      );
+      expect((await runCli(['beta', 'credits', email], env)).stdout).toBe(
+        `${email}: total 350, remaining 350, held 0, available 350, active sessions 0\n`,
+      );
+      expect((await runCli(['beta', 'sessions', '--active'], env)).stdout).toBe('0 session(s)\n');
+      expect((await runCli(['beta', 'reconcile'], env)).stdout).toMatch(/^\d+ account\(s\) checked, 0 drift\(s\), 0 repaired\n$/);
+    });
+
+    it('refuses to take a balance below 0', async () => {
+      const email = uniqueEmail();
+      await runCli(['beta', 'enroll', email, '--credits', '10'], env);
+      const result = await runCli(['beta', 'grant', email, '--reason', 'chargeback', '--', '-11'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: Cannot remove 11 credits: only 10 available\n' });
+    });
+  });
+
   it('exits 2 with a message for an unknown command', async () => {
     const result = await runCli(['launch', 'rockets'], env);
     expect(result.code).toBe(2);

@@ -28,7 +28,12 @@ export interface BetaContext {
   close(): Promise<void>;
 }
 
-export async function startBetaContext(options: { databaseUri: string; clock: Clock; env?: Record<string, string>; instanceId?: string }): Promise<BetaContext> {
+export async function startBetaContext(options: {
+  databaseUri: string;
+  clock: Clock;
+  env?: Record<string, string>;
+  instanceId?: string;
+}): Promise<BetaContext> {
   const config = loadAppConfig(testEnvironment({ MONGODB_URI: options.databaseUri, ...options.env }));
   let builder = Test.createTestingModule({ imports: [ConfigModule, CommonModule, MongooseModule.forRoot(options.databaseUri), BetaModule] })
     .overrideProvider(AppConfig)

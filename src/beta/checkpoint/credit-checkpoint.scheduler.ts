@@ -25,7 +25,9 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
     if (!this.config.beta.enabled) {
       return;
     }
-    await this.reconciler.reconcile({ repair: true }).catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
+    await this.reconciler
+      .reconcile({ repair: true })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
     const interval = setInterval(() => void this.runOnce(), this.config.beta.checkpointIntervalMs);
     this.registry.addInterval(JOB, interval);
   }

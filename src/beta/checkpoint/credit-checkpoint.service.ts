@@ -59,7 +59,12 @@ export class CreditCheckpointService {
     for (const settlement of settlements) {
       for (const [sessionId, state] of Object.entries(settlement.account.sessions)) {
         stillHeld.add(sessionId);
-        progress.push({ sessionId, chargedCredits: state.charged, chargedSeconds: secondsCoveredBy(state.charged, state.rate), heartbeatAt: new Date(now) });
+        progress.push({
+          sessionId,
+          chargedCredits: state.charged,
+          chargedSeconds: secondsCoveredBy(state.charged, state.rate),
+          heartbeatAt: new Date(now),
+        });
       }
     }
     await this.sessions.recordProgress(progress);
@@ -73,14 +78,19 @@ export class CreditCheckpointService {
     }
     const lost = await this.endLostSessions(now);
     const report = { activeSessions: owned.length, checkpointed: progress.length, ended, lost };
-    this.logger.log({ instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended, lost }, 'Beta checkpoint');
+    this.logger.log(
+      { instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended, lost },
+      'Beta checkpoint',
+    );
     return report;
   }
 
   /** Sessions of other instances silent for 3 intervals: ended, charged up to their last heartbeat. */
   private async endLostSessions(now: number): Promise<number> {
     const cutoff = now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs;
-    const lost = (await this.sessions.findActive()).filter((session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff);
+    const lost = (await this.sessions.findActive()).filter(
+      (session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff,
+    );
     for (const session of lost) {
       await this.betaSessions.end(session._id, 'instance_lost', session.heartbeat_at.getTime());
     }

@@ -6,7 +6,12 @@ import type { SessionCredit } from './credit-math.js';
  * (a unique index, so the lookup is indexed even on the embedded server): the rules are checked in
  * code on the version read, and the write succeeds only if nobody changed the account meanwhile.
  */
-@Schema({ collection: 'beta_credits', versionKey: false, minimize: false, timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' } })
+@Schema({
+  collection: 'beta_credits',
+  versionKey: false,
+  minimize: false,
+  timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' },
+})
 export class BetaAccount {
   @Prop({ type: String, required: true })
   _id!: string;

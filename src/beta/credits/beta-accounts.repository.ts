@@ -45,7 +45,10 @@ export class BetaAccountsRepository implements OnModuleInit {
 
   /** Accounts with at least one active session (one scan), without the bounded key list. */
   async findWithActiveSessions(): Promise<AccountState[]> {
-    return this.accounts.find({ active_sessions: { $gt: 0 } }, { applied_keys: 0 }).lean<AccountState[]>().exec();
+    return this.accounts
+      .find({ active_sessions: { $gt: 0 } }, { applied_keys: 0 })
+      .lean<AccountState[]>()
+      .exec();
   }
 
   async findAll(): Promise<AccountState[]> {
@@ -75,8 +78,16 @@ export class BetaAccountsRepository implements OnModuleInit {
       return new Set();
     }
     // The bulk result only counts matches: find which writes are ours by their token.
-    const after = await Promise.all(changes.map((change) => this.accounts.findById(change.email, { version: 1, write_token: 1 }).lean<{ version: number; write_token?: string }>().exec()));
-    return new Set(changes.filter((change, i) => !(after[i]?.version === change.version + 1 && after[i]?.write_token === token)).map((change) => change.email));
+    const after = await Promise.all(
+      changes.map((change) =>
+        this.accounts.findById(change.email, { version: 1, write_token: 1 }).lean<{ version: number; write_token?: string }>().exec(),
+      ),
+    );
+    return new Set(
+      changes
+        .filter((change, i) => !(after[i]?.version === change.version + 1 && after[i]?.write_token === token))
+        .map((change) => change.email),
+    );
   }
 }
 

@@ -4,7 +4,14 @@ import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { BetaAccountsRepository, type AccountState, type AccountWrite } from './beta-accounts.repository.js';
 import type { TransactionType } from './beta-credit-transaction.schema.js';
 import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.repository.js';
-import { availableCredits, planSettlement, remainingCredits, type AccountCredit, type PlannedDebit, type SettlementPlan } from './credit-math.js';
+import {
+  availableCredits,
+  planSettlement,
+  remainingCredits,
+  type AccountCredit,
+  type PlannedDebit,
+  type SettlementPlan,
+} from './credit-math.js';
 
 const MAX_ATTEMPTS = 100;
 
@@ -53,7 +60,14 @@ export class BetaCreditsService {
    * Adds (or, for a negative adjustment, removes) credits once per `key`. A removal larger than the
    * available balance is refused: a balance never goes below 0.
    */
-  async change(input: { email: string; amount: number; key: string; type: Exclude<TransactionType, 'debit'>; reason?: string; actor?: string }): Promise<CreditBalance> {
+  async change(input: {
+    email: string;
+    amount: number;
+    key: string;
+    type: Exclude<TransactionType, 'debit'>;
+    reason?: string;
+    actor?: string;
+  }): Promise<CreditBalance> {
     if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
       throw new DomainError(ErrorCode.InvalidInput, 'amount must be a non-zero whole number of credits');
     }
@@ -64,9 +78,13 @@ export class BetaCreditsService {
       return this.balance(input.email);
     }
     if (input.amount < 0 && availableCredits(before!) < -input.amount) {
-      throw new DomainError(ErrorCode.InsufficientCredits, `Cannot remove ${-input.amount} credits: only ${availableCredits(before!)} available`, {
-        available_credits: availableCredits(before!),
-      });
+      throw new DomainError(
+        ErrorCode.InsufficientCredits,
+        `Cannot remove ${-input.amount} credits: only ${availableCredits(before!)} available`,
+        {
+          available_credits: availableCredits(before!),
+        },
+      );
     }
     await this.ledger.append({
       _id: input.key,
@@ -98,7 +116,11 @@ export class BetaCreditsService {
         next.total_debited -= entry.amount;
       } else {
         // Lost a race with a session start: the removal no longer fits. Record its reversal and apply both (net zero).
-        return { next: { ...next, total_granted: next.total_granted - entry.amount, total_debited: next.total_debited - entry.amount }, appliedKey: key, reversal: entry };
+        return {
+          next: { ...next, total_granted: next.total_granted - entry.amount, total_debited: next.total_debited - entry.amount },
+          appliedKey: key,
+          reversal: entry,
+        };
       }
       return { next, appliedKey: key };
     });
@@ -108,7 +130,13 @@ export class BetaCreditsService {
    * Places a hold of `estimate` credits for a new session if the available balance covers it.
    * One compare-and-set on the account, so N concurrent starts can never hold more than there is (I5).
    */
-  async reserve(input: { email: string; sessionId: string; estimate: number; rate: number; startedAt: number }): Promise<{ ok: boolean; remaining: number; available: number }> {
+  async reserve(input: {
+    email: string;
+    sessionId: string;
+    estimate: number;
+    rate: number;
+    startedAt: number;
+  }): Promise<{ ok: boolean; remaining: number; available: number }> {
     let outcome = { ok: false, remaining: 0, available: 0 };
     await this.casLoop(input.email, (account) => {
       outcome = { ok: false, remaining: remainingCredits(account), available: availableCredits(account) };
@@ -126,7 +154,14 @@ export class BetaCreditsService {
           held: account.held + input.estimate,
           sessions: {
             ...account.sessions,
-            [input.sessionId]: { seq: 0, hold: input.estimate, charged: 0, started_at: input.startedAt, rate: input.rate, hold_target: input.estimate },
+            [input.sessionId]: {
+              seq: 0,
+              hold: input.estimate,
+              charged: 0,
+              started_at: input.startedAt,
+              rate: input.rate,
+              hold_target: input.estimate,
+            },
           },
         },
       };
@@ -203,7 +238,15 @@ export class BetaCreditsService {
   }
 
   private debitEntry(email: string, debit: PlannedDebit): LedgerEntry {
-    return { _id: debit.key, email, type: 'debit', amount: -debit.amount, session_id: debit.sessionId, seq: debit.seq, created_at: this.clock.date() };
+    return {
+      _id: debit.key,
+      email,
+      type: 'debit',
+      amount: -debit.amount,
+      session_id: debit.sessionId,
+      seq: debit.seq,
+      created_at: this.clock.date(),
+    };
   }
 
   private async casLoop(
@@ -221,7 +264,13 @@ export class BetaCreditsService {
       }
       if (decision.reversal !== undefined) {
         const { reversal } = decision;
-        await this.ledger.append({ ...reversal, _id: `${reversal._id}:reversal`, amount: -reversal.amount, reason: 'reversal: the balance no longer covered this removal', created_at: this.clock.date() });
+        await this.ledger.append({
+          ...reversal,
+          _id: `${reversal._id}:reversal`,
+          amount: -reversal.amount,
+          reason: 'reversal: the balance no longer covered this removal',
+          created_at: this.clock.date(),
+        });
         this.logger.warn({ email, key: reversal._id }, 'Credit removal reversed: the balance no longer covered it');
       }
       if (await this.accounts.write({ email, version: account.version, next: decision.next, appliedKey: decision.appliedKey })) {

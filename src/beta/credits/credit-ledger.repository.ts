@@ -40,7 +40,8 @@ export class CreditLedgerRepository implements OnModuleInit {
       await this.ledger.insertMany(entries, { ordered: false });
       return new Set();
     } catch (error) {
-      const writeErrors = (error as { writeErrors?: { index?: number; err?: { index?: number; code?: number }; code?: number }[] }).writeErrors;
+      const writeErrors = (error as { writeErrors?: { index?: number; err?: { index?: number; code?: number }; code?: number }[] })
+        .writeErrors;
       if (writeErrors === undefined) {
         throw error;
       }
@@ -76,7 +77,10 @@ export class CreditLedgerRepository implements OnModuleInit {
 
   /** Sum of every entry per email: what replaying the ledger gives (plus the keys of grants and adjustments). */
   async balances(): Promise<Map<string, { granted: number; debited: number; adminKeys: string[] }>> {
-    const entries = await this.ledger.find({}, { email: 1, amount: 1, type: 1 }).lean<Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'type'>[]>().exec();
+    const entries = await this.ledger
+      .find({}, { email: 1, amount: 1, type: 1 })
+      .lean<Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'type'>[]>()
+      .exec();
     const totals = new Map<string, { granted: number; debited: number; adminKeys: string[] }>();
     for (const { _id, email, amount, type } of entries) {
       const total = totals.get(email) ?? { granted: 0, debited: 0, adminKeys: [] };

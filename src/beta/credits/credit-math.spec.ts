@@ -66,7 +66,12 @@ describe(planSettlement.name, () => {
   });
 
   it('charges every started second at the end and releases the hold', () => {
-    const plan = planSettlement(account({ s1: session({ seq: 1, charged: 30, hold: 60 }) }, { total_debited: 30 }), ['s1'], T0 + 45_200, new Set(['s1']));
+    const plan = planSettlement(
+      account({ s1: session({ seq: 1, charged: 30, hold: 60 }) }, { total_debited: 30 }),
+      ['s1'],
+      T0 + 45_200,
+      new Set(['s1']),
+    );
     expect(plan.debits.map((d) => d.amount)).toEqual([16]);
     expect(plan.closed).toEqual(['s1']);
     expect(plan.account).toMatchObject({ total_debited: 46, held: 0, sessions: {} });

@@ -59,7 +59,12 @@ export class CreditReconcilerService {
       const before = first.accounts.find((a) => a._id === account._id);
       const drift = JSON.stringify(second.drifts.filter((d) => d.email === account._id));
       const earlier = JSON.stringify(first.drifts.filter((d) => d.email === account._id));
-      if (drift !== '[]' && drift === earlier && before?.version === account.version && (await this.repair(account, second.totals.get(account._id)))) {
+      if (
+        drift !== '[]' &&
+        drift === earlier &&
+        before?.version === account.version &&
+        (await this.repair(account, second.totals.get(account._id)))
+      ) {
         repaired++;
       }
     }

@@ -15,7 +15,12 @@ export class BetaEnrollmentService {
     private readonly clock: Clock,
   ) {}
 
-  async enroll(input: { email: string; credits?: number; via: string; actor?: string }): Promise<{ email: string; newlyEnrolled: boolean; balance: CreditBalance }> {
+  async enroll(input: {
+    email: string;
+    credits?: number;
+    via: string;
+    actor?: string;
+  }): Promise<{ email: string; newlyEnrolled: boolean; balance: CreditBalance }> {
     const email = normalizeEmail(input.email);
     const { wasMember } = await this.users.enroll(email, input.via, this.clock.date());
     const balance = await this.credits.change({

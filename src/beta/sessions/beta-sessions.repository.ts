@@ -55,7 +55,10 @@ export class BetaSessionsRepository implements OnModuleInit {
   }
 
   /** Marks the session ended once: a compare-and-set on its version, so the first end wins. */
-  async markEnded(session: BetaSessionRecord, outcome: { reason: BetaEndReason; endedAt: Date; chargedCredits: number; chargedSeconds: number }): Promise<boolean> {
+  async markEnded(
+    session: BetaSessionRecord,
+    outcome: { reason: BetaEndReason; endedAt: Date; chargedCredits: number; chargedSeconds: number },
+  ): Promise<boolean> {
     const result = await this.sessions
       .updateOne(
         { _id: session._id, version: session.version },

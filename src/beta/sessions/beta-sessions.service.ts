@@ -4,7 +4,15 @@ import { Clock, type CancelTimer } from '../../common/clock.js';
 import { AppConfig } from '../../config/app-config.js';
 import { BetaCreditsService, type Settlement } from '../credits/beta-credits.service.js';
 import { CreditLedgerRepository } from '../credits/credit-ledger.repository.js';
-import { creditsForSeconds, chargeableSeconds, paidUntil, reachesBalanceAt, remainingCredits, secondsCoveredBy, type SessionCredit } from '../credits/credit-math.js';
+import {
+  creditsForSeconds,
+  chargeableSeconds,
+  paidUntil,
+  reachesBalanceAt,
+  remainingCredits,
+  secondsCoveredBy,
+  type SessionCredit,
+} from '../credits/credit-math.js';
 import { BetaSessionSignals } from './beta-session-signals.js';
 import type { BetaEndReason } from './beta-session.schema.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
@@ -47,7 +55,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
     return creditsForSeconds(this.config.beta.preauthSeconds, rate);
   }
 
-  async start(user: { id: string; email: string }, feature = LIVE_DUBBING_FEATURE, rate = this.config.beta.creditsPerSecond): Promise<StartResult> {
+  async start(
+    user: { id: string; email: string },
+    feature = LIVE_DUBBING_FEATURE,
+    rate = this.config.beta.creditsPerSecond,
+  ): Promise<StartResult> {
     const estimatedCost = this.estimateFor(rate);
     const sessionId = randomUUID();
     const now = this.clock.now();
@@ -85,7 +97,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
    * Ends the session once: the final charge for every started second up to `at` (now by default),
    * the hold released, status `ended` with its reason. A second call returns the recorded outcome.
    */
-  async end(sessionId: string, reason: BetaEndReason, at = this.clock.now()): Promise<{ remainingCredits: number; sessionCharged: number; ended: boolean }> {
+  async end(
+    sessionId: string,
+    reason: BetaEndReason,
+    at = this.clock.now(),
+  ): Promise<{ remainingCredits: number; sessionCharged: number; ended: boolean }> {
     this.unwatch(sessionId);
     const session = await this.sessions.find(sessionId);
     if (session === undefined || session.status === 'ended') {
@@ -95,11 +111,17 @@ export class BetaSessionsService implements OnApplicationShutdown {
     const settlement = await this.credits.settle(session.email, [sessionId], at, new Set([sessionId]));
     const final = settlement?.closedSessions[sessionId];
     const charged = final?.charged ?? (await this.chargedFromLedger(sessionId));
-    const chargedSeconds = final === undefined ? secondsCoveredBy(charged, session.rate) : Math.min(chargeableSeconds(at - final.started_at, true), secondsCoveredBy(charged, session.rate));
+    const chargedSeconds =
+      final === undefined
+        ? secondsCoveredBy(charged, session.rate)
+        : Math.min(chargeableSeconds(at - final.started_at, true), secondsCoveredBy(charged, session.rate));
     const ended = await this.sessions.markEnded(session, { reason, endedAt: new Date(at), chargedCredits: charged, chargedSeconds });
     const remaining = settlement === undefined ? 0 : remainingCredits(settlement.account);
     if (ended) {
-      this.logger.log({ session_id: sessionId, email: session.email, reason, session_charged: charged, remaining_credits: remaining }, 'Beta session ended');
+      this.logger.log(
+        { session_id: sessionId, email: session.email, reason, session_charged: charged, remaining_credits: remaining },
+        'Beta session ended',
+      );
       this.signals.emit({ type: 'ended', sessionId, reason, remainingCredits: remaining, sessionCharged: charged });
     }
     return { remainingCredits: remaining, sessionCharged: charged, ended };
@@ -167,7 +189,12 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   private sendWarning(sessionId: string, percent: number, state: SessionCredit, remaining: number): void {
     const used = creditsForSeconds(chargeableSeconds(this.clock.now() - state.started_at, false), state.rate) - state.charged;
-    this.signals.emit({ type: 'credit_warning', sessionId, remainingCredits: Math.max(0, remaining - Math.max(0, used)), thresholdPercent: percent });
+    this.signals.emit({
+      type: 'credit_warning',
+      sessionId,
+      remainingCredits: Math.max(0, remaining - Math.max(0, used)),
+      thresholdPercent: percent,
+    });
   }
 
   /** The paid time ran out: settle now (a grant may renew the hold); if nothing is left, cut off. */
