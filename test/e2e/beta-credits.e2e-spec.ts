@@ -1,27 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { SystemClock } from '../../src/common/clock.js';
 import type { BetaSessionSignal } from '../../src/beta/sessions/beta-session-signals.js';
+import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
 import { startBetaContext, type BetaContext } from '../harness/beta-context.js';
 import { testDatabaseUri } from '../harness/database.js';
 import { uniqueEmail } from '../harness/factories.js';
 import { ManualClock } from '../harness/manual-clock.js';
-
-function viewer(email = uniqueEmail()) {
-  return { id: randomBytes(12).toString('hex'), email };
-}
-
-async function ledgerReplayMatchesAccounts(ctx: BetaContext): Promise<void> {
-  const entries = await ctx.connection.collection('beta_credit_transactions').find().toArray();
-  const accounts = await ctx.connection.collection('beta_credits').find().toArray();
-  for (const account of accounts) {
-    const replay = entries.filter((entry) => entry.email === account._id).reduce((sum, entry) => sum + entry.amount, 0);
-    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({
-      email: account._id,
-      remaining: replay,
-    });
-    expect(account.total_granted - account.total_debited - account.held).toBeGreaterThanOrEqual(0);
-  }
-}
 
 describe('Beta credits', () => {
   const clock = new ManualClock();
@@ -44,7 +28,7 @@ describe('Beta credits', () => {
   });
 
   it('lets exactly floor(B / E) of 50 concurrent session starts succeed and releases the holds when they end (I5)', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin' });
     const starts = await Promise.all(Array.from({ length: 50 }, () => ctx.sessions.start(user)));
     const started = starts.filter((start) => start.ok);
@@ -55,14 +39,14 @@ describe('Beta credits', () => {
   });
 
   it('refuses a start the available balance cannot cover and creates no session', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 59 });
     expect(await ctx.sessions.start(user)).toEqual({ ok: false, remainingCredits: 59, estimatedCost: 60 });
     expect(await ctx.connection.collection('beta_sessions').countDocuments({ email: user.email })).toBe(0);
   });
 
   it('charges every started second once: ceil(duration) × rate (I3)', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -78,11 +62,11 @@ describe('Beta credits', () => {
       end_reason: 'user_stopped',
       charged_credits: 43,
     });
-    await ledgerReplayMatchesAccounts(ctx);
+    await expectExactBooks(ctx);
   });
 
   it('sends credits after each checkpoint and warnings once at 20, 10 and 5 % on the running balance', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 200 });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -116,7 +100,7 @@ describe('Beta credits', () => {
   });
 
   it('cuts a session off when its balance reaches 0, not at the next checkpoint (I4)', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 75 });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -133,7 +117,7 @@ describe('Beta credits', () => {
   });
 
   it('extends a running session when credits are granted during it', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 60 });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -156,7 +140,7 @@ describe('Beta credits', () => {
   });
 
   it('drains one balance from two sessions with no overdraft and cuts both off when it is gone', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 130 });
     const a = await ctx.sessions.start(user);
     const b = await ctx.sessions.start(user);
@@ -180,7 +164,7 @@ describe('Beta credits', () => {
   });
 
   it('ends the sessions of a revoked user at the next checkpoint', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -196,7 +180,7 @@ describe('Beta credits', () => {
   });
 
   it('refuses an adjustment that would take the balance below 0 (I1)', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
     await expect(ctx.credits.change({ email: user.email, amount: -101, key: 'too-much', type: 'adjustment' })).rejects.toThrow(
       /only 100 available/,
@@ -215,7 +199,7 @@ describe('Beta credits with real timers', () => {
       env: { BETA_PREAUTH_SECONDS: '5' },
     });
     try {
-      const user = viewer();
+      const user = betaViewer();
       await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 5 });
       const startedAt = Date.now();
       const start = await ctx.sessions.start(user);

@@ -1,34 +1,11 @@
 import { jest } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
 import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
 import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
 import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
+import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
 import { startBetaContext, type BetaContext } from '../harness/beta-context.js';
 import { testDatabaseUri } from '../harness/database.js';
-import { uniqueEmail } from '../harness/factories.js';
 import { ManualClock } from '../harness/manual-clock.js';
-
-function viewer() {
-  return { id: randomBytes(12).toString('hex'), email: uniqueEmail() };
-}
-
-async function expectExactBooks(ctx: BetaContext): Promise<void> {
-  const entries = await ctx.connection.collection('beta_credit_transactions').find().toArray();
-  const accounts = await ctx.connection.collection('beta_credits').find().toArray();
-  for (const account of accounts) {
-    const replay = entries.filter((entry) => entry.email === account._id).reduce((sum, entry) => sum + entry.amount, 0);
-    expect({ email: account._id, remaining: account.total_granted - account.total_debited }).toEqual({
-      email: account._id,
-      remaining: replay,
-    });
-  }
-  const sessions = await ctx.connection.collection('beta_sessions').find().toArray();
-  for (const session of sessions.filter((s) => s.status === 'ended')) {
-    const debited = -entries.filter((entry) => entry.session_id === session._id).reduce((sum, entry) => sum + entry.amount, 0);
-    expect({ session: session._id, charged: session.charged_credits }).toEqual({ session: session._id, charged: debited });
-  }
-  expect((await ctx.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
-}
 
 describe('Beta credits across instances and crashes', () => {
   const clock = new ManualClock();
@@ -48,7 +25,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('charges every session exactly ceil(seconds) × rate when two instances checkpoint the same sessions for 10 minutes (I2, I3)', async () => {
-    const users = Array.from({ length: 4 }, viewer);
+    const users = Array.from({ length: 4 }, () => betaViewer());
     await Promise.all(users.map((user) => a.enrollment.enroll({ email: user.email, via: 'admin', credits: 5000 })));
     const started = [];
     for (const user of users) {
@@ -77,7 +54,7 @@ describe('Beta credits across instances and crashes', () => {
   }, 60_000);
 
   it('recovers exactly from a crash between the ledger write and the account write of a checkpoint', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await a.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -96,7 +73,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('recovers exactly from a crash between the account write and the session write of a checkpoint', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await a.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -112,7 +89,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('recovers exactly from a crash between the final charge and marking the session ended', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await a.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -128,7 +105,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('recovers exactly from a crash between the ledger write and the account write of a final charge', async () => {
-    const user = viewer();
+    const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await a.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
@@ -146,7 +123,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('recovers exactly from a crash between the ledger write and the account write of a grant', async () => {
-    const user = viewer();
+    const user = betaViewer();
     const accounts = a.module.get(BetaAccountsRepository);
     const crash = jest.spyOn(accounts, 'write').mockRejectedValueOnce(new Error('process died'));
     await expect(a.enrollment.enroll({ email: user.email, via: 'admin' })).rejects.toThrow('process died');
@@ -157,7 +134,7 @@ describe('Beta credits across instances and crashes', () => {
   });
 
   it('ends a session whose instance died, charged up to its last heartbeat (I6)', async () => {
-    const user = viewer();
+    const user = betaViewer();
     const dead = await startBetaContext({ databaseUri, clock, instanceId: 'instance-that-dies' });
     await dead.enrollment.enroll({ email: user.email, via: 'admin' });
     const start = await dead.sessions.start(user);
@@ -174,7 +151,7 @@ describe('Beta credits across instances and crashes', () => {
 
   it('reports no drift after all of the above, and finds and repairs a drift planted by hand', async () => {
     expect((await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).drifts).toEqual([]);
-    const user = viewer();
+    const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     await a.connection.collection('beta_credits').updateOne({ _id: user.email as never }, { $inc: { total_debited: 37, held: 5 } });
     const report = await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
