@@ -20,7 +20,7 @@ export async function expectExactBooks(ctx: BetaContext): Promise<void> {
   }
   const sessions = await ctx.connection.collection('beta_sessions').find({ status: 'ended' }).toArray();
   for (const session of sessions) {
-    const debited = -entries.filter((entry) => entry.session_id === session._id).reduce((sum, entry) => sum + entry.amount, 0);
+    const debited = 0 - entries.filter((entry) => entry.session_id === session._id).reduce((sum, entry) => sum + entry.amount, 0);
     expect({ session: session._id, charged: session.charged_credits }).toEqual({ session: session._id, charged: debited });
   }
   expect((await ctx.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
