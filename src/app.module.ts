@@ -9,6 +9,7 @@ import { LoggingModule } from './common/logging.module.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LiveDubbingModule } from './live-dubbing/live-dubbing.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { UsersHttpModule } from './users/users-http.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -28,6 +29,7 @@ import { UsersModule } from './users/users.module.js';
     BetaModule,
     BetaHttpModule,
     BetaSchedulingModule,
+    LiveDubbingModule,
   ],
 })
 export class AppModule {}

@@ -2,12 +2,14 @@ import { type INestApplication, RequestMethod, ValidationPipe } from '@nestjs/co
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
 
 export const API_PREFIX = 'api/v1';
 
 /** Everything the HTTP surface needs, shared by `main.ts` and the e2e harness so tests run the real thing. */
 export function configureApp(app: INestApplication): void {
   app.useLogger(app.get(Logger));
+  app.useWebSocketAdapter(new LiveDubbingWsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health', method: RequestMethod.GET },

@@ -1,0 +1,79 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import { isObservable, lastValueFrom, type Observable } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { AUDIO_EVENT, CloseCode, ErrorCode, INVALID_MESSAGE_EVENT } from './live-dubbing.protocol.js';
+
+/** Messages a client may have waiting before the server calls it a flood (each one is handled quickly). */
+const MAX_QUEUED_MESSAGES = 256;
+
+interface RoutedMessage {
+  event: string;
+  data: unknown;
+}
+
+/**
+ * The stock adapter parses every frame as JSON. Here the frame's real kind decides: binary frames go to
+ * the audio handler untouched, text frames are JSON routed by `type`, and anything malformed goes to one
+ * handler that rejects it. A client's messages are handled one at a time, in order.
+ */
+export class LiveDubbingWsAdapter extends WsAdapter {
+  constructor(app: INestApplicationContext) {
+    super(app);
+  }
+
+  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    let queue: Promise<void> = Promise.resolve();
+    let queued = 0;
+    client.on('message', (data: Buffer, isBinary: boolean) => {
+      if (++queued > MAX_QUEUED_MESSAGES) {
+        client.close(CloseCode.ProtocolError, 'Too many messages');
+        return;
+      }
+      const message = isBinary ? { event: AUDIO_EVENT, data } : routeText(data, handlersMap);
+      queue = queue
+        .then(() => this.dispatch(client, message, handlersMap, transform))
+        .catch((error: unknown) => this.logger.error(error))
+        .finally(() => queued--);
+    });
+  }
+
+  private async dispatch(client: WebSocket, message: RoutedMessage, handlersMap: Map<string, MessageMappingProperties>, transform: (data: unknown) => Observable<unknown>) {
+    const handler = handlersMap.get(message.event) ?? handlersMap.get(INVALID_MESSAGE_EVENT);
+    if (handler === undefined) {
+      return;
+    }
+    const result = transform(await handler.callback(message.data, message.event));
+    const response = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : undefined;
+    if (response !== undefined && response !== null && client.readyState === client.OPEN) {
+      client.send(JSON.stringify(response));
+    }
+  }
+}
+
+function routeText(data: Buffer, handlers: Map<string, unknown>): RoutedMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch {
+    return invalid('Message is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalid('Message must be a JSON object');
+  }
+  const type = (parsed as { type?: unknown }).type;
+  if (typeof type !== 'string') {
+    return invalid('Message needs a string "type"');
+  }
+  if (type === AUDIO_EVENT || type === INVALID_MESSAGE_EVENT || !handlers.has(type)) {
+    return invalid(`Unknown message type "${type.slice(0, 40)}"`);
+  }
+  return { event: type, data: parsed };
+}
+
+function invalid(reason: string): RoutedMessage {
+  return { event: INVALID_MESSAGE_EVENT, data: { code: ErrorCode.ProtocolError, reason } };
+}
+

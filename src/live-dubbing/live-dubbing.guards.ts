@@ -1,0 +1,125 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import type { WebSocket } from 'ws';
+import { TokenService } from '../auth/token.service.js';
+import { ChannelsService } from '../channels/channels.service.js';
+import { DomainError } from '../common/errors/domain-error.js';
+import { AuthMessage } from './auth-message.dto.js';
+import { ConnectionRateLimiter } from './connection-rate-limiter.js';
+import { CloseCode, ErrorCode, LiveDubbingError, protocolError } from './live-dubbing.protocol.js';
+import { LiveSessionsService } from './live-sessions.service.js';
+import type { LiveSession } from './live-session.js';
+
+const LIVE_TIERS = new Set(['premium', 'family']);
+
+function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): LiveSession {
+  return sessions.get(context.switchToWs().getClient<WebSocket>());
+}
+
+/** Step 2: the first message is a well-formed `auth`, sent once. */
+@Injectable()
+export class AuthMessageGuard implements CanActivate {
+  constructor(private readonly sessions: LiveSessionsService) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const session = sessionOf(context, this.sessions);
+    if (session.phase !== 'awaiting_auth') {
+      throw protocolError('Already authenticated: auth is sent once, first');
+    }
+    const message = plainToInstance(AuthMessage, context.switchToWs().getData<object>());
+    const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
+    if (errors.length > 0) {
+      const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+      throw protocolError(`Invalid auth message: ${problems.join('; ')}`);
+    }
+    session.phase = 'opening';
+    session.auth = message;
+    return true;
+  }
+}
+
+/** Step 3: signature, expiry and pinned algorithm; the user exists and is active. */
+@Injectable()
+export class WsTokenGuard implements CanActivate {
+  constructor(
+    private readonly sessions: LiveSessionsService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = sessionOf(context, this.sessions);
+    try {
+      session.user = await this.tokens.authenticate(session.auth!.token);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        throw new LiveDubbingError(ErrorCode.Unauthorized, CloseCode.Unauthorized, error.message);
+      }
+      throw error;
+    }
+    return true;
+  }
+}
+
+/** Step 4: at most WS_CONNECTIONS_PER_MINUTE opens per user per rolling minute, across instances. */
+@Injectable()
+export class ConnectionRateGuard implements CanActivate {
+  constructor(
+    private readonly sessions: LiveSessionsService,
+    private readonly limiter: ConnectionRateLimiter,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = sessionOf(context, this.sessions);
+    if (!(await this.limiter.tryOpen(session.user!.id))) {
+      throw new LiveDubbingError(ErrorCode.RateLimited, CloseCode.RateLimited, 'Too many live dubbing sessions opened in the last minute');
+    }
+    return true;
+  }
+}
+
+/** Step 5: live dubbing is a Premium/Family feature with an active subscription. */
+@Injectable()
+export class SubscriptionTierGuard implements CanActivate {
+  constructor(private readonly sessions: LiveSessionsService) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const { user } = sessionOf(context, this.sessions);
+    if (!LIVE_TIERS.has(user!.tier) || user!.subscriptionStatus !== 'active') {
+      throw new LiveDubbingError(ErrorCode.UpgradeRequired, CloseCode.UpgradeRequired, 'Live dubbing needs an active Premium or Family subscription', {
+        upgrade_required: true,
+      });
+    }
+    return true;
+  }
+}
+
+/** Step 6: the channel exists, is live, supports dubbing and offers the target language. */
+@Injectable()
+export class ChannelGuard implements CanActivate {
+  constructor(
+    private readonly sessions: LiveSessionsService,
+    private readonly channels: ChannelsService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = sessionOf(context, this.sessions);
+    const { channel_id: channelId, target_lang: targetLang } = session.auth!;
+    const channel = await this.channels.findById(channelId);
+    const problem =
+      channel === undefined
+        ? 'Channel not found'
+        : !channel.isLive
+          ? 'Channel is not live'
+          : !channel.supportsDubbing
+            ? 'Channel does not support live dubbing'
+            : !channel.dubbingLanguages.includes(targetLang)
+              ? `Channel does not offer dubbing into "${targetLang}"`
+              : undefined;
+    if (problem !== undefined) {
+      throw new LiveDubbingError(ErrorCode.ChannelUnavailable, CloseCode.ChannelUnavailable, problem, { channel_id: channelId });
+    }
+    session.channel = channel;
+    return true;
+  }
+}

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { AuthModule } from '../auth/auth.module.js';
+import { BetaModule } from '../beta/beta.module.js';
+import { ChannelsModule } from '../channels/channels.module.js';
+import { DubbingModule } from '../dubbing/dubbing.module.js';
+import { QuotaModule } from '../quota/quota.module.js';
+import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
+import { ConnectionOpens, ConnectionOpensSchema } from './connection-open.schema.js';
+import { ConnectionRateLimiter } from './connection-rate-limiter.js';
+import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
+import { LiveDubbingGateway } from './live-dubbing.gateway.js';
+import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
+import { LiveSessionsService } from './live-sessions.service.js';
+
+@Module({
+  imports: [MongooseModule.forFeature([{ name: ConnectionOpens.name, schema: ConnectionOpensSchema }]), AuthModule, ChannelsModule, BetaModule, QuotaModule, DubbingModule],
+  providers: [
+    LiveDubbingGateway,
+    LiveSessionsService,
+    ConnectionRateLimiter,
+    LiveDubbingExceptionFilter,
+    AuthMessageGuard,
+    WsTokenGuard,
+    ConnectionRateGuard,
+    SubscriptionTierGuard,
+    ChannelGuard,
+    BetaPreauthorizationInterceptor,
+  ],
+})
+export class LiveDubbingModule {}

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
+import { Clock } from '../common/clock.js';
+import { QuotaService } from '../quota/quota.service.js';
+import { AudioRateMeter } from './audio-input.js';
+import { CloseCode, END_OUTCOMES, endCauseOf, ErrorCode, LiveDubbingError, type EndCause } from './live-dubbing.protocol.js';
+import { LiveSession } from './live-session.js';
+
+/** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
+export const MAX_BUFFERED_BYTES = 1 << 20;
+
+/**
+ * The live sessions of this instance. Every way a session ends goes through `end`, which runs once:
+ * timers and the pipeline stop, the beta and quota sessions end with the reasons of SPEC §3.3, then
+ * the client gets its last message and close code.
+ */
+@Injectable()
+export class LiveSessionsService {
+  private readonly logger = new Logger(LiveSessionsService.name);
+  private readonly sessions = new Map<WebSocket, LiveSession>();
+
+  constructor(
+    private readonly beta: BetaSessionsService,
+    private readonly quota: QuotaService,
+    private readonly clock: Clock,
+  ) {}
+
+  open(socket: WebSocket): LiveSession {
+    const session = new LiveSession(randomUUID(), socket, new AudioRateMeter(this.clock));
+    this.sessions.set(socket, session);
+    return session;
+  }
+
+  get(socket: WebSocket): LiveSession {
+    const session = this.sessions.get(socket);
+    if (session === undefined) {
+      throw new LiveDubbingError(ErrorCode.ProtocolError, CloseCode.ProtocolError, 'Unknown connection');
+    }
+    return session;
+  }
+
+  count(): number {
+    return this.sessions.size;
+  }
+
+  send(session: LiveSession, message: object): void {
+    if (session.socket.readyState === session.socket.OPEN) {
+      session.socket.send(JSON.stringify(message));
+    }
+  }
+
+  /** Dubbed audio for a client that cannot keep up is dropped, never buffered without bound. */
+  sendAudio(session: LiveSession, pcm: Buffer): void {
+    if (session.socket.readyState !== session.socket.OPEN) {
+      return;
+    }
+    if (session.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      session.droppedAudioSegments++;
+      return;
+    }
+    session.socket.send(pcm, { binary: true });
+  }
+
+  /** Ends the session because of `error`: its error message and close code. */
+  fail(session: LiveSession, error: LiveDubbingError): Promise<void> {
+    const cause = session.phase === 'opening' && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
+    return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
+  }
+
+  async end(session: LiveSession, cause: EndCause, farewell?: { message?: object; closeCode: number; closeReason: string }): Promise<void> {
+    if (session.phase === 'ended') {
+      return;
+    }
+    session.phase = 'ended';
+    session.runCleanups();
+    session.pipeline?.close();
+    const outcome = END_OUTCOMES[cause];
+    const [betaEnd] = await Promise.all([
+      session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta).catch((error: unknown) => this.logFailure('beta', session, error)),
+      session.quotaSessionId === undefined ? undefined : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
+    ]);
+    this.sessions.delete(session.socket);
+    this.logger.log({ session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits }, 'Live dubbing session ended');
+    if (farewell !== undefined) {
+      if (farewell.message !== undefined) {
+        const message = 'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
+          ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
+          : farewell.message;
+        this.send(session, message);
+      }
+      if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
+        session.socket.close(farewell.closeCode, farewell.closeReason);
+      }
+    }
+  }
+
+  /** Closes a socket that never became a session (or whose session is gone) with an error. */
+  reject(socket: WebSocket, error: LiveDubbingError): void {
+    if (socket.readyState === socket.OPEN) {
+      socket.send(JSON.stringify(error.toMessage()));
+      socket.close(error.closeCode, error.closeReason);
+    }
+  }
+
+  async endAll(cause: EndCause, farewell: { message?: object; closeCode: number; closeReason: string }): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((session) => this.end(session, cause, farewell)));
+  }
+
+  private logFailure(part: string, session: LiveSession, error: unknown): undefined {
+    this.logger.error({ session_id: session.id, err: error }, `Ending the ${part} session failed; reconcile and instance-loss checks will finish it`);
+    return undefined;
+  }
+}
