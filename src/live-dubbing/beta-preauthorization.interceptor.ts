@@ -29,6 +29,7 @@ export class BetaPreauthorizationInterceptor implements NestInterceptor {
         throw insufficientCredits(start.remainingCredits);
       }
       session.betaSessionId = start.sessionId;
+      session.betaStartedAt = start.startedAt;
       session.betaEstimate = start.estimatedCost;
       session.betaRemaining = start.remainingCredits;
     }

@@ -14,6 +14,7 @@ export class LiveSession {
   user?: AuthenticatedUser;
   channel?: ChannelRecord;
   betaSessionId?: string;
+  betaStartedAt?: number;
   betaEstimate?: number;
   betaRemaining?: number;
   quotaSessionId?: string;

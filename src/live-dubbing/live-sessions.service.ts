@@ -77,8 +77,10 @@ export class LiveSessionsService {
     session.runCleanups();
     session.pipeline?.close();
     const outcome = END_OUTCOMES[cause];
+    // A session refused before it went live has used nothing: it ends at the instant it started.
+    const betaEndAt = cause === 'quota_failed' ? session.betaStartedAt : undefined;
     const [betaEnd] = await Promise.all([
-      session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta).catch((error: unknown) => this.logFailure('beta', session, error)),
+      session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta, betaEndAt).catch((error: unknown) => this.logFailure('beta', session, error)),
       session.quotaSessionId === undefined ? undefined : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
     ]);
     this.sessions.delete(session.socket);

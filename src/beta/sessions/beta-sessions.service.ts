@@ -21,7 +21,7 @@ import { InstanceIdentity } from './instance-identity.js';
 export const LIVE_DUBBING_FEATURE = 'live_dubbing';
 
 export type StartResult =
-  | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number }
+  | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number; startedAt: number }
   | { ok: false; remainingCredits: number; estimatedCost: number };
 
 interface Watch {
@@ -86,7 +86,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
     if (account?.sessions[sessionId] !== undefined) {
       this.watch(sessionId, user.email, account.total_granted, account.sessions[sessionId], remainingCredits(account));
     }
-    return { ok: true, sessionId, remainingCredits: hold.remaining, estimatedCost };
+    return { ok: true, sessionId, remainingCredits: hold.remaining, estimatedCost, startedAt: now };
   }
 
   find(sessionId: string): Promise<BetaSessionRecord | undefined> {

@@ -1,0 +1,65 @@
+import type { INestApplication } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
+import type { ChannelRecord } from '../../src/channels/channels.repository.js';
+import type { SubscriptionTier } from '../../src/users/user.schema.js';
+import type { UserRecord } from '../../src/users/users.repository.js';
+import { TEST_JWT_SECRET, type TestApp } from './app.js';
+import { createChannel, createUserWithToken } from './factories.js';
+import { TestWsClient } from './ws-client.js';
+
+export interface Viewer {
+  user: UserRecord;
+  token: string;
+  channel: ChannelRecord;
+}
+
+/** A user with a token and a live dubbing channel; enrolled in Beta 500 with `credits` when given. */
+export async function viewer(app: INestApplication, options: { tier?: SubscriptionTier; credits?: number } = {}): Promise<Viewer> {
+  const { user, token } = await createUserWithToken(app, { tier: options.tier ?? 'premium' });
+  if (options.credits !== undefined) {
+    await app.get(BetaEnrollmentService).enroll({ email: user.email, via: 'admin', credits: options.credits });
+  }
+  return { user, token, channel: await createChannel(app) };
+}
+
+export function authMessage(v: Viewer, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'auth', token: v.token, channel_id: v.channel.id, target_lang: 'en', ...overrides };
+}
+
+/** Connects and authenticates; resolves with the client once `ready` arrived. */
+export async function openSession(t: TestApp, v: Viewer): Promise<{ client: TestWsClient; ready: any }> {
+  const client = await TestWsClient.connect(t.baseUrl);
+  client.send(authMessage(v));
+  return { client, ready: await client.next('ready') };
+}
+
+/** Sends `first` as the opening message and resolves with the error message and close. */
+export async function refusal(t: TestApp, first: unknown, binary = false): Promise<{ error: any; closed: { code: number; reason: string } }> {
+  const client = await TestWsClient.connect(t.baseUrl);
+  if (binary) {
+    client.sendAudio(first as Buffer);
+  } else {
+    client.send(first);
+  }
+  const closed = await client.waitClose();
+  return { error: client.messages.find((message) => message.type === 'error'), closed };
+}
+
+export function signedToken(claims: object, options: { expiresIn?: number; secret?: string } = {}): Promise<string> {
+  return new JwtService({ secret: options.secret ?? TEST_JWT_SECRET }).signAsync(claims, { expiresIn: options.expiresIn ?? 600 });
+}
+
+export async function waitUntil<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
