@@ -1,0 +1,152 @@
+import { jest } from '@jest/globals';
+import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
+import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
+import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
+import { SpeechToTextProvider } from '../../src/dubbing/providers/dubbing-providers.js';
+import { startTestApp, type TestApp } from '../harness/app.js';
+import { speech } from '../harness/audio.js';
+import { openSession, viewer, waitUntil } from '../harness/live.js';
+import { ManualClock } from '../harness/manual-clock.js';
+
+/** Ending a session (SPEC §3.3), with the clock driven by the test: exact seconds, no waiting. */
+describe('LiveDubbingGateway: a running session', () => {
+  const clock = new ManualClock();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { QUOTA_PREMIUM_MINUTES_PER_HOUR: '2' } });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const betaSession = (id: string) => t.connection.collection('beta_sessions').findOne({ _id: id as never });
+  const quotaSessions = (userId: string) => t.connection.collection('live_quota_sessions').find({ user_id: userId }).toArray();
+  const tick = () => t.app.get(CreditCheckpointService).tick();
+
+  it('ends on stop: session_ended with the final charge, close 1000, beta user_stopped, quota completed', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(12_300);
+    client.send({ type: 'stop' });
+    expect(await client.next('session_ended')).toEqual({ type: 'session_ended', reason: 'user_stopped', remaining_credits: 487, session_charged: 13 });
+    expect(await client.waitClose()).toEqual({ code: 1000, reason: 'Session ended' });
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'ended', end_reason: 'user_stopped', charged_credits: 13 });
+    expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'completed' })]);
+  });
+
+  it('ends on disconnect: beta user_stopped, quota completed', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(4_000);
+    client.close();
+    await waitUntil(async () => (await betaSession(ready.beta.session_id))?.status === 'ended');
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'user_stopped', charged_credits: 4 });
+    await waitUntil(async () => (await quotaSessions(v.user.id))[0]?.status === 'completed');
+  });
+
+  it('sends credits at each checkpoint, each warning once, and closes 4402 the second the credits run out', async () => {
+    const v = await viewer(t.app, { credits: 100 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(30_000);
+    await tick();
+    expect(await client.next('credits')).toEqual({ type: 'credits', remaining_credits: 70, session_charged: 30 });
+    await clock.advance(50_000);
+    expect(await client.next('credit_warning')).toEqual({ type: 'credit_warning', remaining_credits: 20, threshold_percent: 20 });
+    await clock.advance(10_000);
+    expect(await client.next('credit_warning')).toEqual({ type: 'credit_warning', remaining_credits: 10, threshold_percent: 10 });
+    await clock.advance(5_000);
+    expect(await client.next('credit_warning')).toEqual({ type: 'credit_warning', remaining_credits: 5, threshold_percent: 5 });
+    await clock.advance(4_000);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(1_000);
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'credits_exhausted',
+      message: 'Beta credits exhausted',
+      upgrade_required: true,
+      session_ended: true,
+    });
+    expect((await client.waitClose()).code).toBe(4402);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'credits_exhausted', charged_credits: 100 });
+    expect(client.messages.filter((m) => m.type === 'credit_warning')).toEqual([]);
+  });
+
+  it('lets an admin grant during the session extend it', async () => {
+    const v = await viewer(t.app, { credits: 60 });
+    const { client } = await openSession(t, v);
+    await clock.advance(50_000);
+    await t.app.get(BetaCreditsService).change({ email: v.user.email, amount: 30, key: `grant-${v.user.id}`, type: 'adjustment', reason: 'extend' });
+    await clock.advance(30_000);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(10_000);
+    expect((await client.waitClose()).code).toBe(4402);
+  });
+
+  it('ends the session when the user is revoked, at the next checkpoint', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(10_000);
+    await t.app.get(BetaEnrollmentService).revoke(v.user.email);
+    await tick();
+    expect(await client.next('error')).toMatchObject({ code: 'beta_revoked', session_ended: true });
+    expect((await client.waitClose()).code).toBe(4003);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'beta_revoked', charged_credits: 10 });
+  });
+
+  it('closes 4031 when the hourly quota is used up mid-session: beta quota_exceeded, quota completed', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(119_000);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(1_000);
+    expect(await client.next('error')).toMatchObject({ type: 'error', code: 'quota_exceeded', message: 'Live dubbing quota exceeded' });
+    expect((await client.waitClose()).code).toBe(4031);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'quota_exceeded', charged_credits: 120 });
+    expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'completed' })]);
+  });
+
+  it('closes 4000 on a protocol violation mid-session: beta error, quota error', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    client.sendAudio(Buffer.alloc(3));
+    expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: expect.stringMatching(/even|odd/i) });
+    expect((await client.waitClose()).code).toBe(4000);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
+    expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);
+  });
+
+  it('closes 1011 with internal_error and no internals when the pipeline fails: beta error, quota error', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const failing = jest.spyOn(t.app.get(SpeechToTextProvider), 'transcribe').mockRejectedValue(new Error('provider secret sk-123 at /srv/app.js:10'));
+    try {
+      const { client, ready } = await openSession(t, v);
+      for (const frame of speech()) client.sendAudio(frame);
+      expect(await client.next('error')).toEqual({ type: 'error', code: 'internal_error', message: 'Internal error' });
+      expect((await client.waitClose()).code).toBe(1011);
+      expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
+      expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);
+    } finally {
+      failing.mockRestore();
+    }
+  });
+});
+
+describe('LiveDubbingGateway: server shutdown', () => {
+  it('closes 1001 with session_ended server_shutdown after writing the final charge', async () => {
+    const clock = new ManualClock();
+    const t = await startTestApp({ clock });
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(7_500);
+    await t.close({ dropDatabase: false });
+    expect(client.messages.find((m) => m.type === 'session_ended')).toEqual({ type: 'session_ended', reason: 'server_shutdown', remaining_credits: 492, session_charged: 8 });
+    expect((await client.waitClose()).code).toBe(1001);
+    const mongoose = (await import('mongoose')).default;
+    const db = await mongoose.createConnection(t.databaseUri).asPromise();
+    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({ status: 'ended', end_reason: 'server_shutdown', charged_credits: 8 });
+    await db.dropDatabase();
+    await db.close();
+  });
+});
