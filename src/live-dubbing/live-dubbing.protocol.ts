@@ -59,15 +59,31 @@ export class LiveDubbingError extends Error {
     readonly closeCode: CloseCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
-    readonly closeReason = message,
+    closeReason = message,
   ) {
     super(message);
     this.name = 'LiveDubbingError';
+    this.closeReason = fitCloseReason(closeReason);
   }
+
+  readonly closeReason: string;
 
   toMessage(): ErrorMessage {
     return { type: 'error', code: this.code, message: this.message, ...this.extra };
   }
+}
+
+/** A close frame's reason is at most 123 bytes of UTF-8; longer ones are cut at a character boundary. */
+export function fitCloseReason(reason: string): string {
+  const MAX_BYTES = 123;
+  if (Buffer.byteLength(reason) <= MAX_BYTES) {
+    return reason;
+  }
+  let cut = reason;
+  while (Buffer.byteLength(cut + '…') > MAX_BYTES) {
+    cut = cut.slice(0, -1);
+  }
+  return cut + '…';
 }
 
 export const protocolError = (message: string) => new LiveDubbingError(ErrorCode.ProtocolError, CloseCode.ProtocolError, message);

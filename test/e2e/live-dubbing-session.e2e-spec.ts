@@ -150,3 +150,23 @@ describe('LiveDubbingGateway: server shutdown', () => {
     await db.close();
   });
 });
+
+describe('LiveDubbingGateway: real timers', () => {
+  it('closes a session with 5 credits left with 4402 within 1 s of the 5th second', async () => {
+    const t = await startTestApp({ env: { BETA_PREAUTH_SECONDS: '5', BETA_CHECKPOINT_INTERVAL_MS: '2000' } });
+    try {
+      const v = await viewer(t.app, { credits: 5 });
+      const startedAt = Date.now();
+      const { client, ready } = await openSession(t, v);
+      expect(ready.beta).toMatchObject({ remaining_credits: 5, estimated_cost: 5 });
+      const closed = await client.waitClose(10_000);
+      const elapsed = Date.now() - startedAt;
+      expect(closed.code).toBe(4402);
+      expect(elapsed).toBeGreaterThanOrEqual(4_000);
+      expect(elapsed).toBeLessThanOrEqual(6_000);
+      expect(await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never })).toMatchObject({ total_debited: 5, held: 0 });
+    } finally {
+      await t.close();
+    }
+  }, 20_000);
+});

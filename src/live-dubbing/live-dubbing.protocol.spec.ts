@@ -1,0 +1,28 @@
+import { fitCloseReason, insufficientCredits } from './live-dubbing.protocol.js';
+
+describe(fitCloseReason.name, () => {
+  it('keeps a short reason as it is', () => {
+    expect(fitCloseReason('Session ended')).toBe('Session ended');
+  });
+
+  it('cuts a long reason to at most 123 bytes at a character boundary', () => {
+    const cut = fitCloseReason('é'.repeat(200));
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(123);
+    expect(cut.endsWith('…')).toBe(true);
+    expect(cut.includes('\uFFFD')).toBe(false);
+  });
+});
+
+describe(insufficientCredits.name, () => {
+  it('is the seed message word for word with close 4003', () => {
+    const error = insufficientCredits(12);
+    expect(error.toMessage()).toEqual({
+      type: 'error',
+      code: 'insufficient_credits',
+      message: 'Insufficient beta credits for live dubbing',
+      upgrade_required: true,
+      remaining_credits: 12,
+    });
+    expect([error.closeCode, error.closeReason]).toEqual([4003, 'Insufficient beta credits']);
+  });
+});
