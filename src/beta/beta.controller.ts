@@ -7,11 +7,23 @@ import type { AuthenticatedUser } from '../auth/token.service.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { normalizeEmail } from '../users/users.repository.js';
-import { AdjustCreditsDto, EmailParamDto, EnrollDto, PreauthorizeDto, SessionsQueryDto, TransactionsQueryDto } from './beta.dto.js';
+import {
+  AcceptInvitationDto,
+  AdjustCreditsDto,
+  CreateInvitationDto,
+  EmailParamDto,
+  EnrollDto,
+  InvitationsQueryDto,
+  PreauthorizeDto,
+  SessionsQueryDto,
+  TransactionsQueryDto,
+} from './beta.dto.js';
 import { BetaCreditsService, type CreditBalance } from './credits/beta-credits.service.js';
 import { CreditLedgerRepository, type LedgerEntry } from './credits/credit-ledger.repository.js';
 import { creditsForSeconds } from './credits/credit-math.js';
-import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
+import { BetaEnrollmentService, type EnrollmentResult } from './enrollment/beta-enrollment.service.js';
+import type { BetaInvitationRecord } from './invitations/beta-invitations.repository.js';
+import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './sessions/beta-sessions.repository.js';
 
 function creditsView(isBetaUser: boolean, balance: CreditBalance) {
@@ -22,6 +34,23 @@ function creditsView(isBetaUser: boolean, balance: CreditBalance) {
     held_credits: balance.heldCredits,
     available_credits: balance.availableCredits,
     active_sessions: balance.activeSessions,
+  };
+}
+
+function enrollmentView(result: EnrollmentResult) {
+  return { email: result.email, newly_enrolled: result.newlyEnrolled, ...creditsView(true, result.balance) };
+}
+
+function invitationView(invitation: BetaInvitationRecord) {
+  return {
+    id: invitation._id,
+    email: invitation.email,
+    status: invitation.status,
+    created_at: invitation.created_at,
+    expires_at: invitation.expires_at,
+    accepted_at: invitation.accepted_at ?? null,
+    revoked_at: invitation.revoked_at ?? null,
+    created_by: invitation.created_by,
   };
 }
 
@@ -76,6 +105,7 @@ export class BetaController {
   constructor(
     private readonly credits: BetaCreditsService,
     private readonly enrollment: BetaEnrollmentService,
+    private readonly invitations: BetaInvitationsService,
     private readonly ledger: CreditLedgerRepository,
     private readonly config: AppConfig,
   ) {}
@@ -106,6 +136,12 @@ export class BetaController {
       remaining_credits: balance.remainingCredits,
     };
   }
+
+  @Post('invitations/accept')
+  @HttpCode(200)
+  async acceptInvitation(@CurrentUser() user: AuthenticatedUser, @Body() body: AcceptInvitationDto) {
+    return enrollmentView(await this.invitations.accept(user, body.code));
+  }
 }
 
 @ApiTags('admin')
@@ -116,14 +152,25 @@ export class AdminBetaController {
   constructor(
     private readonly credits: BetaCreditsService,
     private readonly enrollment: BetaEnrollmentService,
+    private readonly invitations: BetaInvitationsService,
     private readonly ledger: CreditLedgerRepository,
     private readonly sessions: BetaSessionsRepository,
   ) {}
 
+  @Post('invitations')
+  async invite(@CurrentUser() admin: AuthenticatedUser, @Body() body: CreateInvitationDto) {
+    const invitation = await this.invitations.create(body.email, admin.email);
+    return { id: invitation.id, email: invitation.email, code: invitation.code, status: 'pending', expires_at: invitation.expires_at };
+  }
+
+  @Get('invitations')
+  async listInvitations(@Query() query: InvitationsQueryDto) {
+    return { invitations: (await this.invitations.list(query.status)).map(invitationView) };
+  }
+
   @Post('enrollments')
   async enroll(@CurrentUser() admin: AuthenticatedUser, @Body() body: EnrollDto) {
-    const result = await this.enrollment.enroll({ email: body.email, credits: body.credits, via: 'admin', actor: admin.email });
-    return { email: result.email, newly_enrolled: result.newlyEnrolled, ...creditsView(true, result.balance) };
+    return enrollmentView(await this.enrollment.enroll({ email: body.email, credits: body.credits, via: 'admin', actor: admin.email }));
   }
 
   @Delete('enrollments/:email')

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsEmail, IsIn, IsInt, IsOptional, IsString, Length, Max, Min, NotEquals } from 'class-validator';
+import { BETA_INVITATION_STATUSES, type BetaInvitationStatus } from './invitations/beta-invitation.schema.js';
 import { BETA_SESSION_STATUSES, type BetaSessionStatus } from './sessions/beta-session.schema.js';
 
 export class PreauthorizeDto {
@@ -75,4 +76,24 @@ export class SessionsQueryDto {
   @IsOptional()
   @IsIn(BETA_SESSION_STATUSES)
   status?: BetaSessionStatus;
+}
+
+export class CreateInvitationDto {
+  @ApiProperty({ example: 'viewer@example.com' })
+  @IsEmail()
+  email!: string;
+}
+
+export class InvitationsQueryDto {
+  @ApiPropertyOptional({ enum: BETA_INVITATION_STATUSES })
+  @IsOptional()
+  @IsIn(BETA_INVITATION_STATUSES)
+  status?: BetaInvitationStatus;
+}
+
+export class AcceptInvitationDto {
+  @ApiProperty({ description: 'The code from the invitation' })
+  @IsString()
+  @Length(1, 200)
+  code!: string;
 }

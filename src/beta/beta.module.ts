@@ -9,6 +9,9 @@ import { CreditReconcilerService } from './credits/credit-reconciler.service.js'
 import { BetaUser, BetaUserSchema } from './enrollment/beta-user.schema.js';
 import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
 import { BetaUsersRepository } from './enrollment/beta-users.repository.js';
+import { BetaInvitation, BetaInvitationSchema } from './invitations/beta-invitation.schema.js';
+import { BetaInvitationsRepository } from './invitations/beta-invitations.repository.js';
+import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
 import { CreditCheckpointService } from './checkpoint/credit-checkpoint.service.js';
 import { BetaSession, BetaSessionSchema } from './sessions/beta-session.schema.js';
 import { BetaSessionSignals } from './sessions/beta-session-signals.js';
@@ -16,7 +19,7 @@ import { BetaSessionsRepository } from './sessions/beta-sessions.repository.js';
 import { BetaSessionsService } from './sessions/beta-sessions.service.js';
 import { InstanceIdentity } from './sessions/instance-identity.js';
 
-/** Beta 500: enrolment, the credit ledger, metered sessions and their checkpoint (the scheduler lives in BetaSchedulingModule). */
+/** Beta 500: enrolment, invitations, the credit ledger, metered sessions and their checkpoint (scheduled by BetaSchedulingModule). */
 @Module({
   imports: [
     MongooseModule.forFeature([
@@ -24,6 +27,7 @@ import { InstanceIdentity } from './sessions/instance-identity.js';
       { name: BetaCreditTransaction.name, schema: BetaCreditTransactionSchema },
       { name: BetaSession.name, schema: BetaSessionSchema },
       { name: BetaUser.name, schema: BetaUserSchema },
+      { name: BetaInvitation.name, schema: BetaInvitationSchema },
     ]),
   ],
   providers: [
@@ -31,9 +35,11 @@ import { InstanceIdentity } from './sessions/instance-identity.js';
     CreditLedgerRepository,
     BetaSessionsRepository,
     BetaUsersRepository,
+    BetaInvitationsRepository,
     BetaCreditsService,
     BetaSessionsService,
     BetaEnrollmentService,
+    BetaInvitationsService,
     BetaSessionSignals,
     InstanceIdentity,
     CreditCheckpointService,
@@ -43,6 +49,7 @@ import { InstanceIdentity } from './sessions/instance-identity.js';
     BetaCreditsService,
     BetaSessionsService,
     BetaEnrollmentService,
+    BetaInvitationsService,
     BetaSessionSignals,
     CreditCheckpointService,
     CreditReconcilerService,

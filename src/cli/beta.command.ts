@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { isEmail } from 'class-validator';
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { BetaCreditsService } from '../beta/credits/beta-credits.service.js';
 import { CreditReconcilerService } from '../beta/credits/credit-reconciler.service.js';
 import { BetaEnrollmentService } from '../beta/enrollment/beta-enrollment.service.js';
+import { BetaInvitationsService } from '../beta/invitations/beta-invitations.service.js';
 import { BetaSessionsRepository } from '../beta/sessions/beta-sessions.repository.js';
 import { normalizeEmail } from '../users/users.repository.js';
 import { CliOutput } from './cli-output.js';
@@ -12,6 +14,24 @@ function parseWholeNumber(value: string, flag: string): number {
     throw new Error(`${flag} must be a whole number, got "${value}"`);
   }
   return Number(value);
+}
+
+@SubCommand({ name: 'invite', arguments: '<email>', description: 'Invite an email to Beta 500 and print the code (shown only once)' })
+export class BetaInviteCommand extends CommandRunner {
+  constructor(
+    private readonly invitations: BetaInvitationsService,
+    private readonly output: CliOutput,
+  ) {
+    super();
+  }
+
+  async run([email]: string[]): Promise<void> {
+    if (!isEmail(email)) {
+      throw new Error(`"${email}" is not an email address`);
+    }
+    const invitation = await this.invitations.create(email, 'cli');
+    this.output.line(`invited ${invitation.email}: code ${invitation.code}, expires ${invitation.expires_at.toISOString()}`);
+  }
 }
 
 @SubCommand({ name: 'enroll', arguments: '<email>', description: 'Enrol a user in Beta 500 (idempotent)' })
@@ -127,7 +147,7 @@ export class BetaReconcileCommand extends CommandRunner {
 @Command({
   name: 'beta',
   description: 'Beta 500 programme',
-  subCommands: [BetaEnrollCommand, BetaCreditsCommand, BetaGrantCommand, BetaSessionsCommand, BetaReconcileCommand],
+  subCommands: [BetaInviteCommand, BetaEnrollCommand, BetaCreditsCommand, BetaGrantCommand, BetaSessionsCommand, BetaReconcileCommand],
 })
 export class BetaCommand extends CommandRunner {
   async run(): Promise<void> {

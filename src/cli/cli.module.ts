@@ -12,6 +12,7 @@ import {
   BetaCreditsCommand,
   BetaEnrollCommand,
   BetaGrantCommand,
+  BetaInviteCommand,
   BetaReconcileCommand,
   BetaSessionsCommand,
 } from './beta.command.js';
@@ -34,6 +35,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command.js';
     DbCommand,
     DbSeedCommand,
     BetaCommand,
+    BetaInviteCommand,
     BetaEnrollCommand,
     BetaCreditsCommand,
     BetaGrantCommand,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
 import mongoose from 'mongoose';
 import { TEST_JWT_SECRET } from '../harness/app.js';
@@ -108,6 +109,29 @@ describe('operator CLI', () => {
   });
 
   describe('beta', () => {
+    it('invites an email, printing its code and expiry; only the hash of the code is stored', async () => {
+      const email = uniqueEmail();
+      const result = await runCli(['beta', 'invite', email.toUpperCase()], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      const printed = /^invited (\S+): code ([A-Za-z0-9_-]{22}), expires (\S+)\n$/.exec(result.stdout);
+      expect(printed).not.toBeNull();
+      const [, invitee, code, expiresAt] = printed!;
+      expect(invitee).toBe(email);
+      const stored = await db.collection('beta_invitations').findOne({ email });
+      expect(stored).toMatchObject({
+        status: 'pending',
+        code_hash: createHash('sha256').update(code).digest('hex'),
+        created_by: 'cli',
+        expires_at: new Date(expiresAt),
+      });
+      expect(stored!.expires_at.getTime() - stored!.created_at.getTime()).toBe(14 * 86_400_000);
+    });
+
+    it('refuses to invite something that is not an email', async () => {
+      const result = await runCli(['beta', 'invite', 'not-an-email'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: "not-an-email" is not an email address\n' });
+    });
+
     it('enrols once, grants, shows credits, lists sessions and reconciles', async () => {
       const email = uniqueEmail();
       expect((await runCli(['beta', 'enroll', email, '--credits', '300'], env)).stdout).toBe(`enrolled ${email}: 300 credits remaining\n`);

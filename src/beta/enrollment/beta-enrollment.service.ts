@@ -5,6 +5,12 @@ import { normalizeEmail } from '../../users/users.repository.js';
 import { BetaCreditsService, type CreditBalance } from '../credits/beta-credits.service.js';
 import { BetaUsersRepository } from './beta-users.repository.js';
 
+export interface EnrollmentResult {
+  email: string;
+  newlyEnrolled: boolean;
+  balance: CreditBalance;
+}
+
 /** Programme membership. Enrolment grants the initial credits once per email, however often it is repeated. */
 @Injectable()
 export class BetaEnrollmentService {
@@ -15,12 +21,7 @@ export class BetaEnrollmentService {
     private readonly clock: Clock,
   ) {}
 
-  async enroll(input: {
-    email: string;
-    credits?: number;
-    via: string;
-    actor?: string;
-  }): Promise<{ email: string; newlyEnrolled: boolean; balance: CreditBalance }> {
+  async enroll(input: { email: string; credits?: number; via: string; actor?: string }): Promise<EnrollmentResult> {
     const email = normalizeEmail(input.email);
     const { wasMember } = await this.users.enroll(email, input.via, this.clock.date());
     const balance = await this.credits.change({
