@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { Clock } from '../common/clock.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { AudioRateMeter } from './audio-input.js';
 import { CloseCode, END_OUTCOMES, endCauseOf, ErrorCode, LiveDubbingError, type EndCause } from './live-dubbing.protocol.js';
@@ -24,12 +25,14 @@ export class LiveSessionsService {
   constructor(
     private readonly beta: BetaSessionsService,
     private readonly quota: QuotaService,
+    private readonly metrics: MetricsService,
     private readonly clock: Clock,
   ) {}
 
   open(socket: WebSocket): LiveSession {
     const session = new LiveSession(randomUUID(), socket, new AudioRateMeter(this.clock));
     this.sessions.set(socket, session);
+    this.metrics.liveSessions.inc();
     return session;
   }
 
@@ -58,6 +61,7 @@ export class LiveSessionsService {
     }
     if (session.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       session.droppedAudioSegments++;
+      this.metrics.droppedAudio.inc();
       return;
     }
     session.socket.send(pcm, { binary: true });
@@ -66,6 +70,7 @@ export class LiveSessionsService {
   /** Ends the session because of `error`: its error message and close code. */
   fail(session: LiveSession, error: LiveDubbingError): Promise<void> {
     const cause = session.phase === 'opening' && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
+    this.metrics.liveErrors.inc({ code: error.code });
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
   }
 
@@ -84,6 +89,8 @@ export class LiveSessionsService {
       session.quotaSessionId === undefined ? undefined : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
     ]);
     this.sessions.delete(session.socket);
+    this.metrics.liveSessions.dec();
+    this.metrics.liveSessionsEnded.inc({ cause });
     this.logger.log({ session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits }, 'Live dubbing session ended');
     if (farewell !== undefined) {
       if (farewell.message !== undefined) {
@@ -100,6 +107,7 @@ export class LiveSessionsService {
 
   /** Closes a socket that never became a session (or whose session is gone) with an error. */
   reject(socket: WebSocket, error: LiveDubbingError): void {
+    this.metrics.liveErrors.inc({ code: error.code });
     if (socket.readyState === socket.OPEN) {
       socket.send(JSON.stringify(error.toMessage()));
       socket.close(error.closeCode, error.closeReason);

@@ -23,6 +23,7 @@ describe('operations endpoints', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(response.text).toMatch(/^# HELP process_cpu_user_seconds_total/m);
+    expect(response.text).toMatch(/^live_dubbing_sessions 0$/m);
   });
 
   it('serves the OpenAPI document at /docs', async () => {
