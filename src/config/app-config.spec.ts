@@ -12,6 +12,7 @@ describe(loadAppConfig.name, () => {
       enabled: true,
       initialCredits: 500,
       creditsPerSecond: 1,
+      subtitlesCreditsPerSecond: 0.5,
       preauthSeconds: 60,
       checkpointIntervalMs: 30000,
       warningThresholds: [20, 10, 5],

@@ -20,6 +20,7 @@ export class AppConfig {
     enabled: boolean;
     initialCredits: number;
     creditsPerSecond: number;
+    subtitlesCreditsPerSecond: number;
     preauthSeconds: number;
     checkpointIntervalMs: number;
     warningThresholds: number[];
@@ -47,6 +48,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       enabled: env.BETA_FEATURES_ENABLED,
       initialCredits: env.BETA_INITIAL_CREDITS,
       creditsPerSecond: env.BETA_CREDITS_PER_SECOND,
+      subtitlesCreditsPerSecond: env.BETA_SUBTITLES_CREDITS_PER_SECOND,
       preauthSeconds: env.BETA_PREAUTH_SECONDS,
       checkpointIntervalMs: env.BETA_CHECKPOINT_INTERVAL_MS,
       warningThresholds: parseThresholds(env.BETA_WARNING_THRESHOLDS),

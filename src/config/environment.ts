@@ -70,6 +70,11 @@ export class Environment {
   BETA_CREDITS_PER_SECOND = 1;
 
   @Transform(toNumber)
+  @IsNumber()
+  @IsPositive()
+  BETA_SUBTITLES_CREDITS_PER_SECOND = 0.5;
+
+  @Transform(toNumber)
   @IsInt()
   @Min(1)
   BETA_PREAUTH_SECONDS = 60;

@@ -8,7 +8,7 @@ import { insufficientCredits } from './live-dubbing.protocol.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 
 /**
- * Step 7: a Beta 500 user's session holds its estimated cost before it starts. With too few credits
+ * Step 7: a Beta 500 user's session holds its estimated cost (at its feature's rate) before it starts. With too few credits
  * the client gets the insufficient-credits error and close 4003, and no beta session exists.
  */
 @Injectable()
@@ -24,7 +24,7 @@ export class BetaPreauthorizationInterceptor implements NestInterceptor {
     const session = this.sessions.get(context.switchToWs().getClient<WebSocket>());
     const user = session.user!;
     if (this.config.beta.enabled && (await this.enrollment.isMember(user.email))) {
-      const start = await this.beta.start(user);
+      const start = await this.beta.start(user, session.feature.name, session.feature.creditsPerSecond(this.config));
       if (!start.ok) {
         throw insufficientCredits(start.remainingCredits);
       }

@@ -43,7 +43,9 @@ export class ConnectionRateLimiter implements OnModuleInit {
           continue;
         }
       }
-      const result = await this.opens.updateOne({ _id: userId, version: current.version }, { $set: { opened_at: [...recent, now] }, $inc: { version: 1 } }).exec();
+      const result = await this.opens
+        .updateOne({ _id: userId, version: current.version }, { $set: { opened_at: [...recent, now] }, $inc: { version: 1 } })
+        .exec();
       if (result.modifiedCount === 1) {
         return true;
       }

@@ -23,7 +23,11 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     super(app);
   }
 
-  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
     const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
     let queue: Promise<void> = Promise.resolve();
     let queued = 0;
@@ -40,7 +44,12 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     });
   }
 
-  private async dispatch(client: WebSocket, message: RoutedMessage, handlersMap: Map<string, MessageMappingProperties>, transform: (data: unknown) => Observable<unknown>) {
+  private async dispatch(
+    client: WebSocket,
+    message: RoutedMessage,
+    handlersMap: Map<string, MessageMappingProperties>,
+    transform: (data: unknown) => Observable<unknown>,
+  ) {
     const handler = handlersMap.get(message.event) ?? handlersMap.get(INVALID_MESSAGE_EVENT);
     if (handler === undefined) {
       return;
@@ -76,4 +85,3 @@ function routeText(data: Buffer, handlers: Map<string, unknown>): RoutedMessage 
 function invalid(reason: string): RoutedMessage {
   return { event: INVALID_MESSAGE_EVENT, data: { code: ErrorCode.ProtocolError, reason } };
 }
-

@@ -86,9 +86,14 @@ export class SubscriptionTierGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const { user } = sessionOf(context, this.sessions);
     if (!LIVE_TIERS.has(user!.tier) || user!.subscriptionStatus !== 'active') {
-      throw new LiveDubbingError(ErrorCode.UpgradeRequired, CloseCode.UpgradeRequired, 'Live dubbing needs an active Premium or Family subscription', {
-        upgrade_required: true,
-      });
+      throw new LiveDubbingError(
+        ErrorCode.UpgradeRequired,
+        CloseCode.UpgradeRequired,
+        'Live dubbing needs an active Premium or Family subscription',
+        {
+          upgrade_required: true,
+        },
+      );
     }
     return true;
   }

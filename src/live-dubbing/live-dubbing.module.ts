@@ -12,11 +12,20 @@ import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { LiveDubbingGateway } from './live-dubbing.gateway.js';
 import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
 import { LiveSessionsService } from './live-sessions.service.js';
+import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: ConnectionOpens.name, schema: ConnectionOpensSchema }]), AuthModule, ChannelsModule, BetaModule, QuotaModule, DubbingModule],
+  imports: [
+    MongooseModule.forFeature([{ name: ConnectionOpens.name, schema: ConnectionOpensSchema }]),
+    AuthModule,
+    ChannelsModule,
+    BetaModule,
+    QuotaModule,
+    DubbingModule,
+  ],
   providers: [
     LiveDubbingGateway,
+    LiveSubtitlesGateway,
     LiveSessionsService,
     ConnectionRateLimiter,
     LiveDubbingExceptionFilter,

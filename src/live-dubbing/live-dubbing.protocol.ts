@@ -1,10 +1,8 @@
 /**
- * The live dubbing WebSocket protocol (SPEC §3): message types, error codes, close codes and how each
+ * The live WebSocket protocol (SPEC §3; the subtitles gateway speaks it too): message types, error codes, close codes and how each
  * way a session ends maps onto them. The gateway, its exception filter and the tests all import this.
  */
 import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
-
-export const LIVE_DUBBING_PATH = '/ws/live-dubbing';
 
 export const CloseCode = {
   Normal: 1000,
@@ -99,11 +97,17 @@ export function insufficientCredits(remainingCredits: number): LiveDubbingError 
 }
 
 export function quotaExceeded(remaining: unknown): LiveDubbingError {
-  return new LiveDubbingError(ErrorCode.QuotaExceeded, CloseCode.QuotaExceeded, 'Live dubbing quota exceeded', { upgrade_required: true, quota: remaining });
+  return new LiveDubbingError(ErrorCode.QuotaExceeded, CloseCode.QuotaExceeded, 'Live dubbing quota exceeded', {
+    upgrade_required: true,
+    quota: remaining,
+  });
 }
 
 export function creditsExhausted(): LiveDubbingError {
-  return new LiveDubbingError(ErrorCode.CreditsExhausted, CloseCode.CreditsExhausted, 'Beta credits exhausted', { upgrade_required: true, session_ended: true });
+  return new LiveDubbingError(ErrorCode.CreditsExhausted, CloseCode.CreditsExhausted, 'Beta credits exhausted', {
+    upgrade_required: true,
+    session_ended: true,
+  });
 }
 
 export function internalError(): LiveDubbingError {
@@ -113,7 +117,16 @@ export function internalError(): LiveDubbingError {
 export type QuotaEndStatus = 'completed' | 'error';
 
 /** SPEC §3.3: how each cause ends the beta session and the quota session. */
-export type EndCause = 'user_stopped' | 'disconnected' | 'credits_exhausted' | 'quota_exceeded' | 'quota_failed' | 'beta_revoked' | 'protocol_error' | 'internal_error' | 'server_shutdown';
+export type EndCause =
+  | 'user_stopped'
+  | 'disconnected'
+  | 'credits_exhausted'
+  | 'quota_exceeded'
+  | 'quota_failed'
+  | 'beta_revoked'
+  | 'protocol_error'
+  | 'internal_error'
+  | 'server_shutdown';
 
 export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaEndStatus }> = {
   user_stopped: { beta: 'user_stopped', quota: 'completed' },

@@ -4,6 +4,7 @@ import type { ChannelRecord } from '../channels/channels.repository.js';
 import type { DubbingPipeline } from '../dubbing/dubbing-pipeline.js';
 import type { AudioRateMeter } from './audio-input.js';
 import type { AuthMessage } from './auth-message.dto.js';
+import type { LiveFeature } from './live-feature.js';
 
 export type LivePhase = 'awaiting_auth' | 'opening' | 'live' | 'ended';
 
@@ -25,6 +26,7 @@ export class LiveSession {
   constructor(
     readonly id: string,
     readonly socket: WebSocket,
+    readonly feature: LiveFeature,
     readonly meter: AudioRateMeter,
   ) {}
 

@@ -7,6 +7,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { AudioRateMeter } from './audio-input.js';
 import { CloseCode, END_OUTCOMES, endCauseOf, ErrorCode, LiveDubbingError, type EndCause } from './live-dubbing.protocol.js';
+import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
@@ -29,8 +30,8 @@ export class LiveSessionsService {
     private readonly clock: Clock,
   ) {}
 
-  open(socket: WebSocket): LiveSession {
-    const session = new LiveSession(randomUUID(), socket, new AudioRateMeter(this.clock));
+  open(socket: WebSocket, feature: LiveFeature): LiveSession {
+    const session = new LiveSession(randomUUID(), socket, feature, new AudioRateMeter(this.clock));
     this.sessions.set(socket, session);
     this.metrics.liveSessions.inc();
     return session;
@@ -85,18 +86,26 @@ export class LiveSessionsService {
     // A session refused before it went live has used nothing: it ends at the instant it started.
     const betaEndAt = cause === 'quota_failed' ? session.betaStartedAt : undefined;
     const [betaEnd] = await Promise.all([
-      session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta, betaEndAt).catch((error: unknown) => this.logFailure('beta', session, error)),
-      session.quotaSessionId === undefined ? undefined : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
+      session.betaSessionId === undefined
+        ? undefined
+        : this.beta.end(session.betaSessionId, outcome.beta, betaEndAt).catch((error: unknown) => this.logFailure('beta', session, error)),
+      session.quotaSessionId === undefined
+        ? undefined
+        : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
     ]);
     this.sessions.delete(session.socket);
     this.metrics.liveSessions.dec();
     this.metrics.liveSessionsEnded.inc({ cause });
-    this.logger.log({ session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits }, 'Live dubbing session ended');
+    this.logger.log(
+      { session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits },
+      'Live dubbing session ended',
+    );
     if (farewell !== undefined) {
       if (farewell.message !== undefined) {
-        const message = 'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
-          ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
-          : farewell.message;
+        const message =
+          'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
+            ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
+            : farewell.message;
         this.send(session, message);
       }
       if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
@@ -114,12 +123,20 @@ export class LiveSessionsService {
     }
   }
 
-  async endAll(cause: EndCause, farewell: { message?: object; closeCode: number; closeReason: string }): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((session) => this.end(session, cause, farewell)));
+  async endAll(
+    feature: LiveFeature,
+    cause: EndCause,
+    farewell: { message?: object; closeCode: number; closeReason: string },
+  ): Promise<void> {
+    const ending = [...this.sessions.values()].filter((session) => session.feature === feature);
+    await Promise.all(ending.map((session) => this.end(session, cause, farewell)));
   }
 
   private logFailure(part: string, session: LiveSession, error: unknown): undefined {
-    this.logger.error({ session_id: session.id, err: error }, `Ending the ${part} session failed; reconcile and instance-loss checks will finish it`);
+    this.logger.error(
+      { session_id: session.id, err: error },
+      `Ending the ${part} session failed; reconcile and instance-loss checks will finish it`,
+    );
     return undefined;
   }
 }

@@ -6,7 +6,11 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 export class MetricsService {
   readonly registry = new Registry();
 
-  readonly liveSessions = new Gauge({ name: 'live_dubbing_sessions', help: 'Live dubbing connections open on this instance', registers: [this.registry] });
+  readonly liveSessions = new Gauge({
+    name: 'live_dubbing_sessions',
+    help: 'Live dubbing connections open on this instance',
+    registers: [this.registry],
+  });
 
   readonly liveSessionsEnded = new Counter({
     name: 'live_dubbing_sessions_ended_total',

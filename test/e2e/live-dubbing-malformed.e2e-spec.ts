@@ -41,9 +41,17 @@ describe('LiveDubbingGateway: malformed input', () => {
     ['auth without token', { type: 'auth', channel_id: 'c', target_lang: 'en' }, /token must be a string/],
     ['the token in the wrong field', { type: 'auth', jwt: 'abc', channel_id: 'c', target_lang: 'en' }, /property jwt should not exist/],
     ['a numeric token', { type: 'auth', token: 12345, channel_id: 'c', target_lang: 'en' }, /token must be a string/],
-    ['a huge token', { type: 'auth', token: longString, channel_id: 'c', target_lang: 'en' }, /token must be shorter than or equal to 4096 characters/],
+    [
+      'a huge token',
+      { type: 'auth', token: longString, channel_id: 'c', target_lang: 'en' },
+      /token must be shorter than or equal to 4096 characters/,
+    ],
     ['an object as channel id', { type: 'auth', token: 't', channel_id: { $ne: '' }, target_lang: 'en' }, /channel_id/],
-    ['a huge channel id', { type: 'auth', token: 't', channel_id: longString, target_lang: 'en' }, /channel_id must be shorter than or equal to 128/],
+    [
+      'a huge channel id',
+      { type: 'auth', token: 't', channel_id: longString, target_lang: 'en' },
+      /channel_id must be shorter than or equal to 128/,
+    ],
     ['a bad target language', { type: 'auth', token: 't', channel_id: 'c', target_lang: 'English' }, /target_lang must be a language code/],
     ['a missing target language', { type: 'auth', token: 't', channel_id: 'c' }, /target_lang/],
     ['a bad source language', { type: 'auth', token: 't', channel_id: 'c', target_lang: 'en', source_lang: 7 }, /source_lang/],
@@ -62,7 +70,11 @@ describe('LiveDubbingGateway: malformed input', () => {
   it('refuses a second auth on a live session with 4000', async () => {
     const { client } = await openSession(t, v);
     client.send(authMessage(v));
-    expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: 'Already authenticated: auth is sent once, first' });
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'protocol_error',
+      message: 'Already authenticated: auth is sent once, first',
+    });
     expect((await client.waitClose()).code).toBe(4000);
   });
 
@@ -83,7 +95,11 @@ describe('LiveDubbingGateway: malformed input', () => {
     for (let i = 0; i < 60; i++) {
       client.sendAudio(frame);
     }
-    expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: 'Audio is arriving more than 2× faster than real time' });
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'protocol_error',
+      message: 'Audio is arriving more than 2× faster than real time',
+    });
     expect((await client.waitClose()).code).toBe(4000);
   });
 

@@ -63,7 +63,12 @@ describe('LiveDubbingGateway: opening a session (SPEC §3.1)', () => {
   it.each(['free', 'basic'] as const)('closes 4030 with upgrade_required for a %s user', async (tier) => {
     const v = await viewer(t.app, { tier });
     const { error, closed } = await refusal(t, authMessage(v));
-    expect(error).toEqual({ type: 'error', code: 'upgrade_required', message: 'Live dubbing needs an active Premium or Family subscription', upgrade_required: true });
+    expect(error).toEqual({
+      type: 'error',
+      code: 'upgrade_required',
+      message: 'Live dubbing needs an active Premium or Family subscription',
+      upgrade_required: true,
+    });
     expect(closed.code).toBe(4030);
   });
 
@@ -87,7 +92,9 @@ describe('LiveDubbingGateway: opening a session (SPEC §3.1)', () => {
     const v = await viewer(t.app);
     await t.connection.collection('channels').updateOne({ _id: v.channel.id as never }, { $set: { is_live: false } });
     expect((await refusal(t, authMessage(v))).error.message).toBe('Channel is not live');
-    await t.connection.collection('channels').updateOne({ _id: v.channel.id as never }, { $set: { is_live: true, supports_dubbing: false } });
+    await t.connection
+      .collection('channels')
+      .updateOne({ _id: v.channel.id as never }, { $set: { is_live: true, supports_dubbing: false } });
     expect((await refusal(t, authMessage(v))).error.message).toBe('Channel does not support live dubbing');
   });
 
@@ -148,7 +155,12 @@ describe('LiveDubbingGateway: opening with programme and quota limits', () => {
     try {
       const v = await viewer(t.app, { tier: 'family', credits: 500 });
       const { error, closed } = await refusal(t, authMessage(v));
-      expect(error).toMatchObject({ type: 'error', code: 'quota_exceeded', message: 'Live dubbing quota exceeded', upgrade_required: true });
+      expect(error).toMatchObject({
+        type: 'error',
+        code: 'quota_exceeded',
+        message: 'Live dubbing quota exceeded',
+        upgrade_required: true,
+      });
       expect(closed.code).toBe(4031);
       const [session] = await t.connection.collection('beta_sessions').find({ email: v.user.email }).toArray();
       expect(session).toMatchObject({ status: 'ended', end_reason: 'quota_failed', charged_credits: 0 });

@@ -30,7 +30,12 @@ describe('LiveDubbingGateway: a running session', () => {
     const { client, ready } = await openSession(t, v);
     await clock.advance(12_300);
     client.send({ type: 'stop' });
-    expect(await client.next('session_ended')).toEqual({ type: 'session_ended', reason: 'user_stopped', remaining_credits: 487, session_charged: 13 });
+    expect(await client.next('session_ended')).toEqual({
+      type: 'session_ended',
+      reason: 'user_stopped',
+      remaining_credits: 487,
+      session_charged: 13,
+    });
     expect(await client.waitClose()).toEqual({ code: 1000, reason: 'Session ended' });
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'ended', end_reason: 'user_stopped', charged_credits: 13 });
     expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'completed' })]);
@@ -77,7 +82,9 @@ describe('LiveDubbingGateway: a running session', () => {
     const v = await viewer(t.app, { credits: 60 });
     const { client } = await openSession(t, v);
     await clock.advance(50_000);
-    await t.app.get(BetaCreditsService).change({ email: v.user.email, amount: 30, key: `grant-${v.user.id}`, type: 'adjustment', reason: 'extend' });
+    await t.app
+      .get(BetaCreditsService)
+      .change({ email: v.user.email, amount: 30, key: `grant-${v.user.id}`, type: 'adjustment', reason: 'extend' });
     await clock.advance(30_000);
     expect(client.closed).toBeUndefined();
     await clock.advance(10_000);
@@ -119,7 +126,9 @@ describe('LiveDubbingGateway: a running session', () => {
 
   it('closes 1011 with internal_error and no internals when the pipeline fails: beta error, quota error', async () => {
     const v = await viewer(t.app, { credits: 500 });
-    const failing = jest.spyOn(t.app.get(SpeechToTextProvider), 'transcribe').mockRejectedValue(new Error('provider secret sk-123 at /srv/app.js:10'));
+    const failing = jest
+      .spyOn(t.app.get(SpeechToTextProvider), 'transcribe')
+      .mockRejectedValue(new Error('provider secret sk-123 at /srv/app.js:10'));
     try {
       const { client, ready } = await openSession(t, v);
       for (const frame of speech()) client.sendAudio(frame);
@@ -141,11 +150,20 @@ describe('LiveDubbingGateway: server shutdown', () => {
     const { client, ready } = await openSession(t, v);
     await clock.advance(7_500);
     await t.close({ dropDatabase: false });
-    expect(client.messages.find((m) => m.type === 'session_ended')).toEqual({ type: 'session_ended', reason: 'server_shutdown', remaining_credits: 492, session_charged: 8 });
+    expect(client.messages.find((m) => m.type === 'session_ended')).toEqual({
+      type: 'session_ended',
+      reason: 'server_shutdown',
+      remaining_credits: 492,
+      session_charged: 8,
+    });
     expect((await client.waitClose()).code).toBe(1001);
     const mongoose = (await import('mongoose')).default;
     const db = await mongoose.createConnection(t.databaseUri).asPromise();
-    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({ status: 'ended', end_reason: 'server_shutdown', charged_credits: 8 });
+    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({
+      status: 'ended',
+      end_reason: 'server_shutdown',
+      charged_credits: 8,
+    });
     await db.dropDatabase();
     await db.close();
   });
@@ -164,7 +182,10 @@ describe('LiveDubbingGateway: real timers', () => {
       expect(closed.code).toBe(4402);
       expect(elapsed).toBeGreaterThanOrEqual(4_000);
       expect(elapsed).toBeLessThanOrEqual(6_000);
-      expect(await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never })).toMatchObject({ total_debited: 5, held: 0 });
+      expect(await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never })).toMatchObject({
+        total_debited: 5,
+        held: 0,
+      });
     } finally {
       await t.close();
     }

@@ -22,13 +22,22 @@ describe('LiveDubbingGateway smoke', () => {
     const client = await TestWsClient.connect(t.baseUrl);
     client.send({ type: 'auth', token, channel_id: channel.id, target_lang: 'en' });
     const ready = await client.next('ready');
-    expect(ready).toMatchObject({ type: 'ready', beta: { remaining_credits: 500, estimated_cost: 60 }, audio: { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 } });
+    expect(ready).toMatchObject({
+      type: 'ready',
+      beta: { remaining_credits: 500, estimated_cost: 60 },
+      audio: { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 },
+    });
     for (const frame of speech()) {
       client.sendAudio(frame);
     }
     const transcript = await client.next('transcript');
     expect(transcript).toMatchObject({ type: 'transcript', loopback: true, text: expect.stringMatching(/^\[loopback\]/) });
-    expect(await client.next('translation')).toMatchObject({ type: 'translation', segment_id: transcript.segment_id, target_lang: 'en', loopback: true });
+    expect(await client.next('translation')).toMatchObject({
+      type: 'translation',
+      segment_id: transcript.segment_id,
+      target_lang: 'en',
+      loopback: true,
+    });
     await client.waitFor(() => (client.audio.length > 0 ? true : undefined), 5000, 'dubbed audio');
     expect(client.audio[0].length % 2).toBe(0);
     client.send({ type: 'ping' });

@@ -35,7 +35,11 @@ export async function openSession(t: TestApp, v: Viewer): Promise<{ client: Test
 }
 
 /** Sends `first` as the opening message and resolves with the error message and close. */
-export async function refusal(t: TestApp, first: unknown, binary = false): Promise<{ error: any; closed: { code: number; reason: string } }> {
+export async function refusal(
+  t: TestApp,
+  first: unknown,
+  binary = false,
+): Promise<{ error: any; closed: { code: number; reason: string } }> {
   const client = await TestWsClient.connect(t.baseUrl);
   if (binary) {
     client.sendAudio(first as Buffer);

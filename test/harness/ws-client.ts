@@ -46,7 +46,11 @@ export class TestWsClient {
 
   /** The next message of `type` (or any message), waiting up to `timeoutMs`. */
   async next(type?: string, timeoutMs = 10_000): Promise<any> {
-    const found = await this.waitFor(() => this.messages.find((message) => type === undefined || message.type === type), timeoutMs, `message ${type ?? ''}`);
+    const found = await this.waitFor(
+      () => this.messages.find((message) => type === undefined || message.type === type),
+      timeoutMs,
+      `message ${type ?? ''}`,
+    );
     this.messages.splice(this.messages.indexOf(found), 1);
     return found;
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Clock, type CancelTimer } from '../../common/clock.js';
+import { LIVE_DUBBING_FEATURE, type LiveFeatureName } from '../../common/live-features.js';
 import { AppConfig } from '../../config/app-config.js';
 import { BetaCreditsService, type Settlement } from '../credits/beta-credits.service.js';
 import { CreditLedgerRepository } from '../credits/credit-ledger.repository.js';
@@ -17,8 +18,6 @@ import { BetaSessionSignals } from './beta-session-signals.js';
 import type { BetaEndReason } from './beta-session.schema.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
 import { InstanceIdentity } from './instance-identity.js';
-
-export const LIVE_DUBBING_FEATURE = 'live_dubbing';
 
 export type StartResult =
   | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number; startedAt: number }
@@ -57,7 +56,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   async start(
     user: { id: string; email: string },
-    feature = LIVE_DUBBING_FEATURE,
+    feature: LiveFeatureName = LIVE_DUBBING_FEATURE,
     rate = this.config.beta.creditsPerSecond,
   ): Promise<StartResult> {
     const estimatedCost = this.estimateFor(rate);
