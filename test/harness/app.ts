@@ -50,11 +50,26 @@ export async function startTestApp(options: { env?: Record<string, string>; cloc
     baseUrl: `http://127.0.0.1:${address.port}`,
     databaseUri: config.database.uri as string,
     connection,
+    /** Every e2e app ends with no session left active: each ending must have reached the database. */
     async close({ dropDatabase = true } = {}) {
       if (dropDatabase) {
+        await expectNoActiveSessions(connection);
         await connection.dropDatabase();
       }
       await app.close();
     },
   };
+}
+
+async function expectNoActiveSessions(connection: Connection): Promise<void> {
+  const active = async () =>
+    (await connection.collection('beta_sessions').countDocuments({ status: 'active' })) +
+    (await connection.collection('live_quota_sessions').countDocuments({ status: 'active' }));
+  const deadline = Date.now() + 3000;
+  while ((await active()) > 0) {
+    if (Date.now() > deadline) {
+      throw new Error(`${await active()} beta or quota session(s) still active when the test app closed`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
