@@ -9,7 +9,8 @@ import { LiveSessionsService } from './live-sessions.service.js';
 
 /**
  * Step 7: a Beta 500 user's session holds its estimated cost (at its feature's rate) before it starts. With too few credits
- * the client gets the insufficient-credits error and close 4003, and no beta session exists.
+ * the client gets the insufficient-credits error and close 4003, and no beta session exists. A client that left
+ * while the hold was placed leaves no beta session behind.
  */
 @Injectable()
 export class BetaPreauthorizationInterceptor implements NestInterceptor {
@@ -28,10 +29,7 @@ export class BetaPreauthorizationInterceptor implements NestInterceptor {
       if (!start.ok) {
         throw insufficientCredits(start.remainingCredits);
       }
-      session.betaSessionId = start.sessionId;
-      session.betaStartedAt = start.startedAt;
-      session.betaEstimate = start.estimatedCost;
-      session.betaRemaining = start.remainingCredits;
+      await this.sessions.attachBeta(session, start);
     }
     return next.handle();
   }

@@ -4,6 +4,7 @@ import type { ChannelRecord } from '../channels/channels.repository.js';
 import type { DubbingPipeline } from '../dubbing/dubbing-pipeline.js';
 import type { AudioRateMeter } from './audio-input.js';
 import type { AuthMessage } from './auth-message.dto.js';
+import type { EndCause } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 
 export type LivePhase = 'awaiting_auth' | 'opening' | 'live' | 'ended';
@@ -11,6 +12,7 @@ export type LivePhase = 'awaiting_auth' | 'opening' | 'live' | 'ended';
 /** Everything one socket's session holds; cleaned up once when the session ends. */
 export class LiveSession {
   phase: LivePhase = 'awaiting_auth';
+  endCause?: EndCause;
   auth?: AuthMessage;
   user?: AuthenticatedUser;
   channel?: ChannelRecord;

@@ -75,11 +75,45 @@ export class LiveSessionsService {
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
   }
 
+  /**
+   * Records the beta session started for an opening session. If the client left while it was starting,
+   * the beta session ends at once, at the instant it started, and this returns false.
+   */
+  async attachBeta(
+    session: LiveSession,
+    start: { sessionId: string; startedAt: number; estimatedCost: number; remainingCredits: number },
+  ): Promise<boolean> {
+    if (session.phase === 'ended') {
+      await this.beta
+        .end(start.sessionId, END_OUTCOMES[session.endCause!].beta, start.startedAt)
+        .catch((error: unknown) => this.logFailure('beta', session, error));
+      return false;
+    }
+    session.betaSessionId = start.sessionId;
+    session.betaStartedAt = start.startedAt;
+    session.betaEstimate = start.estimatedCost;
+    session.betaRemaining = start.remainingCredits;
+    return true;
+  }
+
+  /** Records the quota session of an opening session; ends it at once if the client left meanwhile. */
+  async attachQuota(session: LiveSession, quotaSessionId: string): Promise<boolean> {
+    if (session.phase === 'ended') {
+      await this.quota
+        .endSession(quotaSessionId, END_OUTCOMES[session.endCause!].quota)
+        .catch((error: unknown) => this.logFailure('quota', session, error));
+      return false;
+    }
+    session.quotaSessionId = quotaSessionId;
+    return true;
+  }
+
   async end(session: LiveSession, cause: EndCause, farewell?: { message?: object; closeCode: number; closeReason: string }): Promise<void> {
     if (session.phase === 'ended') {
       return;
     }
     session.phase = 'ended';
+    session.endCause = cause;
     session.runCleanups();
     session.pipeline?.close();
     const outcome = END_OUTCOMES[cause];

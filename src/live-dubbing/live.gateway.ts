@@ -78,12 +78,17 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
   @UseInterceptors(BetaPreauthorizationInterceptor)
   async onAuth(@ConnectedSocket() socket: WebSocket): Promise<object | undefined> {
     const session = this.sessions.get(socket);
+    if (session.phase !== 'opening') {
+      return undefined;
+    }
     const user = session.user!;
     const quota = await this.quota.startSession({ id: user.id, tier: user.tier }, this.feature.name);
     if (!quota.allowed) {
       throw quotaExceeded(quota.remaining);
     }
-    session.quotaSessionId = quota.sessionId;
+    if (!(await this.sessions.attachQuota(session, quota.sessionId))) {
+      return undefined;
+    }
     this.meterQuota(session, quota.runsOutAt);
     this.followCredits(session);
     session.pipeline = this.dubbing.createPipeline({

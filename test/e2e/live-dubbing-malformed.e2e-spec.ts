@@ -112,3 +112,23 @@ describe('LiveDubbingGateway: malformed input', () => {
     }
   });
 });
+
+describe('LiveDubbingGateway: clients that leave while the session opens', () => {
+  it('leaves no beta or quota session behind, whenever the client goes', async () => {
+    const t = await startTestApp({ env: { WS_CONNECTIONS_PER_MINUTE: '1000' } });
+    try {
+      const v = await viewer(t.app, { credits: 5000 });
+      for (let delayMs = 0; delayMs <= 40; delayMs += 2) {
+        const client = await TestWsClient.connect(t.baseUrl);
+        client.send(authMessage(v));
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        client.socket.terminate();
+      }
+      await waitUntil(async () => (await t.connection.collection('beta_sessions').countDocuments({ status: 'active' })) === 0, 5000);
+      const credits = await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never });
+      expect(credits).toMatchObject({ held: 0, active_sessions: 0 });
+    } finally {
+      await t.close();
+    }
+  });
+});
