@@ -26,6 +26,17 @@ describe(frameRms.name, () => {
   it('measures digital silence as zero', () => {
     expect(frameRms(Buffer.alloc(640))).toBe(0);
   });
+
+  it('measures the same whether the frame starts on an even or an odd byte', () => {
+    const pcm = tone(20, 12_000, 400);
+    const backing = Buffer.alloc(pcm.length + 1);
+    pcm.copy(backing, 1);
+    const unaligned = backing.subarray(1);
+    expect(unaligned.byteOffset % 2).toBe(1);
+    expect(pcm.byteOffset % 2).toBe(0);
+    expect(frameRms(unaligned)).toBe(frameRms(pcm));
+    expect(frameRms(pcm)).toBeCloseTo(12_000 / Math.SQRT2, -1);
+  });
 });
 
 describe(VoiceActivitySegmenter.name, () => {

@@ -31,6 +31,12 @@ export const DEFAULT_VOICE_ACTIVITY_OPTIONS: VoiceActivityOptions = {
   maxSegmentMs: 10_000,
 };
 
+/** The segment buffer starts at 0.5 s of audio and is dropped after a segment longer than 2 s. */
+const INITIAL_SEGMENT_BYTES = (SESSION_SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) / 2;
+const MAX_KEPT_SEGMENT_BYTES = 4 * INITIAL_SEGMENT_BYTES;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Root mean square of the s16le samples in `frame`. */
 export function frameRms(frame: Buffer): number {
   const samples = Math.floor(frame.length / BYTES_PER_SAMPLE);
@@ -38,16 +44,24 @@ export function frameRms(frame: Buffer): number {
     return 0;
   }
   let sumOfSquares = 0;
-  for (let offset = 0; offset < samples * BYTES_PER_SAMPLE; offset += BYTES_PER_SAMPLE) {
-    const sample = frame.readInt16LE(offset);
-    sumOfSquares += sample * sample;
+  if (LITTLE_ENDIAN && frame.byteOffset % BYTES_PER_SAMPLE === 0) {
+    // Aligned: read the samples in place, with no per-sample bounds checks.
+    const view = new Int16Array(frame.buffer, frame.byteOffset, samples);
+    for (let i = 0; i < samples; i++) {
+      sumOfSquares += view[i] * view[i];
+    }
+  } else {
+    for (let offset = 0; offset < samples * BYTES_PER_SAMPLE; offset += BYTES_PER_SAMPLE) {
+      const sample = frame.readInt16LE(offset);
+      sumOfSquares += sample * sample;
+    }
   }
   return Math.sqrt(sumOfSquares / samples);
 }
 
 /**
  * Streaming energy-based segmenter for mono s16le PCM. Chunks may be any size and may split an analysis frame.
- * Memory is bounded: at most one partial frame plus the frames of one maximum-length segment.
+ * Memory is bounded: at most one partial frame plus one maximum-length segment.
  */
 export class VoiceActivitySegmenter {
   private readonly options: VoiceActivityOptions;
@@ -58,7 +72,9 @@ export class VoiceActivitySegmenter {
   private readonly partialFrame: Buffer;
   private partialBytes = 0;
   private framesAnalysed = 0;
-  private segmentFrames: Buffer[] = [];
+  /** The current segment's audio, in a buffer that grows by doubling and is reused while it stays small. */
+  private segment = Buffer.alloc(0);
+  private segmentFrames = 0;
   private segmentStartFrame = 0;
   /** Frames of the current segment up to and including its last voiced frame. */
   private voicedSpanFrames = 0;
@@ -102,7 +118,7 @@ export class VoiceActivitySegmenter {
   flush(): VoiceSegment[] {
     const completed: VoiceSegment[] = [];
     this.partialBytes = 0;
-    if (this.segmentFrames.length > 0) {
+    if (this.segmentFrames > 0) {
       this.endSegment(completed);
     }
     return completed;
@@ -111,36 +127,49 @@ export class VoiceActivitySegmenter {
   private analyse(frame: Buffer, completed: VoiceSegment[]): void {
     const frameIndex = this.framesAnalysed++;
     const voiced = frameRms(frame) >= this.options.thresholdRms;
-    if (this.segmentFrames.length === 0) {
+    if (this.segmentFrames === 0) {
       if (!voiced) {
         return;
       }
       this.segmentStartFrame = frameIndex;
     }
-    // Copied: `frame` is a view into the caller's chunk or the reused partial-frame buffer.
-    this.segmentFrames.push(Buffer.from(frame));
+    this.append(frame);
     if (voiced) {
-      this.voicedSpanFrames = this.segmentFrames.length;
+      this.voicedSpanFrames = this.segmentFrames;
     }
-    const trailingSilence = this.segmentFrames.length - this.voicedSpanFrames;
-    if (trailingSilence >= this.hangoverFrames || this.segmentFrames.length >= this.maxSegmentFrames) {
+    const trailingSilence = this.segmentFrames - this.voicedSpanFrames;
+    if (trailingSilence >= this.hangoverFrames || this.segmentFrames >= this.maxSegmentFrames) {
       this.endSegment(completed);
     }
   }
 
-  private endSegment(completed: VoiceSegment[]): void {
-    const speech = this.segmentFrames.slice(0, this.voicedSpanFrames);
-    this.segmentFrames = [];
-    this.voicedSpanFrames = 0;
-    if (speech.length === 0 || speech.length < this.minSegmentFrames) {
-      return;
+  /** Copies `frame` (a view into the caller's chunk or the reused partial frame) onto the segment. */
+  private append(frame: Buffer): void {
+    const used = this.segmentFrames * this.frameBytes;
+    if (used + frame.length > this.segment.length) {
+      const grown = Buffer.allocUnsafe(Math.max(INITIAL_SEGMENT_BYTES, this.segment.length * 2));
+      this.segment.copy(grown, 0, 0, used);
+      this.segment = grown;
     }
-    const { frameMs } = this.options;
-    completed.push({
-      sequence: this.nextSequence++,
-      pcm: Buffer.concat(speech),
-      startMs: this.segmentStartFrame * frameMs,
-      endMs: (this.segmentStartFrame + speech.length) * frameMs,
-    });
+    frame.copy(this.segment, used);
+    this.segmentFrames++;
+  }
+
+  private endSegment(completed: VoiceSegment[]): void {
+    const speechFrames = this.voicedSpanFrames;
+    this.segmentFrames = 0;
+    this.voicedSpanFrames = 0;
+    if (speechFrames > 0 && speechFrames >= this.minSegmentFrames) {
+      const { frameMs } = this.options;
+      completed.push({
+        sequence: this.nextSequence++,
+        pcm: Buffer.from(this.segment.subarray(0, speechFrames * this.frameBytes)),
+        startMs: this.segmentStartFrame * frameMs,
+        endMs: (this.segmentStartFrame + speechFrames) * frameMs,
+      });
+    }
+    if (this.segment.length > MAX_KEPT_SEGMENT_BYTES) {
+      this.segment = Buffer.alloc(0);
+    }
   }
 }

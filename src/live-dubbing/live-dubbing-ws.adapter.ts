@@ -29,18 +29,24 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     transform: (data: unknown) => Observable<unknown>,
   ): void {
     const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    let queue: Promise<void> = Promise.resolve();
-    let queued = 0;
+    const queue: RoutedMessage[] = [];
+    let draining = false;
+    const drain = async () => {
+      draining = true;
+      for (let message = queue.shift(); message !== undefined; message = queue.shift()) {
+        await this.dispatch(client, message, handlersMap, transform).catch((error: unknown) => this.logger.error(error));
+      }
+      draining = false;
+    };
     client.on('message', (data: Buffer, isBinary: boolean) => {
-      if (++queued > MAX_QUEUED_MESSAGES) {
+      if (queue.length >= MAX_QUEUED_MESSAGES) {
         client.close(CloseCode.ProtocolError, 'Too many messages');
         return;
       }
-      const message = isBinary ? { event: AUDIO_EVENT, data } : routeText(data, handlersMap);
-      queue = queue
-        .then(() => this.dispatch(client, message, handlersMap, transform))
-        .catch((error: unknown) => this.logger.error(error))
-        .finally(() => queued--);
+      queue.push(isBinary ? { event: AUDIO_EVENT, data } : routeText(data, handlersMap));
+      if (!draining) {
+        void drain();
+      }
     });
   }
 
@@ -49,13 +55,17 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     message: RoutedMessage,
     handlersMap: Map<string, MessageMappingProperties>,
     transform: (data: unknown) => Observable<unknown>,
-  ) {
+  ): Promise<void> {
     const handler = handlersMap.get(message.event) ?? handlersMap.get(INVALID_MESSAGE_EVENT);
     if (handler === undefined) {
       return;
     }
-    const result = transform(await handler.callback(message.data, message.event));
-    const response = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : undefined;
+    const result: unknown = await handler.callback(message.data, message.event);
+    // Most messages (audio) answer nothing: no need to wrap them in an observable.
+    if (result === undefined || result === null) {
+      return;
+    }
+    const response = isObservable(result) ? await lastValueFrom(transform(result), { defaultValue: undefined }) : result;
     if (response !== undefined && response !== null && client.readyState === client.OPEN) {
       client.send(JSON.stringify(response));
     }

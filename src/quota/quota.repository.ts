@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { Model } from 'mongoose';
+import { mongo, type Model } from 'mongoose';
 import type { QuotaWindow } from '../config/app-config.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import type { SubscriptionTier } from '../users/user.schema.js';
@@ -61,8 +61,33 @@ export class QuotaRepository {
     return { hour, day, month };
   }
 
+  /** One bulk write of the window counters; a counter two writers both tried to create is retried as an update. */
   async addUsage(userId: string, feature: QuotaFeature, charges: WindowCharge[]): Promise<void> {
-    await Promise.all(charges.filter((charge) => charge.seconds > 0).map((charge) => this.increment(userId, feature, charge)));
+    let pending: mongo.AnyBulkWriteOperation<QuotaUsage>[] = charges
+      .filter((charge) => charge.seconds > 0)
+      .map((charge) => ({
+        updateOne: {
+          filter: { _id: usageKey(userId, feature, charge.window, charge.windowStartMs) },
+          update: {
+            $setOnInsert: { user_id: userId, feature, window: charge.window, window_start: new Date(charge.windowStartMs) },
+            $inc: { used_seconds: charge.seconds },
+          },
+          upsert: true,
+        },
+      }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      try {
+        await (this.usage.collection as unknown as mongo.Collection<QuotaUsage>).bulkWrite(pending, { ordered: false });
+        return;
+      } catch (error) {
+        const failed = error instanceof mongo.MongoBulkWriteError ? error.writeErrors : [];
+        const writeErrors = Array.isArray(failed) ? failed : [failed];
+        if (attempt > 1 || writeErrors.length === 0 || !writeErrors.every((writeError) => isDuplicateKeyError(writeError))) {
+          throw error;
+        }
+        pending = writeErrors.map((writeError) => pending[writeError.index]);
+      }
+    }
   }
 
   async createSession(session: NewQuotaSession): Promise<QuotaSessionRecord> {
@@ -99,29 +124,6 @@ export class QuotaRepository {
       )
       .exec();
     return result.matchedCount === 1;
-  }
-
-  private async increment(userId: string, feature: QuotaFeature, charge: WindowCharge): Promise<void> {
-    const upsert = () =>
-      this.usage
-        .updateOne(
-          { _id: usageKey(userId, feature, charge.window, charge.windowStartMs) },
-          {
-            $setOnInsert: { user_id: userId, feature, window: charge.window, window_start: new Date(charge.windowStartMs) },
-            $inc: { used_seconds: charge.seconds },
-          },
-          { upsert: true },
-        )
-        .exec();
-    try {
-      await upsert();
-    } catch (error) {
-      // Two first increments of one window may both try to insert; the loser retries as an update.
-      if (!isDuplicateKeyError(error)) {
-        throw error;
-      }
-      await upsert();
-    }
   }
 }
 

@@ -59,6 +59,12 @@ const MAX_CLAIM_ATTEMPTS = 10;
 
 @Injectable()
 export class QuotaService {
+  /**
+   * What this instance last wrote to each session it runs: saves the read before each record. Only a hint:
+   * a stale one loses its claim (the claim matches on `recorded_until`), and the loser re-reads.
+   */
+  private readonly lastWritten = new Map<string, QuotaSessionRecord>();
+
   constructor(
     private readonly quota: QuotaRepository,
     private readonly config: AppConfig,
@@ -89,22 +95,28 @@ export class QuotaService {
       startedAtMs,
       ownerInstanceId: options.ownerInstanceId,
     });
+    this.lastWritten.set(session.id, session);
     const runsOutAt = quotaRunOutAt({ sessionStartMs: startedAtMs, chargedUntilMs: startedAtMs }, remaining.remainingSeconds);
     return { allowed: true, sessionId: session.id, ...remaining, runsOutAt: runsOutAt ?? null };
   }
 
   /** Counts the session's usage since its last record up to now; a retried or concurrent record of a span counts it once. */
   async record(sessionId: string): Promise<QuotaRecordResult> {
-    let session = await this.getSession(sessionId);
+    let session = this.lastWritten.get(sessionId) ?? (await this.getSession(sessionId));
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       const nowMs = this.clock.now();
       if (session.status !== 'active' || nowMs <= session.recordedUntilMs) {
         break;
       }
-      if (await this.chargeSpan(session, { toMs: nowMs })) {
+      const claimed = await this.chargeSpan(session, { toMs: nowMs });
+      if (claimed !== undefined) {
+        this.lastWritten.set(sessionId, claimed);
         return this.usageOf(session, nowMs);
       }
       session = await this.getSession(sessionId);
+    }
+    if (session.status !== 'active') {
+      this.lastWritten.delete(sessionId);
     }
     return this.usageOf(session, session.recordedUntilMs);
   }
@@ -114,14 +126,16 @@ export class QuotaService {
    * earlier than now (a session whose owner died ends at its last record), never before what was recorded.
    */
   async endSession(sessionId: string, status: QuotaSessionEndStatus, options: { atMs?: number } = {}): Promise<QuotaSessionEnd> {
-    let session = await this.getSession(sessionId);
+    let session = this.lastWritten.get(sessionId) ?? (await this.getSession(sessionId));
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       if (session.status !== 'active') {
+        this.lastWritten.delete(sessionId);
         return { ended: false, status: session.status, usedSeconds: session.usedSeconds };
       }
       const nowMs = this.clock.now();
       const endMs = Math.max(session.recordedUntilMs, Math.min(nowMs, options.atMs ?? nowMs));
-      if (await this.chargeSpan(session, { toMs: endMs, end: { status, endedAtMs: nowMs } })) {
+      if ((await this.chargeSpan(session, { toMs: endMs, end: { status, endedAtMs: nowMs } })) !== undefined) {
+        this.lastWritten.delete(sessionId);
         return { ended: true, status, usedSeconds: chargedSecondsUntil(session.startedAtMs, endMs) };
       }
       session = await this.getSession(sessionId);
@@ -133,14 +147,14 @@ export class QuotaService {
    * Claim first, count second: a crash between the two writes leaves the span claimed but uncounted, so the
    * user is under-charged by one span at most; counting first would charge the span twice on the retry.
    */
-  private async chargeSpan(session: QuotaSessionRecord, claim: Omit<SpanClaim, 'seconds'>): Promise<boolean> {
+  private async chargeSpan(session: QuotaSessionRecord, claim: Omit<SpanClaim, 'seconds'>): Promise<QuotaSessionRecord | undefined> {
     const span = { sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs: claim.toMs };
     const seconds = chargedSecondsUntil(span.sessionStartMs, span.toMs) - chargedSecondsUntil(span.sessionStartMs, span.fromMs);
     if (!(await this.quota.claimSpan(session, { ...claim, seconds }))) {
-      return false;
+      return undefined;
     }
     await this.quota.addUsage(session.userId, session.feature, splitUsage(span));
-    return true;
+    return { ...session, recordedUntilMs: claim.toMs, usedSeconds: session.usedSeconds + seconds };
   }
 
   private async usageOf(session: QuotaSessionRecord, chargedUntilMs: number): Promise<QuotaRecordResult> {

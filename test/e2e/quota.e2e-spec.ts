@@ -193,6 +193,23 @@ describe(QuotaService.name, () => {
       expect(await storedSession(sessionId)).toMatchObject({ used_seconds: 30 });
     });
 
+    it('counts only the new span when another instance recorded the session since this one did', async () => {
+      const { quota, clock, otherInstance, usedSeconds, storedSession } = await setup('2026-11-25T12:00:00Z');
+      const other = await otherInstance();
+      const user = quotaUser();
+      const sessionId = await startedSession(quota, user);
+      await clock.advance(10_000);
+      await quota.record(sessionId);
+      await clock.advance(10_000);
+      await other.record(sessionId);
+      await clock.advance(5_000);
+      await quota.record(sessionId);
+      await clock.advance(5_000);
+      await quota.endSession(sessionId, 'completed');
+      expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(30);
+      expect(await storedSession(sessionId)).toMatchObject({ used_seconds: 30, status: 'completed' });
+    });
+
     it('does not count a span again after a crash between claiming it and counting it', async () => {
       const { quota, clock, repository, usedSeconds } = await setup('2026-11-25T12:00:00Z');
       const user = quotaUser();
