@@ -52,10 +52,9 @@ export class QuotaRepository {
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
     const keys = QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
-    const found = await this.usage
-      .find({ _id: { $in: keys } })
-      .lean<QuotaUsage[]>()
-      .exec();
+    const found = await this.counters()
+      .find({ _id: { $in: keys } }, { projection: { used_seconds: 1 } })
+      .toArray();
     const usedByKey = new Map(found.map((counter) => [counter._id, counter.used_seconds]));
     const [hour, day, month] = keys.map((key) => usedByKey.get(key) ?? 0);
     return { hour, day, month };
@@ -77,7 +76,7 @@ export class QuotaRepository {
       }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       try {
-        await (this.usage.collection as unknown as mongo.Collection<QuotaUsage>).bulkWrite(pending, { ordered: false });
+        await this.counters().bulkWrite(pending, { ordered: false });
         return;
       } catch (error) {
         const failed = error instanceof mongo.MongoBulkWriteError ? error.writeErrors : [];
@@ -88,6 +87,11 @@ export class QuotaRepository {
         pending = writeErrors.map((writeError) => pending[writeError.index]);
       }
     }
+  }
+
+  /** The hot paths (a record every interval per session) use the driver directly: no casting or validation per call. */
+  private counters(): mongo.Collection<QuotaUsage> {
+    return this.usage.collection as unknown as mongo.Collection<QuotaUsage>;
   }
 
   async createSession(session: NewQuotaSession): Promise<QuotaSessionRecord> {
@@ -117,12 +121,10 @@ export class QuotaRepository {
    */
   async claimSpan(session: QuotaSessionRecord, claim: SpanClaim): Promise<boolean> {
     const ending = claim.end === undefined ? {} : { status: claim.end.status, ended_at: new Date(claim.end.endedAtMs) };
-    const result = await this.sessions
-      .updateOne(
-        { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
-        { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
-      )
-      .exec();
+    const result = await this.sessions.collection.updateOne(
+      { _id: session.id as never, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
+      { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
+    );
     return result.matchedCount === 1;
   }
 }
