@@ -1,4 +1,5 @@
 import { Test, type TestingModule } from '@nestjs/testing';
+import { CommonModule } from '../common/common.module.js';
 import { loadAppConfig, AppConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import type { DubbingEvent } from './dubbing-pipeline.js';
@@ -8,13 +9,16 @@ import { SpeechToTextProvider, TextToSpeechProvider, TranslationProvider } from 
 import { LoopbackSpeechToTextProvider } from './providers/loopback/loopback-speech-to-text.provider.js';
 import { LoopbackTextToSpeechProvider } from './providers/loopback/loopback-text-to-speech.provider.js';
 import { LoopbackTranslationProvider } from './providers/loopback/loopback-translation.provider.js';
+import { OpenAiSpeechToTextProvider } from './providers/openai/openai-speech-to-text.provider.js';
+import { OpenAiTextToSpeechProvider } from './providers/openai/openai-text-to-speech.provider.js';
+import { OpenAiTranslationProvider } from './providers/openai/openai-translation.provider.js';
 import { silence, tone } from './testing/synthetic-pcm.js';
 
 describe(DubbingModule.name, () => {
   let moduleRef: TestingModule;
 
   beforeAll(async () => {
-    moduleRef = await Test.createTestingModule({ imports: [ConfigModule, DubbingModule] })
+    moduleRef = await Test.createTestingModule({ imports: [ConfigModule, CommonModule, DubbingModule] })
       .overrideProvider(AppConfig)
       .useValue(loadAppConfig({ DUBBING_PROVIDER: 'loopback' }))
       .compile();
@@ -47,5 +51,19 @@ describe(DubbingModule.name, () => {
       '[loopback → fr] [loopback] speech segment 1, 0.50 s',
       'audio 16000 B',
     ]);
+  });
+
+  it('binds the OpenAI-compatible provider set when the config names it', async () => {
+    const openai = await Test.createTestingModule({ imports: [ConfigModule, CommonModule, DubbingModule] })
+      .overrideProvider(AppConfig)
+      .useValue(loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://127.0.0.1:9', OPENAI_API_KEY: 'sk-unused' }))
+      .compile();
+    try {
+      expect(openai.get(SpeechToTextProvider, { strict: false })).toBeInstanceOf(OpenAiSpeechToTextProvider);
+      expect(openai.get(TranslationProvider, { strict: false })).toBeInstanceOf(OpenAiTranslationProvider);
+      expect(openai.get(TextToSpeechProvider, { strict: false })).toBeInstanceOf(OpenAiTextToSpeechProvider);
+    } finally {
+      await openai.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import { DubbingService } from './dubbing.service.js';
 import { createDubbingProviders } from './providers/dubbing-provider-sets.js';
@@ -9,7 +10,11 @@ const DUBBING_PROVIDERS = Symbol('DUBBING_PROVIDERS');
 /** Speech-to-text, translation and text-to-speech bound by `AppConfig.dubbing.provider`; exports only `DubbingService`. */
 @Module({
   providers: [
-    { provide: DUBBING_PROVIDERS, inject: [AppConfig], useFactory: (config: AppConfig) => createDubbingProviders(config) },
+    {
+      provide: DUBBING_PROVIDERS,
+      inject: [AppConfig, Clock],
+      useFactory: (config: AppConfig, clock: Clock) => createDubbingProviders(config.dubbing, clock),
+    },
     { provide: SpeechToTextProvider, inject: [DUBBING_PROVIDERS], useFactory: (set: DubbingProviders) => set.speechToText },
     { provide: TranslationProvider, inject: [DUBBING_PROVIDERS], useFactory: (set: DubbingProviders) => set.translation },
     { provide: TextToSpeechProvider, inject: [DUBBING_PROVIDERS], useFactory: (set: DubbingProviders) => set.textToSpeech },
