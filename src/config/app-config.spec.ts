@@ -171,7 +171,9 @@ describe(loadAppConfig.name, () => {
 
     it('refuses a key that could not be sent in a header, without quoting it', () => {
       const key = 'sk-with a-space';
-      const error = captureError(() => loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost', OPENAI_API_KEY: key }));
+      const error = captureError(() =>
+        loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost', OPENAI_API_KEY: key }),
+      );
       expect(error.message).toContain('OPENAI_API_KEY=<hidden>: OPENAI_API_KEY must be printable ASCII without spaces');
       expect(error.message).not.toContain('a-space');
     });

@@ -136,7 +136,11 @@ export class OpenAiHttpClient {
       return { ok: false, retryable: false, reason: `refused the API key (HTTP ${status}); check OPENAI_API_KEY` };
     }
     const detail = await errorDetail(response);
-    return { ok: false, retryable: false, reason: `rejected the request (HTTP ${status}${detail === '' ? '' : `: ${this.redact(detail)}`})` };
+    return {
+      ok: false,
+      retryable: false,
+      reason: `rejected the request (HTTP ${status}${detail === '' ? '' : `: ${this.redact(detail)}`})`,
+    };
   }
 
   private delayBeforeRetry(retry: number, retryAfterMs: number | undefined): number {

@@ -21,6 +21,11 @@ export function createOpenAiProviders(config: OpenAiProviderConfig, dependencies
   return {
     speechToText: new OpenAiSpeechToTextProvider(client('speech-to-text'), config.models.speechToText),
     translation: new OpenAiTranslationProvider(client('translation'), config.models.translation),
-    textToSpeech: new OpenAiTextToSpeechProvider(client('text-to-speech'), config.models.textToSpeech, config.voice, config.speechSampleRateHz),
+    textToSpeech: new OpenAiTextToSpeechProvider(
+      client('text-to-speech'),
+      config.models.textToSpeech,
+      config.voice,
+      config.speechSampleRateHz,
+    ),
   };
 }

@@ -13,7 +13,9 @@ export class Semaphore {
   }
 
   acquire(signal?: AbortSignal): Promise<Release> {
-    signal?.throwIfAborted();
+    if (signal?.aborted) {
+      return Promise.reject(signal.reason);
+    }
     if (this.available > 0) {
       this.available--;
       return Promise.resolve(this.releaseOnce());
