@@ -26,23 +26,47 @@ export function resamplePcm16(pcm: Buffer, fromHz: number, toHz: number): Buffer
   }
   const outputLength = Math.round((input.length * toHz) / fromHz);
   const output = Buffer.alloc(outputLength * BYTES_PER_SAMPLE);
-  const step = fromHz / toHz;
-  // Cut-off relative to the input's Nyquist frequency: below 1 only when downsampling.
-  const cutoff = Math.min(1, toHz / fromHz);
-  const reach = KERNEL_ZERO_CROSSINGS / cutoff;
+  const divisor = greatestCommonDivisor(fromHz, toHz);
+  const up = toHz / divisor;
+  const down = fromHz / divisor;
+  const phases = phaseKernels(up, Math.min(1, toHz / fromHz));
   for (let n = 0; n < outputLength; n++) {
-    const position = n * step;
+    // Output sample n sits at input position n·down/up = base + phase/up.
+    const base = Math.floor((n * down) / up);
+    const { firstTap, weights } = phases[(n * down) % up];
     let sum = 0;
-    let weights = 0;
-    for (let k = Math.ceil(position - reach); k <= Math.floor(position + reach); k++) {
-      const weight = kernel((position - k) * cutoff);
-      const sample = input[Math.min(input.length - 1, Math.max(0, k))];
-      sum += weight * sample;
-      weights += weight;
+    for (let j = 0; j < weights.length; j++) {
+      const k = base + firstTap + j;
+      sum += weights[j] * input[k < 0 ? 0 : k >= input.length ? input.length - 1 : k];
     }
-    output.writeInt16LE(clampToInt16(Math.round(sum / weights)), n * BYTES_PER_SAMPLE);
+    output.writeInt16LE(clampToInt16(Math.round(sum)), n * BYTES_PER_SAMPLE);
   }
   return output;
+}
+
+interface PhaseKernel {
+  /** Offset of the first tap from the output sample's whole input position. */
+  firstTap: number;
+  /** Normalized to sum to 1. */
+  weights: Float64Array;
+}
+
+/** The kernel for each of the `up` fractional positions an output sample can sit at, computed once per call. */
+function phaseKernels(up: number, cutoff: number): PhaseKernel[] {
+  // `cutoff` is relative to the input's Nyquist frequency: below 1 only when downsampling.
+  const reach = KERNEL_ZERO_CROSSINGS / cutoff;
+  return Array.from({ length: up }, (_, phase) => {
+    const fraction = phase / up;
+    const firstTap = Math.ceil(fraction - reach);
+    const lastTap = Math.floor(fraction + reach);
+    const weights = Float64Array.from({ length: lastTap - firstTap + 1 }, (_, j) => kernel((fraction - (firstTap + j)) * cutoff));
+    const total = weights.reduce((sum, weight) => sum + weight, 0);
+    return { firstTap, weights: weights.map((weight) => weight / total) };
+  });
+}
+
+function greatestCommonDivisor(a: number, b: number): number {
+  return b === 0 ? a : greatestCommonDivisor(b, a % b);
 }
 
 /** sinc(x) under a Hann window spanning ±KERNEL_ZERO_CROSSINGS. */
