@@ -45,13 +45,12 @@ describe('OpenAI-compatible providers against a fake server', () => {
     expect(logger.lines.filter((line) => line.includes(API_KEY))).toEqual([]);
   });
 
-  function providers(overrides: Partial<OpenAiProviderConfig> = {}, baseUrl = server.baseUrl): DubbingProviders {
-    return createOpenAiProviders(openAiConfig(baseUrl, overrides), {
-      clock: new SystemClock(),
-      logger,
-      random: () => 0.5,
-      retryDelay: { baseMs: 10, maxMs: 50 },
-    });
+  function providers(
+    overrides: Partial<OpenAiProviderConfig> = {},
+    baseUrl = server.baseUrl,
+    retryDelay = { baseMs: 10, maxMs: 50 },
+  ): DubbingProviders {
+    return createOpenAiProviders(openAiConfig(baseUrl, overrides), { clock: new SystemClock(), logger, random: () => 0.5, retryDelay });
   }
 
   /** The provider's failure, checked to be a DubbingProviderError that nowhere quotes the key. */
@@ -268,10 +267,10 @@ describe('OpenAI-compatible providers against a fake server', () => {
     });
 
     it('retries a request that times out, then succeeds', async () => {
-      server.plan('chat', { kind: 'ok', delayMs: 500 });
-      const translation = await providers({ timeoutMs: 100 }).translation.translate(translationInput);
+      server.plan('chat', { kind: 'ok', delayMs: 3000 });
+      const translation = await providers({ timeoutMs: 500 }).translation.translate(translationInput);
       expect(translation.text).toBe('[en] hola a todos');
-      expect(logger.lines).toEqual(['Translation provider: timed out after 100 ms; retry 1 of 2 in 8 ms']);
+      expect(logger.lines).toEqual(['Translation provider: timed out after 500 ms; retry 1 of 2 in 8 ms']);
     });
 
     it('gives up on a server that stays too slow', async () => {
@@ -356,10 +355,18 @@ describe('OpenAI-compatible providers against a fake server', () => {
     it('stops a backoff wait when the pipeline aborts', async () => {
       server.plan('chat', { kind: 'status', status: 429, retryAfter: '30' });
       const abort = new AbortController();
-      const translating = providers({}).translation.translate({ ...translationInput, signal: abort.signal });
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      const translating = providers({}, server.baseUrl, { baseMs: 10, maxMs: 60_000 }).translation.translate({
+        ...translationInput,
+        signal: abort.signal,
+      });
+      while (logger.lines.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(logger.lines).toEqual(['Translation provider: HTTP 429; retry 1 of 2 in 30000 ms']);
+      const aborted = Date.now();
       abort.abort(new Error('session closed'));
       await expect(translating).rejects.toThrow('session closed');
+      expect(Date.now() - aborted).toBeLessThan(100);
       expect(server.requestsTo('chat')).toHaveLength(1);
     });
 
