@@ -31,6 +31,8 @@ export interface FakeOpenAiServerOptions {
   apiKey: string;
   /** Rate of the raw PCM the speech route returns; OpenAI's is 24 kHz. */
   speechSampleRateHz?: number;
+  /** How long the speech route talks per character of input; 50 ms by default. */
+  speechMsPerCharacter?: number;
 }
 
 const ROUTES: Record<string, FakeRoute> = {
@@ -53,7 +55,7 @@ export class FakeOpenAiServer {
 
   static async start(options: FakeOpenAiServerOptions): Promise<FakeOpenAiServer> {
     const server = createServer();
-    const fake = new FakeOpenAiServer(server, { speechSampleRateHz: 24000, ...options });
+    const fake = new FakeOpenAiServer(server, { speechSampleRateHz: 24000, speechMsPerCharacter: 50, ...options });
     server.on('request', (request, response) =>
       fake.handle(request, response).catch((error: unknown) => send(response, 500, { error: { message: `fake server: ${error}` } })),
     );
@@ -246,8 +248,8 @@ export class FakeOpenAiServer {
     if (json?.response_format !== 'pcm') {
       recorded.problems.push(`response_format ${json?.response_format} is not pcm`);
     }
-    // 50 ms of 440 Hz per character of input, as raw s16le mono at the server's rate.
-    return () => ({ audio: toneAt(this.options.speechSampleRateHz, 50 * String(json?.input).length) });
+    // A 440 Hz tone as long as the input takes to say, as raw s16le mono at the server's rate.
+    return () => ({ audio: toneAt(this.options.speechSampleRateHz, this.options.speechMsPerCharacter * String(json?.input).length) });
   }
 
   private track(route: FakeRoute, response: ServerResponse): void {
@@ -322,7 +324,17 @@ export function wavProblems(wav: Buffer): string[] {
   ];
 }
 
+const tones = new Map<string, Buffer>();
+
+/** 440 Hz at `sampleRateHz`, raw s16le mono; memoized, as a fake answering hundreds of requests says the same things. */
 export function toneAt(sampleRateHz: number, ms: number): Buffer {
+  const key = `${sampleRateHz}:${ms}`;
+  const cached = tones.get(key) ?? synthesizeTone(sampleRateHz, ms);
+  tones.set(key, cached);
+  return cached;
+}
+
+function synthesizeTone(sampleRateHz: number, ms: number): Buffer {
   const samples = Math.round((sampleRateHz * ms) / 1000);
   const pcm = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) {

@@ -1,8 +1,9 @@
 import { inspect } from 'node:util';
-import { FakeOpenAiServer, toneAt } from '../../../../test/harness/fake-openai-server.js';
+import { FakeOpenAiServer, toneAt, type FakeRequest, type FakeRoute } from '../../../../test/harness/fake-openai-server.js';
 import { SystemClock } from '../../../common/clock.js';
 import { loadAppConfig, type OpenAiProviderConfig } from '../../../config/app-config.js';
-import { tone } from '../../testing/synthetic-pcm.js';
+import { DubbingPipeline, type DubbingEvent } from '../../dubbing-pipeline.js';
+import { seededRandom, silence, tone } from '../../testing/synthetic-pcm.js';
 import { encodeWav } from '../../wav.js';
 import { DubbingProviderError } from '../dubbing-provider.error.js';
 import type { DubbingProviders } from '../dubbing-providers.js';
@@ -380,6 +381,65 @@ describe('OpenAI-compatible providers against a fake server', () => {
       await expect(queued).rejects.toThrow('segment dropped');
       await first;
       expect(server.requestsTo('chat')).toHaveLength(1);
+    });
+  });
+
+  describe('in a pipeline', () => {
+    /** The segment a request is about: its WAV file name, or the transcript text carried on to later stages. */
+    function segmentOf(request: FakeRequest): number {
+      const named = request.file?.name ?? JSON.stringify(request.json);
+      return Number(/segment-(\d+)/.exec(named)![1]);
+    }
+
+    it('delivers segments in order, transcript → translation → audio each, under 100 seeded random server delays', async () => {
+      const SEGMENTS = 4;
+      const speech = Buffer.concat(Array.from({ length: SEGMENTS }, () => [tone(300), silence(400)]).flat());
+      // Short dubbed speech keeps 100 runs quick; the order, not the audio, is under test here.
+      const fast = await FakeOpenAiServer.start({ apiKey: API_KEY, speechMsPerCharacter: 5 });
+      const set = providers({}, fast.baseUrl);
+      const misordered: Array<{ seed: number; delivered: string[] }> = [];
+      const problems: string[] = [];
+      let seedsTranslatedOutOfOrder = 0;
+      for (let seed = 1; seed <= 100; seed++) {
+        fast.reset();
+        const random = seededRandom(seed);
+        const delays = new Map<string, number>();
+        for (const route of ['transcriptions', 'chat', 'speech'] satisfies FakeRoute[]) {
+          for (let segment = 1; segment <= SEGMENTS; segment++) {
+            delays.set(`${route}:${segment}`, Math.floor(random() * 10));
+          }
+        }
+        fast.delayAnswers((request) => delays.get(`${request.route}:${segmentOf(request)}`)!);
+        const events: DubbingEvent[] = [];
+        const errors: unknown[] = [];
+        const pipeline = new DubbingPipeline({
+          sessionId: `seed-${seed}`,
+          targetLang: 'en',
+          providers: set,
+          maxSegmentsInFlight: SEGMENTS,
+          onEvent: (event) => events.push(event),
+          onError: (error) => errors.push(error),
+        });
+        pipeline.pushAudio(speech);
+        await pipeline.flush();
+        const delivered = events.map((event) => `${event.segment_id}:${event.type}`);
+        const expected = Array.from({ length: SEGMENTS }, (_, i) => [
+          `${i + 1}:transcript`,
+          `${i + 1}:translation`,
+          `${i + 1}:audio`,
+        ]).flat();
+        if (errors.length > 0 || delivered.join() !== expected.join()) {
+          misordered.push({ seed, delivered });
+        }
+        if (fast.requestsTo('chat').map(segmentOf).join() !== '1,2,3,4') {
+          seedsTranslatedOutOfOrder++;
+        }
+        problems.push(...fast.problems());
+      }
+      await fast.close();
+      expect(misordered).toEqual([]);
+      expect(problems).toEqual([]);
+      expect(seedsTranslatedOutOfOrder).toBeGreaterThan(30);
     });
   });
 });
