@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { loadAppConfig } from './app-config.js';
-import { ConfigValidationError } from './environment.js';
+import { ConfigValidationError, Environment } from './environment.js';
 
 const STRONG_SECRET = 'k3J9x0QmZ4vT8wR2yB6nH1sD5fG7jL0p';
 
@@ -42,6 +43,12 @@ describe(loadAppConfig.name, () => {
     expect(config.beta.enabled).toBe(false);
     expect(config.beta.creditsPerSecond).toBe(0.5);
     expect(config.beta.warningThresholds).toEqual([50, 25, 5]);
+  });
+
+  it('has every variable it reads listed in .env.example', () => {
+    const example = readFileSync('.env.example', 'utf8');
+    const unlisted = Object.keys(new Environment()).filter((name) => !new RegExp(`^(# )?${name}=`, 'm').test(example));
+    expect(unlisted).toEqual([]);
   });
 
   it('treats an empty variable as unset', () => {
