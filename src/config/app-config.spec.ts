@@ -155,6 +155,21 @@ describe(loadAppConfig.name, () => {
       },
     );
 
+    it('accepts the host name of a container, underscores included', () => {
+      const config = loadAppConfig({
+        DUBBING_PROVIDER: 'openai',
+        OPENAI_BASE_URL: 'http://speech_gateway:8000/v1',
+        OPENAI_API_KEY: OPENAI_KEY,
+      });
+      expect(config.dubbing.provider === 'openai' && config.dubbing.openai.baseUrl).toBe('http://speech_gateway:8000');
+    });
+
+    it('refuses a base URL with a query string, to which paths could not be appended', () => {
+      expect(() =>
+        loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost:8000/?key=x', OPENAI_API_KEY: OPENAI_KEY }),
+      ).toThrow(/OPENAI_BASE_URL: must not have a query string or fragment/);
+    });
+
     it('requires OPENAI_BASE_URL and OPENAI_API_KEY for the openai set, naming both', () => {
       expect(() => loadAppConfig({ DUBBING_PROVIDER: 'openai' })).toThrow(
         new ConfigValidationError([

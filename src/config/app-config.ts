@@ -124,6 +124,10 @@ function dubbingConfig(env: Environment): DubbingConfig {
 
 /** Accepts the base URL with or without the `/v1` that OpenAI SDKs include, and with or without a trailing slash. */
 function normalizeBaseUrl(url: string): string {
+  const { search, hash } = new URL(url);
+  if (search !== '' || hash !== '') {
+    throw new ConfigValidationError(['OPENAI_BASE_URL: must not have a query string or fragment (paths are appended to it)']);
+  }
   return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 

@@ -148,7 +148,7 @@ export class Environment {
 
   @IsOptional()
   @IsUrl(
-    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, allow_underscores: true },
     { message: 'OPENAI_BASE_URL must be an http:// or https:// URL' },
   )
   OPENAI_BASE_URL?: string = undefined;
