@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DubbingService } from './dubbing.service.js';
 import { createDubbingProviders } from './providers/dubbing-provider-sets.js';
 import { SpeechToTextProvider, TextToSpeechProvider, TranslationProvider, type DubbingProviders } from './providers/dubbing-providers.js';
@@ -12,8 +13,13 @@ const DUBBING_PROVIDERS = Symbol('DUBBING_PROVIDERS');
   providers: [
     {
       provide: DUBBING_PROVIDERS,
-      inject: [AppConfig, Clock],
-      useFactory: (config: AppConfig, clock: Clock) => createDubbingProviders(config.dubbing, clock),
+      inject: [AppConfig, Clock, MetricsService],
+      useFactory: (config: AppConfig, clock: Clock, metrics: MetricsService) =>
+        createDubbingProviders(config.dubbing, {
+          clock,
+          // Label values as in dubbing_stage_latency_seconds: speech_to_text, translation, text_to_speech.
+          onAttempt: (stage, outcome) => metrics.dubbingProviderRequests.inc({ stage: stage.replaceAll('-', '_'), outcome }),
+        }),
     },
     { provide: SpeechToTextProvider, inject: [DUBBING_PROVIDERS], useFactory: (set: DubbingProviders) => set.speechToText },
     { provide: TranslationProvider, inject: [DUBBING_PROVIDERS], useFactory: (set: DubbingProviders) => set.translation },

@@ -51,6 +51,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly dubbingProviderRequests = new Counter({
+    name: 'dubbing_provider_requests_total',
+    help: 'Requests to the speech providers, by stage and outcome: ok, retried (failed, retried), failed (failed for good)',
+    labelNames: ['stage', 'outcome'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -115,6 +115,9 @@ describe('Live gateways with the OpenAI-compatible providers', () => {
     });
     expect(await t.connection.collection('live_quota_sessions').findOne({ user_id: v.user.id })).toMatchObject({ status: 'error' });
     expect(logged.some((line) => line.includes('Speech-to-text provider failed after 2 attempt(s): HTTP 503'))).toBe(true);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^dubbing_provider_requests_total\{stage="speech_to_text",outcome="failed"\} 1$/m);
+    expect(metrics).toMatch(/^live_dubbing_errors_total\{code="speech_service_unavailable"\} 1$/m);
   });
 
   it('ends the session the same way when the key is refused, and neither logs nor sends the key the server echoed', async () => {

@@ -1,13 +1,12 @@
-import type { Clock } from '../../common/clock.js';
 import type { DubbingConfig } from '../../config/app-config.js';
 import type { DubbingProviders } from './dubbing-providers.js';
 import { LoopbackSpeechToTextProvider } from './loopback/loopback-speech-to-text.provider.js';
 import { LoopbackTextToSpeechProvider } from './loopback/loopback-text-to-speech.provider.js';
 import { LoopbackTranslationProvider } from './loopback/loopback-translation.provider.js';
-import { createOpenAiProviders } from './openai/openai-providers.js';
+import { createOpenAiProviders, type OpenAiProviderDependencies } from './openai/openai-providers.js';
 
 /** One case per `DUBBING_PROVIDER` value; a new provider set is one more case, built from its typed config. */
-export function createDubbingProviders(config: DubbingConfig, clock: Clock): DubbingProviders {
+export function createDubbingProviders(config: DubbingConfig, dependencies: OpenAiProviderDependencies): DubbingProviders {
   switch (config.provider) {
     case 'loopback':
       return {
@@ -16,6 +15,6 @@ export function createDubbingProviders(config: DubbingConfig, clock: Clock): Dub
         textToSpeech: new LoopbackTextToSpeechProvider(),
       };
     case 'openai':
-      return createOpenAiProviders(config.openai, { clock });
+      return createOpenAiProviders(config.openai, dependencies);
   }
 }

@@ -14,7 +14,12 @@ export interface OpenAiHttpClientOptions {
   /** Jitter source, in [0, 1). */
   random?: () => number;
   retryDelay?: RetryDelay;
+  /** Told the outcome of every attempt, for metrics. */
+  onAttempt?: (stage: DubbingStage, outcome: AttemptResult) => void;
 }
+
+/** An attempt succeeded, failed and will be retried, or failed for good. */
+export type AttemptResult = 'ok' | 'retried' | 'failed';
 
 export interface RetryDelay {
   /** Backoff before the first retry; it doubles for each later one. */
@@ -75,6 +80,8 @@ export class OpenAiHttpClient {
       } finally {
         release();
       }
+      const willRetry = !outcome.ok && outcome.retryable && attempt < attempts;
+      this.options.onAttempt?.(this.stage, outcome.ok ? 'ok' : willRetry ? 'retried' : 'failed');
       if (outcome.ok) {
         return outcome.value;
       }

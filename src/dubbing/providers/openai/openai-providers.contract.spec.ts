@@ -30,6 +30,7 @@ function openAiConfig(baseUrl: string, overrides: Partial<OpenAiProviderConfig> 
 describe('OpenAI-compatible providers against a fake server', () => {
   let server: FakeOpenAiServer;
   let logger: RecordingLogger;
+  let attempts: string[];
 
   beforeAll(async () => {
     server = await FakeOpenAiServer.start({ apiKey: API_KEY });
@@ -40,6 +41,7 @@ describe('OpenAI-compatible providers against a fake server', () => {
   beforeEach(() => {
     server.reset();
     logger = new RecordingLogger();
+    attempts = [];
   });
 
   afterEach(() => {
@@ -51,7 +53,13 @@ describe('OpenAI-compatible providers against a fake server', () => {
     baseUrl = server.baseUrl,
     retryDelay = { baseMs: 10, maxMs: 50 },
   ): DubbingProviders {
-    return createOpenAiProviders(openAiConfig(baseUrl, overrides), { clock: new SystemClock(), logger, random: () => 0.5, retryDelay });
+    return createOpenAiProviders(openAiConfig(baseUrl, overrides), {
+      clock: new SystemClock(),
+      logger,
+      random: () => 0.5,
+      retryDelay,
+      onAttempt: (stage, outcome) => attempts.push(`${stage} ${outcome}`),
+    });
   }
 
   /** The provider's failure, checked to be a DubbingProviderError that nowhere quotes the key. */
@@ -258,6 +266,24 @@ describe('OpenAI-compatible providers against a fake server', () => {
       const error = await failureOf(providers().translation.translate(translationInput));
       expect(error.message).toBe('Translation provider failed after 3 attempt(s): HTTP 500');
       expect(server.requestsTo('chat')).toHaveLength(3);
+    });
+
+    it('reports the outcome of every attempt for the metrics', async () => {
+      server.plan('chat', { kind: 'status', status: 500 }, { kind: 'status', status: 503 });
+      await providers().translation.translate(translationInput);
+      server.plan('chat', ...Array(3).fill({ kind: 'status', status: 500 }));
+      await failureOf(providers().translation.translate(translationInput));
+      server.plan('speech', { kind: 'malformed-json' });
+      await failureOf(providers().textToSpeech.synthesize(synthesisInput));
+      expect(attempts).toEqual([
+        'translation retried',
+        'translation retried',
+        'translation ok',
+        'translation retried',
+        'translation retried',
+        'translation failed',
+        'text-to-speech failed',
+      ]);
     });
 
     it('makes a single attempt when retries are off', async () => {

@@ -3,7 +3,7 @@ import type { Clock } from '../../../common/clock.js';
 import type { OpenAiProviderConfig } from '../../../config/app-config.js';
 import type { DubbingStage } from '../dubbing-provider.error.js';
 import type { DubbingProviders } from '../dubbing-providers.js';
-import { OpenAiHttpClient, type RetryDelay } from './openai-http.client.js';
+import { OpenAiHttpClient, type AttemptResult, type RetryDelay } from './openai-http.client.js';
 import { OpenAiSpeechToTextProvider } from './openai-speech-to-text.provider.js';
 import { OpenAiTextToSpeechProvider } from './openai-text-to-speech.provider.js';
 import { OpenAiTranslationProvider } from './openai-translation.provider.js';
@@ -13,6 +13,7 @@ export interface OpenAiProviderDependencies {
   logger?: Pick<Logger, 'warn'>;
   random?: () => number;
   retryDelay?: RetryDelay;
+  onAttempt?: (stage: DubbingStage, outcome: AttemptResult) => void;
 }
 
 /** The OpenAI-compatible set: each stage has its own client, so each has its own concurrency limit. */
