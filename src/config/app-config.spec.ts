@@ -1,7 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { loadAppConfig } from './app-config.js';
-import { ConfigValidationError } from './environment.js';
+import { ConfigValidationError, Environment } from './environment.js';
 
 const STRONG_SECRET = 'k3J9x0QmZ4vT8wR2yB6nH1sD5fG7jL0p';
+
+function captureError(run: () => unknown): ConfigValidationError {
+  try {
+    run();
+  } catch (error) {
+    return error as ConfigValidationError;
+  }
+  throw new Error('expected a validation error');
+}
 
 describe(loadAppConfig.name, () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -35,6 +45,12 @@ describe(loadAppConfig.name, () => {
     expect(config.beta.warningThresholds).toEqual([50, 25, 5]);
   });
 
+  it('has every variable it reads listed in .env.example', () => {
+    const example = readFileSync('.env.example', 'utf8');
+    const unlisted = Object.keys(new Environment()).filter((name) => !new RegExp(`^(# )?${name}=`, 'm').test(example));
+    expect(unlisted).toEqual([]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadAppConfig({ MONGODB_URI: '', PORT: '' }).port).toBe(3000);
   });
@@ -50,6 +66,13 @@ describe(loadAppConfig.name, () => {
     ['WS_CONNECTIONS_PER_MINUTE', '0'],
     ['DUBBING_PROVIDER', 'magic'],
     ['NODE_ENV', 'staging'],
+    ['OPENAI_BASE_URL', 'ftp://speech.example.com'],
+    ['OPENAI_BASE_URL', 'localhost:8000'],
+    ['OPENAI_TTS_SAMPLE_RATE_HZ', '1000'],
+    ['OPENAI_TIMEOUT_MS', '10'],
+    ['OPENAI_MAX_RETRIES', '-1'],
+    ['OPENAI_MAX_RETRIES', '11'],
+    ['OPENAI_MAX_CONCURRENCY', '0'],
   ])('refuses %s=%s and names the variable', (name, value) => {
     expect(() => loadAppConfig({ [name]: value })).toThrow(ConfigValidationError);
     expect(() => loadAppConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
@@ -69,6 +92,113 @@ describe(loadAppConfig.name, () => {
 
   it('refuses warning thresholds outside 1..99 percent', () => {
     expect(() => loadAppConfig({ BETA_WARNING_THRESHOLDS: '20,100' })).toThrow(/BETA_WARNING_THRESHOLDS/);
+  });
+
+  describe('dubbing providers', () => {
+    const OPENAI_KEY = 'sk-test-0123456789abcdef';
+
+    it('uses the loopback set by default', () => {
+      expect(loadAppConfig({}).dubbing).toEqual({ provider: 'loopback' });
+    });
+
+    it('reads the openai set with its documented defaults', () => {
+      const config = loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'https://api.openai.com', OPENAI_API_KEY: OPENAI_KEY });
+      expect(config.dubbing).toEqual({
+        provider: 'openai',
+        openai: {
+          baseUrl: 'https://api.openai.com',
+          apiKey: OPENAI_KEY,
+          models: { speechToText: 'whisper-1', translation: 'gpt-4o-mini', textToSpeech: 'tts-1' },
+          voice: 'alloy',
+          speechSampleRateHz: 24000,
+          timeoutMs: 15000,
+          maxRetries: 2,
+          maxConcurrency: 8,
+        },
+      });
+    });
+
+    it('reads every openai variable', () => {
+      const config = loadAppConfig({
+        DUBBING_PROVIDER: 'openai',
+        OPENAI_BASE_URL: 'http://speech.internal:8000/openai',
+        OPENAI_API_KEY: OPENAI_KEY,
+        OPENAI_STT_MODEL: 'Systran/faster-whisper-small',
+        OPENAI_TRANSLATION_MODEL: 'qwen2.5:7b',
+        OPENAI_TTS_MODEL: 'kokoro',
+        OPENAI_TTS_VOICE: 'af_heart',
+        OPENAI_TTS_SAMPLE_RATE_HZ: '22050',
+        OPENAI_TIMEOUT_MS: '4000',
+        OPENAI_MAX_RETRIES: '0',
+        OPENAI_MAX_CONCURRENCY: '2',
+      });
+      expect(config.dubbing).toEqual({
+        provider: 'openai',
+        openai: {
+          baseUrl: 'http://speech.internal:8000/openai',
+          apiKey: OPENAI_KEY,
+          models: { speechToText: 'Systran/faster-whisper-small', translation: 'qwen2.5:7b', textToSpeech: 'kokoro' },
+          voice: 'af_heart',
+          speechSampleRateHz: 22050,
+          timeoutMs: 4000,
+          maxRetries: 0,
+          maxConcurrency: 2,
+        },
+      });
+    });
+
+    it.each(['http://localhost:8000', 'http://localhost:8000/', 'http://localhost:8000/v1', 'http://localhost:8000/v1/'])(
+      'accepts the base URL %s with or without /v1',
+      (url) => {
+        const config = loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: url, OPENAI_API_KEY: OPENAI_KEY });
+        expect(config.dubbing.provider === 'openai' && config.dubbing.openai.baseUrl).toBe('http://localhost:8000');
+      },
+    );
+
+    it('accepts the host name of a container, underscores included', () => {
+      const config = loadAppConfig({
+        DUBBING_PROVIDER: 'openai',
+        OPENAI_BASE_URL: 'http://speech_gateway:8000/v1',
+        OPENAI_API_KEY: OPENAI_KEY,
+      });
+      expect(config.dubbing.provider === 'openai' && config.dubbing.openai.baseUrl).toBe('http://speech_gateway:8000');
+    });
+
+    it('refuses a base URL with a query string, to which paths could not be appended', () => {
+      expect(() =>
+        loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost:8000/?key=x', OPENAI_API_KEY: OPENAI_KEY }),
+      ).toThrow(/OPENAI_BASE_URL: must not have a query string or fragment/);
+    });
+
+    it('requires OPENAI_BASE_URL and OPENAI_API_KEY for the openai set, naming both', () => {
+      expect(() => loadAppConfig({ DUBBING_PROVIDER: 'openai' })).toThrow(
+        new ConfigValidationError([
+          'OPENAI_BASE_URL: required when DUBBING_PROVIDER=openai',
+          'OPENAI_API_KEY: required when DUBBING_PROVIDER=openai',
+        ]),
+      );
+    });
+
+    it('requires the key even when the URL is given', () => {
+      expect(() => loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost:8000' })).toThrow(
+        /^Invalid configuration:\n {2}- OPENAI_API_KEY: required when DUBBING_PROVIDER=openai$/,
+      );
+    });
+
+    it('ignores the openai variables for the loopback set', () => {
+      expect(loadAppConfig({ OPENAI_BASE_URL: 'http://localhost:8000', OPENAI_API_KEY: OPENAI_KEY }).dubbing).toEqual({
+        provider: 'loopback',
+      });
+    });
+
+    it('refuses a key that could not be sent in a header, without quoting it', () => {
+      const key = 'sk-with a-space';
+      const error = captureError(() =>
+        loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost', OPENAI_API_KEY: key }),
+      );
+      expect(error.message).toContain('OPENAI_API_KEY=<hidden>: OPENAI_API_KEY must be printable ASCII without spaces');
+      expect(error.message).not.toContain('a-space');
+    });
   });
 
   describe('in production', () => {

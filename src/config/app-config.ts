@@ -1,4 +1,4 @@
-import { ConfigValidationError, parseEnvironment } from './environment.js';
+import { ConfigValidationError, parseEnvironment, type Environment } from './environment.js';
 
 export type SubscriptionTierWithQuota = 'premium' | 'family';
 export type QuotaWindow = 'hour' | 'day' | 'month';
@@ -8,6 +8,23 @@ const EXAMPLE_SECRETS = new Set(['change-me', 'changeme', 'secret', 'replace-wit
 const MIN_PRODUCTION_SECRET_BYTES = 32;
 /** Development and tests only: production refuses to start without a real secret. */
 const DEVELOPMENT_SECRET = 'development-only-secret-not-for-production-use';
+
+/** An OpenAI-compatible speech service (OpenAI itself or a self-hosted server speaking its API). */
+export interface OpenAiProviderConfig {
+  /** Scheme, host and optional path prefix, without a trailing slash or `/v1`: requests go to `{baseUrl}/v1/...`. */
+  baseUrl: string;
+  apiKey: string;
+  models: { speechToText: string; translation: string; textToSpeech: string };
+  voice: string;
+  /** Rate of the raw PCM the server's text-to-speech returns (OpenAI: 24 kHz). */
+  speechSampleRateHz: number;
+  timeoutMs: number;
+  maxRetries: number;
+  maxConcurrency: number;
+}
+
+export type DubbingConfig = { provider: 'loopback' } | { provider: 'openai'; openai: OpenAiProviderConfig };
+export type DubbingProviderName = DubbingConfig['provider'];
 
 /** Typed configuration, built once from the validated environment. */
 export class AppConfig {
@@ -28,7 +45,7 @@ export class AppConfig {
   };
   readonly quota!: { updateIntervalMs: number; minutes: Record<SubscriptionTierWithQuota, QuotaMinutes> };
   readonly ws!: { authTimeoutMs: number; connectionsPerMinute: number; maxAudioFrameBytes: number };
-  readonly dubbing!: { provider: 'loopback' };
+  readonly dubbing!: DubbingConfig;
 }
 
 export function loadAppConfig(raw: Record<string, string | undefined>): AppConfig {
@@ -74,8 +91,44 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
     },
-    dubbing: { provider: env.DUBBING_PROVIDER as 'loopback' },
+    dubbing: dubbingConfig(env),
   });
+}
+
+function dubbingConfig(env: Environment): DubbingConfig {
+  if (env.DUBBING_PROVIDER !== 'openai') {
+    return { provider: 'loopback' };
+  }
+  const missing = (['OPENAI_BASE_URL', 'OPENAI_API_KEY'] as const).filter((name) => env[name] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigValidationError(missing.map((name) => `${name}: required when DUBBING_PROVIDER=openai`));
+  }
+  return {
+    provider: 'openai',
+    openai: {
+      baseUrl: normalizeBaseUrl(env.OPENAI_BASE_URL!),
+      apiKey: env.OPENAI_API_KEY!,
+      models: {
+        speechToText: env.OPENAI_STT_MODEL,
+        translation: env.OPENAI_TRANSLATION_MODEL,
+        textToSpeech: env.OPENAI_TTS_MODEL,
+      },
+      voice: env.OPENAI_TTS_VOICE,
+      speechSampleRateHz: env.OPENAI_TTS_SAMPLE_RATE_HZ,
+      timeoutMs: env.OPENAI_TIMEOUT_MS,
+      maxRetries: env.OPENAI_MAX_RETRIES,
+      maxConcurrency: env.OPENAI_MAX_CONCURRENCY,
+    },
+  };
+}
+
+/** Accepts the base URL with or without the `/v1` that OpenAI SDKs include, and with or without a trailing slash. */
+function normalizeBaseUrl(url: string): string {
+  const { search, hash } = new URL(url);
+  if (search !== '' || hash !== '') {
+    throw new ConfigValidationError(['OPENAI_BASE_URL: must not have a query string or fragment (paths are appended to it)']);
+  }
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 function checkJwtSecret(secret: string | undefined, isProduction: boolean): string {

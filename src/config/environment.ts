@@ -7,6 +7,7 @@ import {
   IsOptional,
   IsPositive,
   IsString,
+  IsUrl,
   Matches,
   Max,
   Min,
@@ -142,9 +143,63 @@ export class Environment {
   @Min(2)
   WS_MAX_AUDIO_FRAME_BYTES = 65536;
 
-  @IsIn(['loopback'])
+  @IsIn(['loopback', 'openai'])
   DUBBING_PROVIDER = 'loopback';
+
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, allow_underscores: true },
+    { message: 'OPENAI_BASE_URL must be an http:// or https:// URL' },
+  )
+  OPENAI_BASE_URL?: string = undefined;
+
+  // Validated here so a bad key fails at start, not inside fetch (whose header error would quote it).
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]+$/, { message: 'OPENAI_API_KEY must be printable ASCII without spaces' })
+  OPENAI_API_KEY?: string = undefined;
+
+  @IsString()
+  @MinLength(1)
+  OPENAI_STT_MODEL = 'whisper-1';
+
+  @IsString()
+  @MinLength(1)
+  OPENAI_TRANSLATION_MODEL = 'gpt-4o-mini';
+
+  @IsString()
+  @MinLength(1)
+  OPENAI_TTS_MODEL = 'tts-1';
+
+  @IsString()
+  @MinLength(1)
+  OPENAI_TTS_VOICE = 'alloy';
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(8000)
+  @Max(48000)
+  OPENAI_TTS_SAMPLE_RATE_HZ = 24000;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  OPENAI_TIMEOUT_MS = 15000;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  OPENAI_MAX_RETRIES = 2;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  OPENAI_MAX_CONCURRENCY = 8;
 }
+
+/** Variables whose values never appear in a validation message. */
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY']);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
@@ -161,7 +216,10 @@ export function parseEnvironment(raw: Record<string, string | undefined>): Envir
   const errors = validateSync(env, { skipMissingProperties: false });
   if (errors.length > 0) {
     throw new ConfigValidationError(
-      errors.map((error) => `${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`),
+      errors.map((error) => {
+        const shown = SECRET_VARIABLES.has(error.property) ? '<hidden>' : JSON.stringify(error.value);
+        return `${error.property}=${shown}: ${Object.values(error.constraints ?? {}).join('; ')}`;
+      }),
     );
   }
   return env;

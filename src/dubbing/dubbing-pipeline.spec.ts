@@ -1,5 +1,5 @@
 import { flushPromises, ManualClock } from '../../test/harness/manual-clock.js';
-import { DubbingPipeline, type DubbingEvent, type DubbingPipelineOptions } from './dubbing-pipeline.js';
+import { DubbingPipeline, type DubbingEvent, type DubbingPipelineOptions, type SegmentLatency } from './dubbing-pipeline.js';
 import type { DubbingProviders, SpeechSegmentInput, Transcription } from './providers/dubbing-providers.js';
 import { LoopbackSpeechToTextProvider } from './providers/loopback/loopback-speech-to-text.provider.js';
 import { LoopbackTextToSpeechProvider } from './providers/loopback/loopback-text-to-speech.provider.js';
@@ -54,18 +54,29 @@ class GatedProviders implements DubbingProviders {
   }
 }
 
-/** Every provider call finishes after a delay drawn for it, on the manual clock. */
-function delayedProviders(clock: ManualClock, delayMs: () => number, finished: number[]): DubbingProviders {
-  const after = <T>(value: T) => new Promise<T>((resolve) => clock.setTimer(delayMs(), () => resolve(value)));
+/** Every provider call finishes after a delay drawn for it, on the manual clock; `finished` records translations done. */
+function delayedProviders(
+  clock: ManualClock,
+  delayMs: (stage: string, sequence: number) => number,
+  finished: number[] = [],
+): DubbingProviders {
+  const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => clock.setTimer(ms, () => resolve(value)));
+  const sequenceOf = (text: string) => Number(/\d+$/.exec(text)![0]);
   return {
-    speechToText: { transcribe: (input) => after(transcriptFor(input.sequence)) },
-    translation: { translate: (input) => after({ text: `translated ${input.text}`, provider: 'fake', isLoopback: false }) },
-    textToSpeech: {
-      synthesize: async (input) => {
-        const speech = await after({ pcm: input.sourcePcm, sampleRateHz: 16000 });
-        finished.push(Number(/\d+$/.exec(input.text)![0]));
-        return speech;
+    speechToText: { transcribe: (input) => after(delayMs('stt', input.sequence), transcriptFor(input.sequence)) },
+    translation: {
+      translate: async (input) => {
+        const translation = await after(delayMs('translation', sequenceOf(input.text)), {
+          text: `translated ${input.text}`,
+          provider: 'fake',
+          isLoopback: false,
+        });
+        finished.push(sequenceOf(input.text));
+        return translation;
       },
+    },
+    textToSpeech: {
+      synthesize: (input) => after(delayMs('tts', sequenceOf(input.text)), { pcm: input.sourcePcm, sampleRateHz: 16000 }),
     },
   };
 }
@@ -74,21 +85,24 @@ function createPipeline(providers: DubbingProviders, options: Partial<DubbingPip
   const events: DubbingEvent[] = [];
   const errors: unknown[] = [];
   const drops: unknown[] = [];
+  const latencies: SegmentLatency[] = [];
   const pipeline = new DubbingPipeline({
     sessionId: 'session-1',
     targetLang: 'en',
     providers,
+    clock: new ManualClock(),
     onEvent: (event) => events.push(event),
     onError: (error) => errors.push(error),
     onDropped: (drop) => drops.push(drop),
+    onLatency: (latency) => latencies.push(latency),
     ...options,
   });
   const delivered = () => events.map((event) => `${event.segment_id}:${event.type}`);
-  return { pipeline, events, errors, drops, delivered };
+  return { pipeline, events, errors, drops, latencies, delivered };
 }
 
-function expectedOrder(segmentIds: number[]): string[] {
-  return segmentIds.flatMap((id) => [`${id}:transcript`, `${id}:translation`, `${id}:audio`]);
+function expectedOrder(segmentIds: number[], synthesize = true): string[] {
+  return segmentIds.flatMap((id) => [`${id}:transcript`, `${id}:translation`, ...(synthesize ? [`${id}:audio`] : [])]);
 }
 
 describe(DubbingPipeline.name, () => {
@@ -107,6 +121,7 @@ describe(DubbingPipeline.name, () => {
         loopback: true,
         start_ms: 100,
         end_ms: 400,
+        latency_ms: 400,
       },
       {
         type: 'translation',
@@ -114,6 +129,7 @@ describe(DubbingPipeline.name, () => {
         text: '[loopback → en] [loopback] speech segment 1, 0.30 s',
         target_lang: 'en',
         loopback: true,
+        latency_ms: 400,
       },
       { type: 'audio', segment_id: 1, pcm: speech },
     ]);
@@ -134,7 +150,10 @@ describe(DubbingPipeline.name, () => {
     expect(events[0]).toMatchObject({ type: 'transcript', language: 'pt' });
   });
 
-  it('delivers segments in order whatever order 100 random provider delays finish them in', async () => {
+  it.each([
+    ['dubbing', true],
+    ['subtitles', false],
+  ])('delivers %s segments in order whatever order 100 random provider delays finish them in', async (_mode, synthesize) => {
     const misordered: Array<{ seed: number; delivered: string[] }> = [];
     let seedsFinishingOutOfOrder = 0;
     for (let seed = 1; seed <= 100; seed++) {
@@ -143,14 +162,14 @@ describe(DubbingPipeline.name, () => {
       const finished: number[] = [];
       const { pipeline, delivered } = createPipeline(
         delayedProviders(clock, () => Math.floor(random() * 120), finished),
-        { maxSegmentsInFlight: 6 },
+        { maxSegmentsInFlight: 6, clock, synthesize },
       );
       for (const chunk of chunked(speechBursts(6), [3200])) {
         pipeline.pushAudio(chunk);
         await clock.advance(Math.floor(random() * 20));
       }
       await clock.advance(1000);
-      if (delivered().join() !== expectedOrder([1, 2, 3, 4, 5, 6]).join()) {
+      if (delivered().join() !== expectedOrder([1, 2, 3, 4, 5, 6], synthesize).join()) {
         misordered.push({ seed, delivered: delivered() });
       }
       if (finished.join() !== '1,2,3,4,5,6') {
@@ -159,6 +178,78 @@ describe(DubbingPipeline.name, () => {
     }
     expect(misordered).toEqual([]);
     expect(seedsFinishingOutOfOrder).toBeGreaterThan(50);
+  });
+
+  describe('in subtitles mode (synthesize: false)', () => {
+    it('never calls text-to-speech and sends transcript and translation only', async () => {
+      const providers = loopbackProviders();
+      let synthesized = 0;
+      providers.textToSpeech = {
+        synthesize: async (input) => (synthesized++, { pcm: input.sourcePcm, sampleRateHz: 16000 }),
+      };
+      const { pipeline, delivered, latencies } = createPipeline(providers, { synthesize: false });
+      pipeline.pushAudio(speechBursts(2));
+      await pipeline.flush();
+      expect(delivered()).toEqual(expectedOrder([1, 2], false));
+      expect(synthesized).toBe(0);
+      expect(latencies.map((latency) => latency.textToSpeechMs)).toEqual([undefined, undefined]);
+    });
+  });
+
+  describe('latency', () => {
+    it('times each stage from the end of the speech, the voice-activity hangover included', async () => {
+      const clock = new ManualClock();
+      const stageMs: Record<string, number> = { stt: 250, translation: 100, tts: 50 };
+      const { pipeline, events, latencies } = createPipeline(
+        delayedProviders(clock, (stage) => stageMs[stage]),
+        { clock },
+      );
+      // 300 ms of speech then 400 ms of silence, all received now: the speech ended 400 ms ago.
+      pipeline.pushAudio(speechBursts(1));
+      await clock.advance(1000);
+      expect(events.map((event) => [event.type, 'latency_ms' in event ? event.latency_ms : undefined])).toEqual([
+        ['transcript', 650],
+        ['translation', 750],
+        ['audio', undefined],
+      ]);
+      expect(latencies).toEqual([{ segmentId: 1, speechToTextMs: 650, translationMs: 100, textToSpeechMs: 50, endToEndMs: 800 }]);
+    });
+
+    it('counts the wait behind a slower earlier segment in the end-to-end time only', async () => {
+      const clock = new ManualClock();
+      const { pipeline, latencies } = createPipeline(
+        delayedProviders(clock, (stage, sequence) => (stage === 'stt' && sequence === 1 ? 500 : 0)),
+        { clock },
+      );
+      pipeline.pushAudio(speechBursts(2));
+      await clock.advance(1000);
+      const second = latencies[1];
+      expect(second.segmentId).toBe(2);
+      expect(second.endToEndMs - second.speechToTextMs - second.translationMs - second.textToSpeechMs!).toBe(500);
+    });
+
+    it('reports nothing for a segment transcribed as empty', async () => {
+      const providers = new GatedProviders();
+      const { pipeline, latencies } = createPipeline(providers);
+      pipeline.pushAudio(speechBursts(1));
+      await providers.release(1, transcriptFor(1, ''));
+      expect(latencies).toEqual([]);
+    });
+  });
+
+  it('sends no audio, and asks for none, when the translation is empty', async () => {
+    const providers = loopbackProviders();
+    providers.translation = { translate: async () => ({ text: ' ', provider: 'fake', isLoopback: false }) };
+    providers.textToSpeech = {
+      synthesize: () => {
+        throw new Error('text-to-speech must not be called');
+      },
+    };
+    const { pipeline, delivered, errors } = createPipeline(providers);
+    pipeline.pushAudio(speechBursts(1));
+    await pipeline.flush();
+    expect(delivered()).toEqual(['1:transcript', '1:translation']);
+    expect(errors).toEqual([]);
   });
 
   it('holds a finished segment until every earlier segment is delivered', async () => {

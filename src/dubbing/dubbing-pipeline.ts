@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { BYTES_PER_SAMPLE, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
+import { SystemClock, type Clock } from '../common/clock.js';
+import { BYTES_PER_SAMPLE, pcmDurationMs, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
 import type { DubbingProviders } from './providers/dubbing-providers.js';
 import { VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
 
@@ -12,6 +13,8 @@ export interface TranscriptEvent {
   loopback: boolean;
   start_ms: number;
   end_ms: number;
+  /** Milliseconds from the end of the speech to this transcript. */
+  latency_ms: number;
 }
 
 export interface TranslationEvent {
@@ -20,6 +23,8 @@ export interface TranslationEvent {
   text: string;
   target_lang: string;
   loopback: boolean;
+  /** Milliseconds from the end of the speech to this translation. */
+  latency_ms: number;
 }
 
 /** Dubbed speech in the session format (PCM s16le mono 16 kHz); the gateway sends `pcm` as a binary frame. */
@@ -34,6 +39,22 @@ export type DubbingEvent = TranscriptEvent | TranslationEvent | DubbedAudioEvent
 export interface DroppedSegment {
   segmentId: number;
   droppedTotal: number;
+}
+
+/**
+ * One delivered segment's timings, in milliseconds. "Speech end" is when the segment's last speech sample arrived:
+ * the voice-activity hangover that ends a segment counts as latency, as the viewer experiences it.
+ */
+export interface SegmentLatency {
+  segmentId: number;
+  /** Speech end → transcript. */
+  speechToTextMs: number;
+  /** Transcript → translation. */
+  translationMs: number;
+  /** Translation → dubbed audio; absent when the pipeline does not synthesize. */
+  textToSpeechMs?: number;
+  /** Speech end → the segment's last event handed over, after any wait for earlier segments. */
+  endToEndMs: number;
 }
 
 export interface DubbingPipelineStats {
@@ -51,12 +72,18 @@ export interface DubbingPipelineOptions {
   sourceLang?: string;
   targetLang: string;
   providers: DubbingProviders;
+  /** False for subtitles: no text-to-speech call and no audio events. Defaults to true. */
+  synthesize?: boolean;
   /** Called in segment order: transcript, translation, audio for one segment, then the next segment. */
   onEvent: (event: DubbingEvent) => void;
   /** Called at most once; the pipeline has stopped and ignores further audio. */
   onError: (error: unknown) => void;
   onDropped?: (drop: DroppedSegment) => void;
+  /** Called once per delivered segment, after its events. */
+  onLatency?: (latency: SegmentLatency) => void;
   maxSegmentsInFlight?: number;
+  /** Times the latencies; the system clock by default. */
+  clock?: Clock;
 }
 
 export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
@@ -64,8 +91,15 @@ export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
 interface InFlightSegment {
   segment: VoiceSegment;
   abort: AbortController;
-  /** Set once all three stages are done; delivered when every earlier segment is. */
-  events?: DubbingEvent[];
+  speechEndedAt: number;
+  /** Set once every stage is done; delivered when every earlier segment is. */
+  result?: SegmentResult;
+}
+
+interface SegmentResult {
+  events: DubbingEvent[];
+  /** Absent for a segment with nothing to say. */
+  timings?: Omit<SegmentLatency, 'segmentId' | 'endToEndMs'>;
 }
 
 type PipelineState = 'running' | 'failed' | 'closed';
@@ -80,6 +114,8 @@ export class DubbingPipeline {
   private readonly logger = new Logger(DubbingPipeline.name);
   private readonly segmenter: VoiceActivitySegmenter;
   private readonly maxSegmentsInFlight: number;
+  private readonly synthesize: boolean;
+  private readonly clock: Clock;
   /** Insertion order is segment order, so the first entry is always the next to deliver. */
   private readonly inFlight = new Map<number, InFlightSegment>();
   private readonly idleWaiters: Array<() => void> = [];
@@ -87,11 +123,14 @@ export class DubbingPipeline {
   private segments = 0;
   private dubbed = 0;
   private dropped = 0;
+  private receivedMs = 0;
 
   constructor(private readonly options: DubbingPipelineOptions) {
     this.sessionId = options.sessionId;
     this.segmenter = new VoiceActivitySegmenter({ sampleRateHz: SESSION_SAMPLE_RATE_HZ });
     this.maxSegmentsInFlight = options.maxSegmentsInFlight ?? DEFAULT_MAX_SEGMENTS_IN_FLIGHT;
+    this.synthesize = options.synthesize ?? true;
+    this.clock = options.clock ?? new SystemClock();
     if (!Number.isInteger(this.maxSegmentsInFlight) || this.maxSegmentsInFlight < 1) {
       throw new RangeError(`maxSegmentsInFlight must be a positive integer, got ${this.maxSegmentsInFlight}`);
     }
@@ -100,6 +139,7 @@ export class DubbingPipeline {
   /** Feeds session audio (PCM s16le mono 16 kHz). A no-op once the pipeline has failed or closed. */
   pushAudio(pcm: Buffer): void {
     if (this.state === 'running') {
+      this.receivedMs += pcmDurationMs(pcm, SESSION_SAMPLE_RATE_HZ);
       this.startAll(this.segmenter.push(pcm));
     }
   }
@@ -131,7 +171,9 @@ export class DubbingPipeline {
       if (this.inFlight.size >= this.maxSegmentsInFlight) {
         this.dropOldest();
       }
-      const entry: InFlightSegment = { segment, abort: new AbortController() };
+      // The segment ends `receivedMs - endMs` of audio ago: at real-time streaming, that long ago on the clock.
+      const speechEndedAt = this.clock.now() - Math.max(0, this.receivedMs - segment.endMs);
+      const entry: InFlightSegment = { segment, abort: new AbortController(), speechEndedAt };
       this.inFlight.set(segment.sequence, entry);
       void this.process(entry);
     }
@@ -139,11 +181,11 @@ export class DubbingPipeline {
 
   private async process(entry: InFlightSegment): Promise<void> {
     try {
-      const events = await this.dub(entry.segment, entry.abort.signal);
+      const result = await this.dub(entry);
       if (entry.abort.signal.aborted) {
         return;
       }
-      entry.events = events;
+      entry.result = result;
       this.deliverReady();
     } catch (error) {
       if (!entry.abort.signal.aborted) {
@@ -152,7 +194,7 @@ export class DubbingPipeline {
     }
   }
 
-  private async dub(segment: VoiceSegment, signal: AbortSignal): Promise<DubbingEvent[]> {
+  private async dub({ segment, abort: { signal }, speechEndedAt }: InFlightSegment): Promise<SegmentResult> {
     const { providers, sourceLang, targetLang } = this.options;
     const segmentId = segment.sequence;
     const transcription = await providers.speechToText.transcribe({
@@ -163,22 +205,16 @@ export class DubbingPipeline {
       signal,
     });
     signal.throwIfAborted();
+    const transcribedAt = this.clock.now();
     const text = transcription.text.trim();
     if (text === '') {
-      return [];
+      return { events: [] };
     }
     const language = transcription.language ?? sourceLang;
     const translation = await providers.translation.translate({ text, sourceLang: language, targetLang, signal });
     signal.throwIfAborted();
-    const speech = await providers.textToSpeech.synthesize({
-      text: translation.text,
-      targetLang,
-      sourcePcm: segment.pcm,
-      sampleRateHz: SESSION_SAMPLE_RATE_HZ,
-      signal,
-    });
-    checkSessionFormat(speech.pcm, speech.sampleRateHz);
-    return [
+    const translatedAt = this.clock.now();
+    const events: DubbingEvent[] = [
       {
         type: 'transcript',
         segment_id: segmentId,
@@ -188,22 +224,46 @@ export class DubbingPipeline {
         loopback: transcription.isLoopback,
         start_ms: segment.startMs,
         end_ms: segment.endMs,
+        latency_ms: Math.round(transcribedAt - speechEndedAt),
       },
-      { type: 'translation', segment_id: segmentId, text: translation.text, target_lang: targetLang, loopback: translation.isLoopback },
-      { type: 'audio', segment_id: segmentId, pcm: speech.pcm },
+      {
+        type: 'translation',
+        segment_id: segmentId,
+        text: translation.text,
+        target_lang: targetLang,
+        loopback: translation.isLoopback,
+        latency_ms: Math.round(translatedAt - speechEndedAt),
+      },
     ];
+    const timings = { speechToTextMs: transcribedAt - speechEndedAt, translationMs: translatedAt - transcribedAt };
+    // Nothing to say aloud (the translation came back empty) is not worth a text-to-speech call.
+    if (!this.synthesize || translation.text.trim() === '') {
+      return { events, timings };
+    }
+    const speech = await providers.textToSpeech.synthesize({
+      text: translation.text,
+      targetLang,
+      sourcePcm: segment.pcm,
+      sampleRateHz: SESSION_SAMPLE_RATE_HZ,
+      signal,
+    });
+    signal.throwIfAborted();
+    checkSessionFormat(speech.pcm, speech.sampleRateHz);
+    events.push({ type: 'audio', segment_id: segmentId, pcm: speech.pcm });
+    return { events, timings: { ...timings, textToSpeechMs: this.clock.now() - translatedAt } };
   }
 
   private deliverReady(): void {
     for (const [sequence, entry] of this.inFlight) {
-      if (this.state !== 'running' || entry.events === undefined) {
+      if (this.state !== 'running' || entry.result === undefined) {
         break;
       }
       this.inFlight.delete(sequence);
-      if (entry.events.length > 0) {
+      const { events, timings } = entry.result;
+      if (events.length > 0) {
         this.dubbed++;
       }
-      for (const event of entry.events) {
+      for (const event of events) {
         // A callback may close the pipeline; nothing is delivered after that.
         if (this.state !== 'running') {
           return;
@@ -214,6 +274,9 @@ export class DubbingPipeline {
           this.fail(error);
           return;
         }
+      }
+      if (timings !== undefined) {
+        this.options.onLatency?.({ segmentId: sequence, ...timings, endToEndMs: this.clock.now() - entry.speechEndedAt });
       }
     }
     if (this.inFlight.size === 0) {

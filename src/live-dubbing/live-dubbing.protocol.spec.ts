@@ -1,4 +1,4 @@
-import { fitCloseReason, insufficientCredits } from './live-dubbing.protocol.js';
+import { END_OUTCOMES, endCauseOf, fitCloseReason, insufficientCredits, speechServiceUnavailable } from './live-dubbing.protocol.js';
 
 describe(fitCloseReason.name, () => {
   it('keeps a short reason as it is', () => {
@@ -24,5 +24,22 @@ describe(insufficientCredits.name, () => {
       remaining_credits: 12,
     });
     expect([error.closeCode, error.closeReason]).toEqual([4003, 'Insufficient beta credits']);
+  });
+});
+
+describe(speechServiceUnavailable.name, () => {
+  it('tells the client the speech service failed, closes 1011 and says nothing about which provider or why', () => {
+    const error = speechServiceUnavailable();
+    expect(error.toMessage()).toEqual({
+      type: 'error',
+      code: 'speech_service_unavailable',
+      message: 'The speech service is unavailable; please try again later',
+      session_ended: true,
+    });
+    expect([error.closeCode, error.closeReason]).toEqual([1011, 'Speech service unavailable']);
+  });
+
+  it('ends the beta and quota sessions as an error, like any internal failure', () => {
+    expect(END_OUTCOMES[endCauseOf(speechServiceUnavailable())]).toEqual({ beta: 'error', quota: 'error' });
   });
 });

@@ -31,6 +31,7 @@ export const ErrorCode = {
   QuotaExceeded: 'quota_exceeded',
   CreditsExhausted: 'credits_exhausted',
   BetaRevoked: 'beta_revoked',
+  SpeechServiceUnavailable: 'speech_service_unavailable',
   InternalError: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -110,6 +111,17 @@ export function creditsExhausted(): LiveDubbingError {
   });
 }
 
+/** A speech provider kept failing: an internal error (1011, SPEC §3.3) the client can act on, without internals. */
+export function speechServiceUnavailable(): LiveDubbingError {
+  return new LiveDubbingError(
+    ErrorCode.SpeechServiceUnavailable,
+    CloseCode.InternalError,
+    'The speech service is unavailable; please try again later',
+    { session_ended: true },
+    'Speech service unavailable',
+  );
+}
+
 export function internalError(): LiveDubbingError {
   return new LiveDubbingError(ErrorCode.InternalError, CloseCode.InternalError, 'Internal error');
 }
@@ -125,6 +137,7 @@ export type EndCause =
   | 'quota_failed'
   | 'beta_revoked'
   | 'protocol_error'
+  | 'speech_service_failed'
   | 'internal_error'
   | 'server_shutdown';
 
@@ -136,6 +149,7 @@ export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaE
   quota_failed: { beta: 'quota_failed', quota: 'completed' },
   beta_revoked: { beta: 'beta_revoked', quota: 'completed' },
   protocol_error: { beta: 'error', quota: 'error' },
+  speech_service_failed: { beta: 'error', quota: 'error' },
   internal_error: { beta: 'error', quota: 'error' },
   server_shutdown: { beta: 'server_shutdown', quota: 'completed' },
 };
@@ -148,6 +162,8 @@ export function endCauseOf(error: LiveDubbingError): EndCause {
       return 'quota_exceeded';
     case ErrorCode.BetaRevoked:
       return 'beta_revoked';
+    case ErrorCode.SpeechServiceUnavailable:
+      return 'speech_service_failed';
     case ErrorCode.InternalError:
       return 'internal_error';
     default:

@@ -6,6 +6,7 @@ import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import type { DubbingEvent } from '../dubbing/dubbing-pipeline.js';
 import { DubbingService } from '../dubbing/dubbing.service.js';
+import { DubbingProviderError } from '../dubbing/providers/dubbing-provider.error.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { validateAudioFrame } from './audio-input.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
@@ -23,6 +24,7 @@ import {
   LiveDubbingError,
   protocolError,
   quotaExceeded,
+  speechServiceUnavailable,
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import type { LiveSession } from './live-session.js';
@@ -95,10 +97,12 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
       sessionId: session.id,
       sourceLang: session.auth!.source_lang ?? session.channel!.sourceLanguage,
       targetLang: session.auth!.target_lang,
+      synthesize: this.feature.synthesize,
       onEvent: (event) => this.deliver(session, event),
       onError: (error) => {
+        // Provider errors carry no credential (DubbingProviderError's contract); the client gets only the code.
         this.logger.error({ session_id: session.id, err: error }, 'Dubbing pipeline failed');
-        void this.sessions.fail(session, internalError());
+        void this.sessions.fail(session, error instanceof DubbingProviderError ? speechServiceUnavailable() : internalError());
       },
     });
     if (session.phase !== 'opening') {
@@ -169,9 +173,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
 
   private deliver(session: LiveSession, event: DubbingEvent): void {
     if (event.type === 'audio') {
-      if (this.feature.synthesize) {
-        this.sessions.sendAudio(session, event.pcm);
-      }
+      this.sessions.sendAudio(session, event.pcm);
     } else {
       this.sessions.send(session, event);
     }

@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds; speech services answer in tenths of a second to a few seconds, live results are useless after ~15 s. */
+const SPEECH_LATENCY_BUCKETS = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15];
 
 /** One registry per application, so several app instances in one process (tests) never collide. */
 @Injectable()
@@ -29,6 +32,29 @@ export class MetricsService {
   readonly droppedAudio = new Counter({
     name: 'live_dubbing_dropped_audio_total',
     help: 'Dubbed audio segments dropped because the client could not keep up',
+    registers: [this.registry],
+  });
+
+  readonly dubbingStageLatency = new Histogram({
+    name: 'dubbing_stage_latency_seconds',
+    help: 'Per speech segment, by stage: speech_to_text (speech end → transcript), translation (transcript → translation), text_to_speech (translation → dubbed audio)',
+    labelNames: ['stage'],
+    buckets: SPEECH_LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly dubbingSegmentLatency = new Histogram({
+    name: 'dubbing_segment_latency_seconds',
+    help: 'Per speech segment: speech end → its last result handed to the client (output="audio": dubbed audio; output="text": the translation, for subtitles)',
+    labelNames: ['output'],
+    buckets: SPEECH_LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly dubbingProviderRequests = new Counter({
+    name: 'dubbing_provider_requests_total',
+    help: 'Requests to the speech providers, by stage and outcome: ok, retried (failed, retried), failed (failed for good)',
+    labelNames: ['stage', 'outcome'],
     registers: [this.registry],
   });
 
