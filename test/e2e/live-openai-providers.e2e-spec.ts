@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../harness/app.js';
 import { speech } from '../harness/audio.js';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { authMessage, openSession, viewer } from '../harness/live.js';
+import { ManualClock } from '../harness/manual-clock.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
 const API_KEY = 'sk-e2e-live-7d3f9b21c0aa';
@@ -137,5 +138,55 @@ describe('Live gateways with the OpenAI-compatible providers', () => {
       await app.close();
       await strict.close();
     }
+  });
+});
+
+describe('Live gateways with the OpenAI-compatible providers: credits', () => {
+  const clock = new ManualClock();
+  let server: FakeOpenAiServer;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    server = await FakeOpenAiServer.start({ apiKey: API_KEY });
+    t = await startTestApp({
+      clock,
+      env: { DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: server.baseUrl, OPENAI_API_KEY: API_KEY },
+    });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await server.close();
+  });
+
+  it('charges each gateway at its own feature rate while the providers dub and subtitle in order', async () => {
+    const dubber = await viewer(t.app, { credits: 500 });
+    const reader = await viewer(t.app, { credits: 500 });
+    const dubbing = await openSession(t, dubber);
+    const subtitles = await TestWsClient.connect(t.baseUrl, '/ws/live-subtitles');
+    subtitles.send(authMessage(reader));
+    const subtitlesReady = await subtitles.next('ready');
+    for (const frame of speech()) {
+      dubbing.client.sendAudio(frame);
+      subtitles.sendAudio(frame);
+    }
+    for (const client of [dubbing.client, subtitles]) {
+      expect(await client.next('transcript')).toMatchObject({ segment_id: 1, loopback: false });
+      expect(await client.next('translation')).toMatchObject({ segment_id: 1, loopback: false });
+    }
+    await dubbing.client.waitFor(() => dubbing.client.audio[0], 5000, 'dubbed audio');
+
+    await clock.advance(9_200);
+    dubbing.client.send({ type: 'stop' });
+    subtitles.send({ type: 'stop' });
+    // 9.2 s is charged as 10 started seconds: 1 credit each for dubbing, 0.5 each (rounded up) for subtitles.
+    expect(await dubbing.client.next('session_ended')).toMatchObject({ session_charged: 10, remaining_credits: 490 });
+    expect(await subtitles.next('session_ended')).toMatchObject({ session_charged: 5, remaining_credits: 495 });
+    expect(subtitles.audio).toEqual([]);
+    const sessions = t.connection.collection('beta_sessions');
+    expect(await sessions.findOne({ _id: dubbing.ready.beta.session_id })).toMatchObject({ feature: 'live_dubbing', rate: 1 });
+    expect(await sessions.findOne({ _id: subtitlesReady.beta.session_id })).toMatchObject({ feature: 'live_subtitles', rate: 0.5 });
+    expect(server.requestsTo('speech')).toHaveLength(1);
+    expect(server.problems()).toEqual([]);
   });
 });
