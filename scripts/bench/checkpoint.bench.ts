@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import mongoose from 'mongoose';
 import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
@@ -40,7 +40,11 @@ export const checkpointBenchmark: Benchmark = {
       for (const size of SIZES) {
         const samples: Sample[] = [];
         for (let repetition = 0; repetition < REPETITIONS; repetition++) {
-          samples.push(await measure(database.serverUri, client, size, repetition % 2 === 0));
+          const sample = await measure(database.serverUri, client, size, repetition % 2 === 0);
+          samples.push(sample);
+          process.stderr.write(
+            `checkpoint: ${size} sessions, run ${repetition + 1}/${REPETITIONS}: tick ${sample.tickMs.toFixed(0)} ms, baseline ${sample.baselineMs.toFixed(0)} ms\n`,
+          );
         }
         const tickMs = median(samples.map((sample) => sample.tickMs));
         const baselineMs = median(samples.map((sample) => sample.baselineMs));
@@ -51,7 +55,6 @@ export const checkpointBenchmark: Benchmark = {
           `${(tickMs / baselineMs).toFixed(2)}×`,
           `${((100 * tickMs) / INTERVAL_MS).toFixed(2)} %`,
         ]);
-        process.stderr.write(`checkpoint: ${size} sessions done\n`);
       }
       process.stdout.write(formatTable(['sessions', 'tick ms', 'baseline ms', 'ratio', 'tick / 30 s interval'], rows) + '\n');
     } finally {
@@ -163,8 +166,9 @@ async function copyDatabase(from: Db, to: Db): Promise<void> {
 }
 
 /**
- * The writes a tick must make, planned before the clock starts: one ledger insert, one account
- * compare-and-set per account on `{_id, version}`, one progress update per session on `{_id}`.
+ * The writes a tick must make, planned before the clock starts: one ledger entry per debit, one
+ * compare-and-set per account on `{_id, version}` (with the batch token and write time a batched
+ * write sets), one progress update per session on `{_id}`.
  * Returns the timed part: each as one raw-driver bulk call.
  */
 async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<void>> {
@@ -173,6 +177,7 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
   const accountWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];
   const progressWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];
   const writtenAt = new Date(now);
+  const token = randomUUID();
   for (const account of accounts) {
     const credit = account as unknown as AccountCredit;
     const plan = planSettlement(credit, Object.keys(credit.sessions), now, new Set());
@@ -193,6 +198,8 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
         filter: { _id: account._id, version: account.version },
         update: {
           $set: {
+            write_token: token,
+            updated_at: writtenAt,
             total_granted: next.total_granted,
             total_debited: next.total_debited,
             held: next.held,
