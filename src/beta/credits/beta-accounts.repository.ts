@@ -82,21 +82,18 @@ export class BetaAccountsRepository implements OnModuleInit {
     if (result.matchedCount === changes.length) {
       return new Set();
     }
-    // The bulk result only counts matches: find which writes are ours by their token.
-    const after = await Promise.all(
-      changes.map((change) =>
-        this.accounts.findById(change.email, { version: 1, write_token: 1 }).lean<{ version: number; write_token?: string }>().exec(),
-      ),
-    );
-    return new Set(
-      changes
-        .filter((change, i) => !(after[i]?.version === change.version + 1 && after[i]?.write_token === batch.token))
-        .map((change) => change.email),
-    );
+    // The bulk result only counts matches: find which writes are ours by their token, in one query (a
+    // scan on the embedded server, where `_id: {$in}` is far slower; it returns only this batch's accounts).
+    const ours = await this.accounts
+      .find({ write_token: batch.token }, { version: 1 })
+      .lean<{ _id: string; version: number }[]>()
+      .exec();
+    const landedAt = new Map(ours.map((account) => [account._id, account.version]));
+    return new Set(changes.filter((change) => landedAt.get(change.email) !== change.version + 1).map((change) => change.email));
   }
 }
 
-/** The update of one compare-and-set; a batched one also marks the account with the batch's token and write time. */
+/** The update of one compare-and-set; a batched one also marks the account with its batch's token and write time. */
 function toUpdate(
   change: AccountWrite,
   batch?: { token: string; updatedAt: Date },
