@@ -5,7 +5,7 @@ import { BetaAccountsRepository } from '../credits/beta-accounts.repository.js';
 import { BetaCreditsService } from '../credits/beta-credits.service.js';
 import { secondsCoveredBy } from '../credits/credit-math.js';
 import { BetaUsersRepository } from '../enrollment/beta-users.repository.js';
-import { BetaSessionsRepository, type SessionProgress } from '../sessions/beta-sessions.repository.js';
+import { BetaSessionsRepository, type ActiveSessionRef, type SessionProgress } from '../sessions/beta-sessions.repository.js';
 import { BetaSessionsService } from '../sessions/beta-sessions.service.js';
 import { InstanceIdentity } from '../sessions/instance-identity.js';
 
@@ -39,8 +39,13 @@ export class CreditCheckpointService {
 
   async tick(): Promise<CheckpointReport> {
     const now = this.clock.now();
-    const owned = await this.sessions.findActive({ instanceId: this.instance.id });
-    const revoked = await this.betaUsers.findRevoked([...new Set(owned.map((session) => session.email))]);
+    const active = await this.sessions.findActive();
+    const owned = active.filter((session) => session.instance_id === this.instance.id);
+    // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.
+    const [revoked, withSessions] = await Promise.all([
+      this.betaUsers.findRevoked([...new Set(owned.map((session) => session.email))]),
+      this.accounts.findWithActiveSessions(),
+    ]);
     let ended = 0;
     for (const session of owned.filter((s) => revoked.has(s.email))) {
       await this.betaSessions.end(session._id, 'beta_revoked', now);
@@ -49,9 +54,14 @@ export class CreditCheckpointService {
     const running = owned.filter((session) => !revoked.has(session.email));
     const sessionsByEmail = new Map<string, string[]>();
     for (const session of running) {
-      sessionsByEmail.set(session.email, [...(sessionsByEmail.get(session.email) ?? []), session._id]);
+      const ids = sessionsByEmail.get(session.email);
+      if (ids === undefined) {
+        sessionsByEmail.set(session.email, [session._id]);
+      } else {
+        ids.push(session._id);
+      }
     }
-    const accounts = (await this.accounts.findWithActiveSessions()).filter((account) => sessionsByEmail.has(account._id));
+    const accounts = withSessions.filter((account) => sessionsByEmail.has(account._id));
     const settlements = await this.credits.settleMany(accounts, sessionsByEmail, now);
 
     const progress: SessionProgress[] = [];
@@ -76,7 +86,7 @@ export class CreditCheckpointService {
       await this.betaSessions.end(orphan._id, 'error', now);
       ended++;
     }
-    const lost = await this.endLostSessions(now);
+    const lost = await this.endLostSessions(active, now);
     const report = { activeSessions: owned.length, checkpointed: progress.length, ended, lost };
     this.logger.log(
       { instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended, lost },
@@ -86,9 +96,9 @@ export class CreditCheckpointService {
   }
 
   /** Sessions of other instances silent for 3 intervals: ended, charged up to their last heartbeat. */
-  private async endLostSessions(now: number): Promise<number> {
+  private async endLostSessions(active: ActiveSessionRef[], now: number): Promise<number> {
     const cutoff = now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs;
-    const lost = (await this.sessions.findActive()).filter(
+    const lost = active.filter(
       (session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff,
     );
     for (const session of lost) {

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Model } from 'mongoose';
+import type { Model, mongo } from 'mongoose';
+import { driverCollection } from '../../database/driver-collection.js';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaAccount } from './beta-account.schema.js';
 import type { AccountCredit } from './credit-math.js';
 
 export const APPLIED_KEYS_KEPT = 200;
 
-export type AccountState = AccountCredit & { _id: string; version: number; active_sessions: number; applied_keys: string[] };
+/** What a settlement reads of an account: its credit state and the version its compare-and-set is on. */
+export type AccountCreditState = AccountCredit & { _id: string; version: number };
+
+export type AccountState = AccountCreditState & { active_sessions: number; applied_keys: string[] };
 
 export interface AccountWrite {
   email: string;
@@ -43,11 +47,11 @@ export class BetaAccountsRepository implements OnModuleInit {
     }
   }
 
-  /** Accounts with at least one active session (one scan), without the bounded key list. */
-  async findWithActiveSessions(): Promise<AccountState[]> {
+  /** Accounts with at least one active session (one scan), only their credit state. */
+  async findWithActiveSessions(): Promise<AccountCreditState[]> {
     return this.accounts
-      .find({ active_sessions: { $gt: 0 } }, { applied_keys: 0 })
-      .lean<AccountState[]>()
+      .find({ active_sessions: { $gt: 0 } }, { version: 1, total_granted: 1, total_debited: 1, held: 1, sessions: 1 })
+      .lean<AccountCreditState[]>()
       .exec();
   }
 
@@ -69,33 +73,35 @@ export class BetaAccountsRepository implements OnModuleInit {
     if (changes.length === 0) {
       return new Set();
     }
-    const token = randomUUID();
-    const operations: AnyBulkWriteOperation<BetaAccount>[] = changes.map((change) => ({
-      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, token) },
+    const batch = { token: randomUUID(), updatedAt: new Date() };
+    // Straight to the driver: each update is built whole here, so mongoose has nothing to cast (its timestamp is set by toUpdate).
+    const operations: mongo.AnyBulkWriteOperation<BetaAccount>[] = changes.map((change) => ({
+      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, batch) },
     }));
-    const result = await this.accounts.bulkWrite(operations, { ordered: false });
+    const result = await driverCollection(this.accounts).bulkWrite(operations, { ordered: false });
     if (result.matchedCount === changes.length) {
       return new Set();
     }
-    // The bulk result only counts matches: find which writes are ours by their token.
-    const after = await Promise.all(
-      changes.map((change) =>
-        this.accounts.findById(change.email, { version: 1, write_token: 1 }).lean<{ version: number; write_token?: string }>().exec(),
-      ),
-    );
-    return new Set(
-      changes
-        .filter((change, i) => !(after[i]?.version === change.version + 1 && after[i]?.write_token === token))
-        .map((change) => change.email),
-    );
+    // The bulk result only counts matches: find which writes are ours by their token, in one query (a
+    // scan on the embedded server, where `_id: {$in}` is far slower; it returns only this batch's accounts).
+    const ours = await this.accounts
+      .find({ write_token: batch.token }, { version: 1 })
+      .lean<{ _id: string; version: number }[]>()
+      .exec();
+    const landedAt = new Map(ours.map((account) => [account._id, account.version]));
+    return new Set(changes.filter((change) => landedAt.get(change.email) !== change.version + 1).map((change) => change.email));
   }
 }
 
-function toUpdate(change: AccountWrite, token?: string) {
+/** The update of one compare-and-set; a batched one also marks the account with its batch's token and write time. */
+function toUpdate(
+  change: AccountWrite,
+  batch?: { token: string; updatedAt: Date },
+): { $set: Record<string, unknown>; $inc: { version: 1 }; $push?: object } {
   const { next } = change;
-  const update: Record<string, unknown> = {
+  const update: ReturnType<typeof toUpdate> = {
     $set: {
-      write_token: token,
+      ...(batch === undefined ? {} : { write_token: batch.token, updated_at: batch.updatedAt }),
       total_granted: next.total_granted,
       total_debited: next.total_debited,
       held: next.held,
@@ -105,7 +111,7 @@ function toUpdate(change: AccountWrite, token?: string) {
     $inc: { version: 1 },
   };
   if (change.appliedKeys !== undefined) {
-    (update.$set as Record<string, unknown>).applied_keys = change.appliedKeys.slice(-APPLIED_KEYS_KEPT);
+    update.$set.applied_keys = change.appliedKeys.slice(-APPLIED_KEYS_KEPT);
   } else if (change.appliedKey !== undefined) {
     update.$push = { applied_keys: { $each: [change.appliedKey], $slice: -APPLIED_KEYS_KEPT } };
   }

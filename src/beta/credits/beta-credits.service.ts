@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
-import { BetaAccountsRepository, type AccountState, type AccountWrite } from './beta-accounts.repository.js';
+import { BetaAccountsRepository, type AccountCreditState, type AccountState, type AccountWrite } from './beta-accounts.repository.js';
 import type { TransactionType } from './beta-credit-transaction.schema.js';
 import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.repository.js';
 import {
@@ -192,8 +192,8 @@ export class BetaCreditsService {
    * Settles many accounts with one bulk ledger insert and one bulk compare-and-set; accounts whose
    * debits were already recorded or whose write lost a race are settled again one by one.
    */
-  async settleMany(accounts: AccountState[], sessionsByEmail: Map<string, string[]>, now: number): Promise<Settlement[]> {
-    const plans = new Map<string, { account: AccountState; plan: SettlementPlan }>();
+  async settleMany(accounts: AccountCreditState[], sessionsByEmail: Map<string, string[]>, now: number): Promise<Settlement[]> {
+    const plans = new Map<string, { account: AccountCreditState; plan: SettlementPlan }>();
     for (const account of accounts) {
       const sessionIds = sessionsByEmail.get(account._id);
       if (sessionIds !== undefined) {
@@ -202,7 +202,8 @@ export class BetaCreditsService {
     }
     const debits = [...plans.values()].flatMap(({ account, plan }) => plan.debits.map((debit) => this.debitEntry(account._id, debit)));
     const recorded = await this.ledger.appendMany(debits);
-    const retry = new Set([...recorded].map((key) => debits.find((entry) => entry._id === key)!.email));
+    const emailByKey = new Map(debits.map((entry) => [entry._id, entry.email]));
+    const retry = new Set([...recorded].map((key) => emailByKey.get(key)!));
     const writes: AccountWrite[] = [...plans.values()]
       .filter(({ account, plan }) => plan.changed && !retry.has(account._id))
       .map(({ account, plan }) => ({ email: account._id, version: account.version, next: plan.account }));

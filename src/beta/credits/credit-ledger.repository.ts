@@ -31,13 +31,16 @@ export class CreditLedgerRepository implements OnModuleInit {
     }
   }
 
-  /** Appends many entries in one round trip; returns the keys that were already recorded. */
+  /**
+   * Appends many entries in one round trip; returns the keys that were already recorded. The caller
+   * builds each entry whole, so they go to the driver as they are (`lean`: no documents hydrated).
+   */
   async appendMany(entries: LedgerEntry[]): Promise<Set<string>> {
     if (entries.length === 0) {
       return new Set();
     }
     try {
-      await this.ledger.insertMany(entries, { ordered: false });
+      await this.ledger.insertMany(entries, { ordered: false, lean: true });
       return new Set();
     } catch (error) {
       const writeErrors = (error as { writeErrors?: { index?: number; err?: { index?: number; code?: number }; code?: number }[] })

@@ -1,9 +1,13 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import type { AnyBulkWriteOperation, Model } from 'mongoose';
+import type { Model, mongo } from 'mongoose';
+import { driverCollection } from '../../database/driver-collection.js';
 import { BetaSession, type BetaEndReason, type BetaSessionStatus } from './beta-session.schema.js';
 
 export type BetaSessionRecord = BetaSession;
+
+/** What the checkpoint reads of each active session: who serves it and when it was last heard of. */
+export type ActiveSessionRef = Pick<BetaSessionRecord, '_id' | 'email' | 'instance_id' | 'heartbeat_at'>;
 
 export interface SessionProgress {
   sessionId: string;
@@ -28,12 +32,12 @@ export class BetaSessionsRepository implements OnModuleInit {
     return (await this.sessions.findById(id).lean<BetaSessionRecord>().exec()) ?? undefined;
   }
 
-  async findActive(filter: { instanceId?: string } = {}): Promise<BetaSessionRecord[]> {
-    const query: Record<string, unknown> = { status: 'active' };
-    if (filter.instanceId !== undefined) {
-      query.instance_id = filter.instanceId;
-    }
-    return this.sessions.find(query).lean<BetaSessionRecord[]>().exec();
+  /** Every active session, in one query: the checkpoint charges this instance's and looks for lost ones among the rest. */
+  async findActive(): Promise<ActiveSessionRef[]> {
+    return this.sessions
+      .find({ status: 'active' }, { email: 1, instance_id: 1, heartbeat_at: 1 })
+      .lean<ActiveSessionRef[]>()
+      .exec();
   }
 
   async list(filter: { status?: BetaSessionStatus; email?: string }, limit: number): Promise<BetaSessionRecord[]> {
@@ -45,13 +49,14 @@ export class BetaSessionsRepository implements OnModuleInit {
     if (progress.length === 0) {
       return;
     }
-    const operations: AnyBulkWriteOperation<BetaSession>[] = progress.map((item) => ({
+    // Straight to the driver: the updates are built whole here, so mongoose has nothing to cast.
+    const operations: mongo.AnyBulkWriteOperation<BetaSession>[] = progress.map((item) => ({
       updateOne: {
         filter: { _id: item.sessionId },
         update: { $max: { charged_credits: item.chargedCredits, charged_seconds: item.chargedSeconds, heartbeat_at: item.heartbeatAt } },
       },
     }));
-    await this.sessions.bulkWrite(operations, { ordered: false });
+    await driverCollection(this.sessions).bulkWrite(operations, { ordered: false });
   }
 
   /** Marks the session ended once: a compare-and-set on its version, so the first end wins. */
