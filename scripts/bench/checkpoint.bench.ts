@@ -174,7 +174,10 @@ async function copyDatabase(from: Db, to: Db): Promise<void> {
  * Returns the timed part: each as one raw-driver bulk call.
  */
 async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<void>> {
-  const accounts = await db.collection<Doc>('beta_credits').find({ active_sessions: { $gt: 0 } }).toArray();
+  const accounts = await db
+    .collection<Doc>('beta_credits')
+    .find({ active_sessions: { $gt: 0 } })
+    .toArray();
   const entries: Doc[] = [];
   const accountWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];
   const progressWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];

@@ -1,8 +1,9 @@
 // `npm run bench [-- <name>...]`: runs every registered benchmark, or only the named ones.
 import type { Benchmark } from './benchmark.js';
 import { checkpointBenchmark } from './checkpoint.bench.js';
+import { gatewayBenchmark } from './gateway.bench.js';
 
-const BENCHMARKS: Benchmark[] = [checkpointBenchmark];
+const BENCHMARKS: Benchmark[] = [checkpointBenchmark, gatewayBenchmark];
 
 async function main(names: string[]): Promise<void> {
   const unknown = names.filter((name) => !BENCHMARKS.some((benchmark) => benchmark.name === name));

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { mongo, type Model } from 'mongoose';
 import type { QuotaWindow } from '../config/app-config.js';
+import { driverCollection } from '../database/driver-collection.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import type { SubscriptionTier } from '../users/user.schema.js';
 import type { QuotaFeature } from './quota-feature.js';
@@ -52,7 +53,7 @@ export class QuotaRepository {
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
     const keys = QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
-    const found = await this.counters()
+    const found = await driverCollection(this.usage)
       .find({ _id: { $in: keys } }, { projection: { used_seconds: 1 } })
       .toArray();
     const usedByKey = new Map(found.map((counter) => [counter._id, counter.used_seconds]));
@@ -76,7 +77,7 @@ export class QuotaRepository {
       }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       try {
-        await this.counters().bulkWrite(pending, { ordered: false });
+        await driverCollection(this.usage).bulkWrite(pending, { ordered: false });
         return;
       } catch (error) {
         const failed = error instanceof mongo.MongoBulkWriteError ? error.writeErrors : [];
@@ -87,11 +88,6 @@ export class QuotaRepository {
         pending = writeErrors.map((writeError) => pending[writeError.index]);
       }
     }
-  }
-
-  /** The hot paths (a record every interval per session) use the driver directly: no casting or validation per call. */
-  private counters(): mongo.Collection<QuotaUsage> {
-    return this.usage.collection as unknown as mongo.Collection<QuotaUsage>;
   }
 
   async createSession(session: NewQuotaSession): Promise<QuotaSessionRecord> {

@@ -16,6 +16,7 @@ import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment
 import { ChannelsService } from '../../src/channels/channels.service.js';
 import { startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
 import { UsersService } from '../../src/users/users.service.js';
+import { formatTable, type Benchmark } from './benchmark.js';
 import type { LoadCommand, LoadReport } from './gateway-load.js';
 
 /**
@@ -24,12 +25,18 @@ import type { LoadCommand, LoadReport } from './gateway-load.js';
  * load in the same run. The server runs in this process; the clients run in a child process.
  */
 
-export interface GatewayBenchOptions {
-  sessions: number;
-  durationMs: number;
-}
+const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
+const DURATION_MS = 1000 * Number(process.env.BENCH_GATEWAY_SECONDS ?? 60);
 
-export interface GatewayBenchRow {
+export const gatewayBenchmark: Benchmark = {
+  name: 'gateway',
+  description: `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load`,
+  async run() {
+    printTable(await runGatewayBench());
+  },
+};
+
+interface GatewayBenchRow {
   server: string;
   sessions: number;
   readyP50Ms: number;
@@ -193,22 +200,22 @@ async function betaBooks(app: INestApplication): Promise<{ active: number; charg
   return { active, charged: Math.abs(charged[0]?.total ?? 0) };
 }
 
-export async function runGatewayBench(options: GatewayBenchOptions): Promise<GatewayBenchRow[]> {
+async function runGatewayBench(): Promise<GatewayBenchRow[]> {
   const database = await startEmbeddedDatabase({ backend: 'memory' });
   try {
     const echo = await startEchoServer();
     const echoRow = await measure(
-      { server: 'ws echo (baseline)', url: echo.url, auths: new Array(options.sessions).fill({ type: 'auth' }) },
-      options.durationMs,
+      { server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) },
+      DURATION_MS,
     );
     await echo.close();
 
     const gateway = await startGateway(database.serverUri);
     try {
-      const auths = await seedViewers(gateway.app, options.sessions);
-      const gatewayRow = await measure({ server: 'live-dubbing gateway', url: gateway.url, auths }, options.durationMs);
+      const auths = await seedViewers(gateway.app, SESSIONS);
+      const gatewayRow = await measure({ server: 'live-dubbing gateway', url: gateway.url, auths }, DURATION_MS);
       const books = await betaBooks(gateway.app);
-      console.log(`beta sessions still active: ${books.active}; credits charged in total: ${books.charged}`);
+      process.stdout.write(`beta sessions left active: ${books.active}; credits charged in total: ${books.charged}\n`);
       return [echoRow, gatewayRow];
     } finally {
       await gateway.app.close();
@@ -218,25 +225,39 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
   }
 }
 
-export function printGatewayTable(rows: GatewayBenchRow[]): void {
+function printTable(rows: GatewayBenchRow[]): void {
   const [baseline] = rows;
-  console.table(
-    rows.map((row) => ({
-      server: row.server,
-      sessions: row.sessions,
-      'ready p50 ms': row.readyP50Ms.toFixed(1),
-      'ready p99 ms': row.readyP99Ms.toFixed(1),
-      failed: row.failures,
-      'CPU s / stream-min': row.cpuSecondsPerStreamMinute.toFixed(4),
-      'CPU ratio': (row.cpuSecondsPerStreamMinute / baseline.cpuSecondsPerStreamMinute).toFixed(2),
-      'loop delay p99 ms': row.eventLoopP99Ms.toFixed(1),
-      'heap KiB / idle session': row.heapPerIdleSessionKiB.toFixed(1),
-      'frames sent': row.framesSent,
-      late: row.framesLate,
-      'messages back': row.messagesReceived,
-      closes: Object.entries(row.closeCodes)
-        .map(([code, count]) => `${code}×${count}`)
-        .join(' '),
-    })),
-  );
+  const header = [
+    'server',
+    'sessions',
+    'ready p50 ms',
+    'ready p99 ms',
+    'refused',
+    'CPU s / stream-min',
+    'CPU ratio',
+    'loop delay p99 ms',
+    'heap KiB / idle session',
+    'frames in',
+    'late frames',
+    'messages out',
+    'closes',
+  ];
+  const cells = rows.map((row) => [
+    row.server,
+    String(row.sessions),
+    row.readyP50Ms.toFixed(0),
+    row.readyP99Ms.toFixed(0),
+    String(row.failures),
+    row.cpuSecondsPerStreamMinute.toFixed(4),
+    `${(row.cpuSecondsPerStreamMinute / baseline.cpuSecondsPerStreamMinute).toFixed(2)}×`,
+    row.eventLoopP99Ms.toFixed(1),
+    row.heapPerIdleSessionKiB.toFixed(1),
+    String(row.framesSent),
+    String(row.framesLate),
+    String(row.messagesReceived),
+    Object.entries(row.closeCodes)
+      .map(([code, count]) => `${code}×${count}`)
+      .join(' '),
+  ]);
+  process.stdout.write(formatTable(header, cells) + '\n');
 }
