@@ -45,3 +45,6 @@ export class QuotaSession {
 }
 
 export const QuotaSessionSchema = SchemaFactory.createForClass(QuotaSession);
+// A record's claim matches on exactly these keys; the embedded server uses an index only for a filter that is
+// a unique index's key set, so without this every claim scans all sessions ever recorded (7 ms at 20 000).
+QuotaSessionSchema.index({ _id: 1, status: 1, recorded_until: 1 }, { unique: true });
