@@ -15,7 +15,6 @@ type Db = mongoose.mongo.Db;
 type Doc = mongoose.mongo.Document & { _id: string };
 
 const SIZES = [1_000, 5_000, 10_000];
-const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const INTERVAL_MS = 30_000;
 const SEED_CONCURRENCY = 64;
 const COLLECTIONS = ['beta_users', 'beta_credits', 'beta_credit_transactions', 'beta_sessions'];
@@ -29,8 +28,9 @@ interface Sample {
 
 export const checkpointBenchmark: Benchmark = {
   name: 'checkpoint',
-  description: `one CreditCheckpointService.tick over N active beta sessions vs. its writes as raw-driver bulk calls (medians of ${REPETITIONS} runs)`,
+  description: 'one CreditCheckpointService.tick over N active beta sessions vs. its writes as raw-driver bulk calls',
   async run() {
+    const runs = repetitions(process.env.BENCH_REPETITIONS ?? '5');
     const database = await startEmbeddedDatabase({ backend: 'memory' });
     const client = await new mongoose.mongo.MongoClient(database.serverUri).connect();
     try {
@@ -39,11 +39,11 @@ export const checkpointBenchmark: Benchmark = {
       const rows: string[][] = [];
       for (const size of SIZES) {
         const samples: Sample[] = [];
-        for (let repetition = 0; repetition < REPETITIONS; repetition++) {
+        for (let repetition = 0; repetition < runs; repetition++) {
           const sample = await measure(database.serverUri, client, size, repetition % 2 === 0);
           samples.push(sample);
           process.stderr.write(
-            `checkpoint: ${size} sessions, run ${repetition + 1}/${REPETITIONS}: tick ${sample.tickMs.toFixed(0)} ms, baseline ${sample.baselineMs.toFixed(0)} ms\n`,
+            `checkpoint: ${size} sessions, run ${repetition + 1}/${runs}: tick ${sample.tickMs.toFixed(0)} ms, baseline ${sample.baselineMs.toFixed(0)} ms\n`,
           );
         }
         const tickMs = median(samples.map((sample) => sample.tickMs));
@@ -58,6 +58,7 @@ export const checkpointBenchmark: Benchmark = {
           `${((100 * tickMs) / INTERVAL_MS).toFixed(2)} %`,
         ]);
       }
+      process.stdout.write(`Medians of ${runs} runs.\n\n`);
       process.stdout.write(formatTable(['sessions', 'tick ms', 'baseline ms', 'ratio', 'tick / 30 s interval'], rows) + '\n');
     } finally {
       await client.close();
@@ -67,8 +68,8 @@ export const checkpointBenchmark: Benchmark = {
 };
 
 /**
- * One repetition on fresh databases: `size` users enrolled and a session started for each through the
- * services, the clock moved one interval; a copy of that database for the baseline. Then one tick on
+ * One repetition on fresh databases: `size` enrolled viewers with a session each (see startSessions),
+ * the clock moved one interval; a copy of that database for the baseline. Then one tick on
  * the original and the same writes as raw bulk calls on the copy (order alternating), and a check that
  * both ended with the same documents.
  */
@@ -261,4 +262,12 @@ function canonical(value: unknown): unknown {
     );
   }
   return value;
+}
+
+function repetitions(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`BENCH_REPETITIONS must be a whole number ≥ 1, not "${value}"`);
+  }
+  return count;
 }
