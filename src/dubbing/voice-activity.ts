@@ -36,6 +36,22 @@ const INITIAL_SEGMENT_BYTES = (SESSION_SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) / 2;
 const MAX_KEPT_SEGMENT_BYTES = 4 * INITIAL_SEGMENT_BYTES;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Where an odd-aligned frame is copied so its samples can be read in place (one memcpy beats per-sample reads). */
+let alignedScratch = new Int16Array(0);
+
+function samplesOf(frame: Buffer, samples: number): Int16Array | undefined {
+  if (!LITTLE_ENDIAN) {
+    return undefined;
+  }
+  if (frame.byteOffset % BYTES_PER_SAMPLE === 0) {
+    return new Int16Array(frame.buffer, frame.byteOffset, samples);
+  }
+  if (alignedScratch.length < samples) {
+    alignedScratch = new Int16Array(samples);
+  }
+  frame.copy(new Uint8Array(alignedScratch.buffer), 0, 0, samples * BYTES_PER_SAMPLE);
+  return alignedScratch;
+}
 
 /** Root mean square of the s16le samples in `frame`. */
 export function frameRms(frame: Buffer): number {
@@ -44,9 +60,8 @@ export function frameRms(frame: Buffer): number {
     return 0;
   }
   let sumOfSquares = 0;
-  if (LITTLE_ENDIAN && frame.byteOffset % BYTES_PER_SAMPLE === 0) {
-    // Aligned: read the samples in place, with no per-sample bounds checks.
-    const view = new Int16Array(frame.buffer, frame.byteOffset, samples);
+  const view = samplesOf(frame, samples);
+  if (view !== undefined) {
     for (let i = 0; i < samples; i++) {
       sumOfSquares += view[i] * view[i];
     }

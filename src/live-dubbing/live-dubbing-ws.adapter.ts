@@ -4,6 +4,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { AUDIO_EVENT, CloseCode, ErrorCode, INVALID_MESSAGE_EVENT } from './live-dubbing.protocol.js';
+import { LiveSessionsService } from './live-sessions.service.js';
 
 /** Messages a client may have waiting before the server calls it a flood (each one is handled quickly). */
 const MAX_QUEUED_MESSAGES = 256;
@@ -14,12 +15,15 @@ interface RoutedMessage {
 }
 
 /**
- * The stock adapter parses every frame as JSON. Here the frame's real kind decides: binary frames go to
- * the audio handler untouched, text frames are JSON routed by `type`, and anything malformed goes to one
- * handler that rejects it. A client's messages are handled one at a time, in order.
+ * The stock adapter parses every frame as JSON. Here the frame's real kind decides: binary frames are audio,
+ * handed untouched to LiveSessionsService.acceptAudio; text frames are JSON routed by `type` to the gateway's
+ * handlers, and anything malformed goes to one handler that rejects it. A client's messages are handled one
+ * at a time, in order: a frame that arrives while a message is being handled waits its turn.
  */
 export class LiveDubbingWsAdapter extends WsAdapter {
-  constructor(app: INestApplicationContext) {
+  private sessions?: LiveSessionsService;
+
+  constructor(private readonly app: INestApplicationContext) {
     super(app);
   }
 
@@ -39,6 +43,11 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       draining = false;
     };
     client.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary && !draining) {
+        // Nothing waits before it: the frame is handled now, with no queueing and no promise.
+        this.audio(client, data);
+        return;
+      }
       if (queue.length >= MAX_QUEUED_MESSAGES) {
         client.close(CloseCode.ProtocolError, 'Too many messages');
         return;
@@ -56,6 +65,10 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     handlersMap: Map<string, MessageMappingProperties>,
     transform: (data: unknown) => Observable<unknown>,
   ): Promise<void> {
+    if (message.event === AUDIO_EVENT) {
+      this.audio(client, message.data as Buffer);
+      return;
+    }
     const handler = handlersMap.get(message.event) ?? handlersMap.get(INVALID_MESSAGE_EVENT);
     if (handler === undefined) {
       return;
@@ -68,6 +81,16 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     const response = isObservable(result) ? await lastValueFrom(transform(result), { defaultValue: undefined }) : result;
     if (response !== undefined && response !== null && client.readyState === client.OPEN) {
       client.send(JSON.stringify(response));
+    }
+  }
+
+  /** Audio goes straight to the live sessions; a refused frame fails the session like any handler's error. */
+  private audio(client: WebSocket, frame: Buffer): void {
+    this.sessions ??= this.app.get(LiveSessionsService, { strict: false });
+    try {
+      this.sessions.acceptAudio(client, frame);
+    } catch (error) {
+      void this.sessions.failSocket(client, error);
     }
   }
 }

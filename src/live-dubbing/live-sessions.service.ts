@@ -3,10 +3,20 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { Clock } from '../common/clock.js';
+import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
-import { AudioRateMeter } from './audio-input.js';
-import { CloseCode, END_OUTCOMES, endCauseOf, ErrorCode, LiveDubbingError, type EndCause } from './live-dubbing.protocol.js';
+import { AudioRateMeter, validateAudioFrame } from './audio-input.js';
+import {
+  CloseCode,
+  END_OUTCOMES,
+  endCauseOf,
+  ErrorCode,
+  internalError,
+  LiveDubbingError,
+  protocolError,
+  type EndCause,
+} from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
 
@@ -27,6 +37,7 @@ export class LiveSessionsService {
     private readonly beta: BetaSessionsService,
     private readonly quota: QuotaService,
     private readonly metrics: MetricsService,
+    private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
@@ -66,6 +77,40 @@ export class LiveSessionsService {
       return;
     }
     session.socket.send(pcm, { binary: true });
+  }
+
+  /**
+   * One binary frame of a live session's audio (the hottest path: ten frames a second per session, so the
+   * adapter calls it directly rather than through a handler's per-message context). Throws the protocol
+   * error for audio before the session is live, a bad frame, or a flood; `failSocket` turns it into the reply.
+   */
+  acceptAudio(socket: WebSocket, frame: Buffer): void {
+    const session = this.sessions.get(socket);
+    if (session === undefined || session.phase !== 'live') {
+      throw protocolError('Audio before auth: the first message must be auth');
+    }
+    const check = validateAudioFrame(frame, this.config.ws.maxAudioFrameBytes);
+    if (!check.ok) {
+      throw protocolError(check.message);
+    }
+    if (!session.meter.accept(frame.length)) {
+      throw protocolError('Audio is arriving more than 2× faster than real time');
+    }
+    session.pipeline?.pushAudio(frame);
+  }
+
+  /** The one place a WebSocket failure becomes an error message and a close code; internals never reach the client. */
+  async failSocket(socket: WebSocket, exception: unknown): Promise<void> {
+    const error = exception instanceof LiveDubbingError ? exception : internalError();
+    if (!(exception instanceof LiveDubbingError)) {
+      this.logger.error({ err: exception }, 'Live dubbing handler failed');
+    }
+    const session = this.sessions.get(socket);
+    if (session === undefined) {
+      this.reject(socket, error);
+      return;
+    }
+    await this.fail(session, error);
   }
 
   /** Ends the session because of `error`: its error message and close code. */

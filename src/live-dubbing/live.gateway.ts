@@ -8,12 +8,10 @@ import type { DubbingEvent } from '../dubbing/dubbing-pipeline.js';
 import { DubbingService } from '../dubbing/dubbing.service.js';
 import { DubbingProviderError } from '../dubbing/providers/dubbing-provider.error.js';
 import { QuotaService } from '../quota/quota.service.js';
-import { validateAudioFrame } from './audio-input.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
 import {
-  AUDIO_EVENT,
   AUDIO_FORMAT,
   ClientMessageType,
   CloseCode,
@@ -119,19 +117,6 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
       audio: AUDIO_FORMAT,
       quota: quota.remaining,
     };
-  }
-
-  @SubscribeMessage(AUDIO_EVENT)
-  onAudio(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: Buffer): void {
-    const session = this.liveSession(socket, 'Audio before auth: the first message must be auth');
-    const check = validateAudioFrame(frame, this.config.ws.maxAudioFrameBytes);
-    if (!check.ok) {
-      throw protocolError(check.message);
-    }
-    if (!session.meter.accept(frame.length)) {
-      throw protocolError('Audio is arriving more than 2× faster than real time');
-    }
-    session.pipeline?.pushAudio(frame);
   }
 
   @SubscribeMessage(ClientMessageType.Stop)
