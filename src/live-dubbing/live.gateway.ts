@@ -34,7 +34,9 @@ const NOT_AUTHENTICATED = 'The first message must be auth';
  * The live session protocol shared by the live gateways (dubbing, subtitles). Opening (SPEC §3.1) is
  * Nest's own machinery, in order: guards (message, token, rate limit, tier, channel), the beta
  * pre-authorization interceptor, then the handler (quota, pipeline, ready). Every refusal reaches the
- * client through LiveDubbingExceptionFilter. Subclasses name the feature and its path.
+ * client through LiveDubbingExceptionFilter. Audio frames, ten a second per session, skip the per-message
+ * handler context: the adapter hands them to LiveSessionsService.acceptAudio, whose refusals take the same
+ * failSocket path as the filter's. Subclasses name the feature and its path.
  */
 @UseFilters(LiveDubbingExceptionFilter)
 export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown {
