@@ -74,7 +74,7 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       return;
     }
     const result: unknown = await handler.callback(message.data, message.event);
-    // Most messages (audio) answer nothing: no need to wrap them in an observable.
+    // Most handlers (stop, refusals) answer nothing: no need to wrap that in an observable.
     if (result === undefined || result === null) {
       return;
     }

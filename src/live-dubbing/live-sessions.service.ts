@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
+import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
@@ -16,6 +17,7 @@ import {
   LiveDubbingError,
   protocolError,
   type EndCause,
+  type QuotaEndStatus,
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
@@ -56,6 +58,15 @@ export class LiveSessionsService {
     return session;
   }
 
+  /** The socket's session if it is live; the protocol error `notLive` otherwise. */
+  live(socket: WebSocket, notLive: string): LiveSession {
+    const session = this.get(socket);
+    if (session.phase !== 'live') {
+      throw protocolError(notLive);
+    }
+    return session;
+  }
+
   count(): number {
     return this.sessions.size;
   }
@@ -85,10 +96,7 @@ export class LiveSessionsService {
    * error for audio before the session is live, a bad frame, or a flood; `failSocket` turns it into the reply.
    */
   acceptAudio(socket: WebSocket, frame: Buffer): void {
-    const session = this.sessions.get(socket);
-    if (session === undefined || session.phase !== 'live') {
-      throw protocolError('Audio before auth: the first message must be auth');
-    }
+    const session = this.live(socket, 'Audio before auth: the first message must be auth');
     const check = validateAudioFrame(frame, this.config.ws.maxAudioFrameBytes);
     if (!check.ok) {
       throw protocolError(check.message);
@@ -129,9 +137,7 @@ export class LiveSessionsService {
     start: { sessionId: string; startedAt: number; estimatedCost: number; remainingCredits: number },
   ): Promise<boolean> {
     if (session.phase === 'ended') {
-      await this.beta
-        .end(start.sessionId, END_OUTCOMES[session.endCause!].beta, start.startedAt)
-        .catch((error: unknown) => this.logFailure('beta', session, error));
+      await this.endBeta(session, start.sessionId, END_OUTCOMES[session.endCause!].beta, start.startedAt);
       return false;
     }
     session.betaSessionId = start.sessionId;
@@ -144,9 +150,7 @@ export class LiveSessionsService {
   /** Records the quota session of an opening session; ends it at once if the client left meanwhile. */
   async attachQuota(session: LiveSession, quotaSessionId: string): Promise<boolean> {
     if (session.phase === 'ended') {
-      await this.quota
-        .endSession(quotaSessionId, END_OUTCOMES[session.endCause!].quota)
-        .catch((error: unknown) => this.logFailure('quota', session, error));
+      await this.endQuota(session, quotaSessionId, END_OUTCOMES[session.endCause!].quota);
       return false;
     }
     session.quotaSessionId = quotaSessionId;
@@ -165,12 +169,8 @@ export class LiveSessionsService {
     // A session refused before it went live has used nothing: it ends at the instant it started.
     const betaEndAt = cause === 'quota_failed' ? session.betaStartedAt : undefined;
     const [betaEnd] = await Promise.all([
-      session.betaSessionId === undefined
-        ? undefined
-        : this.beta.end(session.betaSessionId, outcome.beta, betaEndAt).catch((error: unknown) => this.logFailure('beta', session, error)),
-      session.quotaSessionId === undefined
-        ? undefined
-        : this.quota.endSession(session.quotaSessionId, outcome.quota).catch((error: unknown) => this.logFailure('quota', session, error)),
+      session.betaSessionId === undefined ? undefined : this.endBeta(session, session.betaSessionId, outcome.beta, betaEndAt),
+      session.quotaSessionId === undefined ? undefined : this.endQuota(session, session.quotaSessionId, outcome.quota),
     ]);
     this.sessions.delete(session.socket);
     this.metrics.liveSessions.dec();
@@ -209,6 +209,14 @@ export class LiveSessionsService {
   ): Promise<void> {
     const ending = [...this.sessions.values()].filter((session) => session.feature === feature);
     await Promise.all(ending.map((session) => this.end(session, cause, farewell)));
+  }
+
+  private endBeta(session: LiveSession, betaSessionId: string, reason: BetaEndReason, at?: number) {
+    return this.beta.end(betaSessionId, reason, at).catch((error: unknown) => this.logFailure('beta', session, error));
+  }
+
+  private endQuota(session: LiveSession, quotaSessionId: string, status: QuotaEndStatus) {
+    return this.quota.endSession(quotaSessionId, status).catch((error: unknown) => this.logFailure('quota', session, error));
   }
 
   private logFailure(part: string, session: LiveSession, error: unknown): undefined {

@@ -123,7 +123,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
 
   @SubscribeMessage(ClientMessageType.Stop)
   async onStop(@ConnectedSocket() socket: WebSocket): Promise<void> {
-    const session = this.liveSession(socket, NOT_AUTHENTICATED);
+    const session = this.sessions.live(socket, NOT_AUTHENTICATED);
     await this.sessions.end(session, 'user_stopped', {
       message: { type: 'session_ended', reason: 'user_stopped' },
       closeCode: CloseCode.Normal,
@@ -133,7 +133,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
 
   @SubscribeMessage(ClientMessageType.Ping)
   onPing(@ConnectedSocket() socket: WebSocket): object {
-    this.liveSession(socket, NOT_AUTHENTICATED);
+    this.sessions.live(socket, NOT_AUTHENTICATED);
     return { type: 'pong' };
   }
 
@@ -148,14 +148,6 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
       closeCode: CloseCode.GoingAway,
       closeReason: 'Server shutting down',
     });
-  }
-
-  private liveSession(socket: WebSocket, notLive: string): LiveSession {
-    const session = this.sessions.get(socket);
-    if (session.phase !== 'live') {
-      throw protocolError(notLive);
-    }
-    return session;
   }
 
   private deliver(session: LiveSession, event: DubbingEvent): void {

@@ -117,8 +117,8 @@ export class QuotaRepository {
    */
   async claimSpan(session: QuotaSessionRecord, claim: SpanClaim): Promise<boolean> {
     const ending = claim.end === undefined ? {} : { status: claim.end.status, ended_at: new Date(claim.end.endedAtMs) };
-    const result = await this.sessions.collection.updateOne(
-      { _id: session.id as never, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
+    const result = await driverCollection(this.sessions).updateOne(
+      { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
       { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
     );
     return result.matchedCount === 1;
