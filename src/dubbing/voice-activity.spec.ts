@@ -1,5 +1,5 @@
 import { chunked, silence, tone } from './testing/synthetic-pcm.js';
-import { frameRms, VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
+import { rmsReaches, VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
 
 const FRAME_MS = 20;
 const BYTES_PER_MS = 32;
@@ -14,28 +14,37 @@ function boundaries(segments: VoiceSegment[]): Array<[number, number]> {
   return segments.map((segment) => [segment.startMs, segment.endMs]);
 }
 
-describe(frameRms.name, () => {
-  it('measures a constant-magnitude frame at that magnitude', () => {
-    const frame = Buffer.alloc(640);
-    for (let offset = 0; offset < frame.length; offset += 2) {
-      frame.writeInt16LE(offset % 4 === 0 ? 1000 : -1000, offset);
-    }
-    expect(frameRms(frame)).toBe(1000);
+function samplesOf(pcm: Buffer): Int16Array {
+  return Int16Array.from({ length: pcm.length / 2 }, (_, i) => pcm.readInt16LE(2 * i));
+}
+
+describe(rmsReaches.name, () => {
+  const alternating = samplesOf(Buffer.from(new Int16Array(320).map((_, i) => (i % 2 === 0 ? 1000 : -1000)).buffer));
+
+  it('holds a constant-magnitude frame to exactly that magnitude', () => {
+    expect(rmsReaches(alternating, 0, 320, 1000)).toBe(true);
+    expect(rmsReaches(alternating, 0, 320, 1000.5)).toBe(false);
   });
 
-  it('measures digital silence as zero', () => {
-    expect(frameRms(Buffer.alloc(640))).toBe(0);
+  it('finds digital silence below any positive threshold', () => {
+    expect(rmsReaches(new Int16Array(320), 0, 320, 1)).toBe(false);
+    expect(rmsReaches(new Int16Array(320), 0, 320, 0)).toBe(true);
   });
 
-  it('measures the same whether the frame starts on an even or an odd byte', () => {
-    const pcm = tone(20, 12_000, 400);
-    const backing = Buffer.alloc(pcm.length + 1);
-    pcm.copy(backing, 1);
-    const unaligned = backing.subarray(1);
-    expect(unaligned.byteOffset % 2).toBe(1);
-    expect(pcm.byteOffset % 2).toBe(0);
-    expect(frameRms(unaligned)).toBe(frameRms(pcm));
-    expect(frameRms(pcm)).toBeCloseTo(12_000 / Math.SQRT2, -1);
+  it('weighs only the samples of the frame it is given', () => {
+    const quietThenLoud = new Int16Array(640);
+    quietThenLoud.fill(5000, 320);
+    expect(rmsReaches(quietThenLoud, 0, 320, 500)).toBe(false);
+    expect(rmsReaches(quietThenLoud, 320, 320, 500)).toBe(true);
+    expect(rmsReaches(quietThenLoud, 160, 320, 5000 / Math.SQRT2)).toBe(true);
+    expect(rmsReaches(quietThenLoud, 160, 320, 5000 / Math.SQRT2 + 1)).toBe(false);
+  });
+
+  it('agrees with the RMS computed in full for a tone', () => {
+    const samples = samplesOf(tone(20, 12_000, 400));
+    const rms = Math.sqrt(samples.reduce((sum, sample) => sum + sample * sample, 0) / samples.length);
+    expect(rmsReaches(samples, 0, samples.length, rms - 0.01)).toBe(true);
+    expect(rmsReaches(samples, 0, samples.length, rms + 0.01)).toBe(false);
   });
 });
 
@@ -48,6 +57,21 @@ describe(VoiceActivitySegmenter.name, () => {
       [2300, 2900],
     ]);
     expect(segments.map((segment) => segment.sequence)).toEqual([1, 2]);
+  });
+
+  it('finds the same segments, with the same samples, in audio that starts on an odd byte', () => {
+    const pcm = Buffer.concat([silence(300), tone(700, 3000), silence(400), tone(300, 900), silence(400)]);
+    const backing = Buffer.alloc(pcm.length + 1);
+    pcm.copy(backing, 1);
+    const unaligned = backing.subarray(1);
+    expect(unaligned.byteOffset % 2).toBe(1);
+    const [aligned, odd] = [segmentsOf(pcm, [3200, 3200, 1000]), segmentsOf(unaligned, [3200, 3200, 1000])];
+    expect(boundaries(odd)).toEqual(boundaries(aligned));
+    expect(boundaries(aligned)).toEqual([
+      [300, 1000],
+      [1400, 1700],
+    ]);
+    expect(odd.map((segment) => segment.pcm)).toEqual(aligned.map((segment) => segment.pcm));
   });
 
   it('returns exactly the speech samples of a segment', () => {

@@ -36,42 +36,41 @@ const INITIAL_SEGMENT_BYTES = (SESSION_SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) / 2;
 const MAX_KEPT_SEGMENT_BYTES = 4 * INITIAL_SEGMENT_BYTES;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** Where an odd-aligned frame is copied so its samples can be read in place (one memcpy beats per-sample reads). */
-let alignedScratch = new Int16Array(0);
+/** Where samples that cannot be read in place (odd byte offset, big-endian host) are copied, once per chunk. */
+let scratch = new Int16Array(0);
+let scratchBytes = new Uint8Array(0);
 
-function samplesOf(frame: Buffer, samples: number): Int16Array | undefined {
-  if (!LITTLE_ENDIAN) {
-    return undefined;
+/** `count` s16le samples of `pcm` from `byteOffset`: a view when they can be read in place, else a shared scratch copy. */
+function samplesAt(pcm: Buffer, byteOffset: number, count: number): Int16Array {
+  const start = pcm.byteOffset + byteOffset;
+  if (LITTLE_ENDIAN && start % BYTES_PER_SAMPLE === 0) {
+    return new Int16Array(pcm.buffer, start, count);
   }
-  if (frame.byteOffset % BYTES_PER_SAMPLE === 0) {
-    return new Int16Array(frame.buffer, frame.byteOffset, samples);
+  if (scratch.length < count) {
+    scratch = new Int16Array(count);
+    scratchBytes = new Uint8Array(scratch.buffer);
   }
-  if (alignedScratch.length < samples) {
-    alignedScratch = new Int16Array(samples);
+  if (LITTLE_ENDIAN) {
+    pcm.copy(scratchBytes, 0, byteOffset, byteOffset + count * BYTES_PER_SAMPLE);
+  } else {
+    for (let i = 0; i < count; i++) {
+      scratch[i] = pcm.readInt16LE(byteOffset + i * BYTES_PER_SAMPLE);
+    }
   }
-  frame.copy(new Uint8Array(alignedScratch.buffer), 0, 0, samples * BYTES_PER_SAMPLE);
-  return alignedScratch;
+  return scratch;
 }
 
-/** Root mean square of the s16le samples in `frame`. */
-export function frameRms(frame: Buffer): number {
-  const samples = Math.floor(frame.length / BYTES_PER_SAMPLE);
-  if (samples === 0) {
-    return 0;
-  }
+/**
+ * Whether the RMS of `count` samples from `start` is at least `thresholdRms`. It stops as soon as the sum of
+ * squares reaches the threshold's, so a loud frame costs a few samples and only quiet frames are read whole.
+ */
+export function rmsReaches(samples: Int16Array, start: number, count: number, thresholdRms: number): boolean {
+  const target = thresholdRms * thresholdRms * count;
   let sumOfSquares = 0;
-  const view = samplesOf(frame, samples);
-  if (view !== undefined) {
-    for (let i = 0; i < samples; i++) {
-      sumOfSquares += view[i] * view[i];
-    }
-  } else {
-    for (let offset = 0; offset < samples * BYTES_PER_SAMPLE; offset += BYTES_PER_SAMPLE) {
-      const sample = frame.readInt16LE(offset);
-      sumOfSquares += sample * sample;
-    }
+  for (let i = start, end = start + count; i < end && sumOfSquares < target; i++) {
+    sumOfSquares += samples[i] * samples[i];
   }
-  return Math.sqrt(sumOfSquares / samples);
+  return sumOfSquares >= target;
 }
 
 /**
@@ -81,6 +80,7 @@ export function frameRms(frame: Buffer): number {
 export class VoiceActivitySegmenter {
   private readonly options: VoiceActivityOptions;
   private readonly frameBytes: number;
+  private readonly frameSamples: number;
   private readonly hangoverFrames: number;
   private readonly minSegmentFrames: number;
   private readonly maxSegmentFrames: number;
@@ -102,6 +102,7 @@ export class VoiceActivitySegmenter {
     if (!Number.isInteger(frameSamples) || frameSamples < 1) {
       throw new RangeError(`A ${frameMs}-ms frame at ${sampleRateHz} Hz is not a whole number of samples`);
     }
+    this.frameSamples = frameSamples;
     this.frameBytes = frameSamples * BYTES_PER_SAMPLE;
     this.hangoverFrames = Math.max(1, Math.ceil(hangoverMs / frameMs));
     this.minSegmentFrames = Math.ceil(minSegmentMs / frameMs);
@@ -119,11 +120,15 @@ export class VoiceActivitySegmenter {
       if (this.partialBytes < this.frameBytes) {
         return completed;
       }
-      this.analyse(this.partialFrame, completed);
+      this.analyse(this.partialFrame, 0, samplesAt(this.partialFrame, 0, this.frameSamples), 0, completed);
       this.partialBytes = 0;
     }
-    for (; chunk.length - offset >= this.frameBytes; offset += this.frameBytes) {
-      this.analyse(chunk.subarray(offset, offset + this.frameBytes), completed);
+    const wholeFrames = Math.floor((chunk.length - offset) / this.frameBytes);
+    if (wholeFrames > 0) {
+      const samples = samplesAt(chunk, offset, wholeFrames * this.frameSamples);
+      for (let frame = 0; frame < wholeFrames; frame++, offset += this.frameBytes) {
+        this.analyse(chunk, offset, samples, frame * this.frameSamples, completed);
+      }
     }
     this.partialBytes = chunk.copy(this.partialFrame, 0, offset);
     return completed;
@@ -139,16 +144,17 @@ export class VoiceActivitySegmenter {
     return completed;
   }
 
-  private analyse(frame: Buffer, completed: VoiceSegment[]): void {
+  /** One analysis frame: `frameBytes` of `pcm` from `byteOffset`, whose samples start at `samples[sampleOffset]`. */
+  private analyse(pcm: Buffer, byteOffset: number, samples: Int16Array, sampleOffset: number, completed: VoiceSegment[]): void {
     const frameIndex = this.framesAnalysed++;
-    const voiced = frameRms(frame) >= this.options.thresholdRms;
+    const voiced = rmsReaches(samples, sampleOffset, this.frameSamples, this.options.thresholdRms);
     if (this.segmentFrames === 0) {
       if (!voiced) {
         return;
       }
       this.segmentStartFrame = frameIndex;
     }
-    this.append(frame);
+    this.append(pcm, byteOffset);
     if (voiced) {
       this.voicedSpanFrames = this.segmentFrames;
     }
@@ -158,15 +164,15 @@ export class VoiceActivitySegmenter {
     }
   }
 
-  /** Copies `frame` (a view into the caller's chunk or the reused partial frame) onto the segment. */
-  private append(frame: Buffer): void {
+  /** Copies one frame of `pcm` (the caller's chunk or the reused partial frame) onto the segment. */
+  private append(pcm: Buffer, byteOffset: number): void {
     const used = this.segmentFrames * this.frameBytes;
-    if (used + frame.length > this.segment.length) {
+    if (used + this.frameBytes > this.segment.length) {
       const grown = Buffer.allocUnsafe(Math.max(INITIAL_SEGMENT_BYTES, this.segment.length * 2));
       this.segment.copy(grown, 0, 0, used);
       this.segment = grown;
     }
-    frame.copy(this.segment, used);
+    pcm.copy(this.segment, used, byteOffset, byteOffset + this.frameBytes);
     this.segmentFrames++;
   }
 
@@ -176,9 +182,12 @@ export class VoiceActivitySegmenter {
     this.voicedSpanFrames = 0;
     if (speechFrames > 0 && speechFrames >= this.minSegmentFrames) {
       const { frameMs } = this.options;
+      const pcm = Buffer.allocUnsafe(speechFrames * this.frameBytes);
+      this.segment.copy(pcm, 0, 0, pcm.length);
+
       completed.push({
         sequence: this.nextSequence++,
-        pcm: Buffer.from(this.segment.subarray(0, speechFrames * this.frameBytes)),
+        pcm,
         startMs: this.segmentStartFrame * frameMs,
         endMs: (this.segmentStartFrame + speechFrames) * frameMs,
       });
