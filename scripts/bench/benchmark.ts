@@ -28,3 +28,13 @@ export function formatTable(header: string[], rows: string[][]): string {
   const rule = `|${widths.map((width) => `${'-'.repeat(width + 1)}:`).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
+
+/** Runs per benchmark row: `BENCH_REPETITIONS`, a whole number ≥ 1 (`fallback` when unset). */
+export function repetitions(fallback: number): number {
+  const value = process.env.BENCH_REPETITIONS ?? String(fallback);
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`BENCH_REPETITIONS must be a whole number ≥ 1, not "${value}"`);
+  }
+  return count;
+}

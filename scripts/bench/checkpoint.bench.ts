@@ -8,7 +8,7 @@ import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.servi
 import { EMBEDDED_DB_NAME, startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
 import { BenchClock } from './bench-clock.js';
 import { startBetaBenchContext } from './beta-bench-context.js';
-import { formatTable, median, timeMs, type Benchmark } from './benchmark.js';
+import { formatTable, median, repetitions, timeMs, type Benchmark } from './benchmark.js';
 
 type Db = mongoose.mongo.Db;
 /** Every Beta collection is keyed by a string (an email, a UUID, an idempotency key). */
@@ -30,7 +30,7 @@ export const checkpointBenchmark: Benchmark = {
   name: 'checkpoint',
   description: 'one CreditCheckpointService.tick over N active beta sessions vs. its writes as raw-driver bulk calls',
   async run() {
-    const runs = repetitions(process.env.BENCH_REPETITIONS ?? '5');
+    const runs = repetitions(5);
     const database = await startEmbeddedDatabase({ backend: 'memory' });
     const client = await new mongoose.mongo.MongoClient(database.serverUri).connect();
     try {
@@ -262,12 +262,4 @@ function canonical(value: unknown): unknown {
     );
   }
   return value;
-}
-
-function repetitions(value: string): number {
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) {
-    throw new Error(`BENCH_REPETITIONS must be a whole number ≥ 1, not "${value}"`);
-  }
-  return count;
 }

@@ -16,13 +16,14 @@ import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment
 import { ChannelsService } from '../../src/channels/channels.service.js';
 import { startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
 import { UsersService } from '../../src/users/users.service.js';
-import { formatTable, type Benchmark } from './benchmark.js';
+import { formatTable, median, repetitions, type Benchmark } from './benchmark.js';
 import type { LoadCommand, LoadReport } from './gateway-load.js';
 
 /**
  * Gateway benchmark: N concurrent Beta 500 sessions on /ws/live-dubbing (loopback dubbing, embedded
  * database) each stream real-time audio in 100-ms frames, next to a bare `ws` echo server under the same
- * load in the same run. The server runs in this process; the clients run in a child process.
+ * load in the same run. The server runs in this process; the clients run in a child process. Each run
+ * measures the echo server, then a fresh gateway instance; the table gives medians over the runs.
  */
 
 const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
@@ -32,7 +33,7 @@ export const gatewayBenchmark: Benchmark = {
   name: 'gateway',
   description: `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load`,
   async run() {
-    printTable(await runGatewayBench());
+    printTable(await runGatewayBench(repetitions(3)));
   },
 };
 
@@ -154,11 +155,14 @@ async function startEchoServer(): Promise<{ url: string; close(): Promise<void> 
   };
 }
 
+/** One secret for every gateway instance of the benchmark, so the viewers' tokens stay valid across runs. */
+const JWT_SECRET = randomBytes(48).toString('base64');
+
 async function startGateway(databaseUri: string): Promise<{ app: INestApplication; url: string }> {
   Object.assign(process.env, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    JWT_SECRET: randomBytes(48).toString('base64'),
+    JWT_SECRET,
     MONGODB_URI: withDatabaseName(databaseUri, 'bench_gateway'),
   });
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
@@ -200,33 +204,69 @@ async function betaBooks(app: INestApplication): Promise<{ active: number; charg
   return { active, charged: Math.abs(charged[0]?.total ?? 0) };
 }
 
-async function runGatewayBench(): Promise<GatewayBenchRow[]> {
+/** One run: the echo server, then a gateway instance, under the same load. Viewers are seeded on the first run. */
+async function runOnce(databaseUri: string, viewers: { auths?: object[] }): Promise<[GatewayBenchRow, GatewayBenchRow]> {
+  const echo = await startEchoServer();
+  const echoRow = await measure({ server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS);
+  await echo.close();
+
+  const gateway = await startGateway(databaseUri);
+  try {
+    viewers.auths ??= await seedViewers(gateway.app, SESSIONS);
+    const gatewayRow = await measure({ server: 'live-dubbing gateway', url: gateway.url, auths: viewers.auths }, DURATION_MS);
+    const books = await betaBooks(gateway.app);
+    process.stderr.write(
+      `echo ${echoRow.cpuSecondsPerStreamMinute.toFixed(4)}, gateway ${gatewayRow.cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min ` +
+        `(${(gatewayRow.cpuSecondsPerStreamMinute / echoRow.cpuSecondsPerStreamMinute).toFixed(2)}×); ` +
+        `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}\n`,
+    );
+    return [echoRow, gatewayRow];
+  } finally {
+    await gateway.app.close();
+  }
+}
+
+async function runGatewayBench(runs: number): Promise<Array<[GatewayBenchRow, GatewayBenchRow]>> {
   const database = await startEmbeddedDatabase({ backend: 'memory' });
   try {
-    const echo = await startEchoServer();
-    const echoRow = await measure(
-      { server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) },
-      DURATION_MS,
-    );
-    await echo.close();
-
-    const gateway = await startGateway(database.serverUri);
-    try {
-      const auths = await seedViewers(gateway.app, SESSIONS);
-      const gatewayRow = await measure({ server: 'live-dubbing gateway', url: gateway.url, auths }, DURATION_MS);
-      const books = await betaBooks(gateway.app);
-      process.stdout.write(`beta sessions left active: ${books.active}; credits charged in total: ${books.charged}\n`);
-      return [echoRow, gatewayRow];
-    } finally {
-      await gateway.app.close();
+    const viewers: { auths?: object[] } = {};
+    const pairs: Array<[GatewayBenchRow, GatewayBenchRow]> = [];
+    for (let run = 0; run < runs; run++) {
+      pairs.push(await runOnce(database.serverUri, viewers));
     }
+    return pairs;
   } finally {
     await database.stop();
   }
 }
 
-function printTable(rows: GatewayBenchRow[]): void {
-  const [baseline] = rows;
+/** The median of each measure over the runs; the CPU ratio is the median of the runs' own ratios. */
+function medianRow(rows: GatewayBenchRow[]): GatewayBenchRow {
+  const of = (measure: (row: GatewayBenchRow) => number) => median(rows.map(measure));
+  const closeCodes: Record<number, number> = {};
+  for (const row of rows) {
+    for (const [code, count] of Object.entries(row.closeCodes)) {
+      closeCodes[Number(code)] = (closeCodes[Number(code)] ?? 0) + count;
+    }
+  }
+  return {
+    ...rows[0],
+    readyP50Ms: of((row) => row.readyP50Ms),
+    readyP99Ms: of((row) => row.readyP99Ms),
+    failures: of((row) => row.failures),
+    cpuSecondsPerStreamMinute: of((row) => row.cpuSecondsPerStreamMinute),
+    eventLoopP99Ms: of((row) => row.eventLoopP99Ms),
+    heapPerIdleSessionKiB: of((row) => row.heapPerIdleSessionKiB),
+    framesSent: of((row) => row.framesSent),
+    framesLate: of((row) => row.framesLate),
+    messagesReceived: of((row) => row.messagesReceived),
+    closeCodes,
+  };
+}
+
+function printTable(pairs: Array<[GatewayBenchRow, GatewayBenchRow]>): void {
+  const rows = [medianRow(pairs.map(([echo]) => echo)), medianRow(pairs.map(([, gateway]) => gateway))];
+  const ratios = [1, median(pairs.map(([echo, gateway]) => gateway.cpuSecondsPerStreamMinute / echo.cpuSecondsPerStreamMinute))];
   const header = [
     'server',
     'sessions',
@@ -240,16 +280,16 @@ function printTable(rows: GatewayBenchRow[]): void {
     'frames in',
     'late frames',
     'messages out',
-    'closes',
+    'closes (all runs)',
   ];
-  const cells = rows.map((row) => [
+  const cells = rows.map((row, index) => [
     row.server,
     String(row.sessions),
     row.readyP50Ms.toFixed(0),
     row.readyP99Ms.toFixed(0),
     String(row.failures),
     row.cpuSecondsPerStreamMinute.toFixed(4),
-    `${(row.cpuSecondsPerStreamMinute / baseline.cpuSecondsPerStreamMinute).toFixed(2)}×`,
+    `${ratios[index].toFixed(2)}×`,
     row.eventLoopP99Ms.toFixed(1),
     row.heapPerIdleSessionKiB.toFixed(1),
     String(row.framesSent),
@@ -259,5 +299,6 @@ function printTable(rows: GatewayBenchRow[]): void {
       .map(([code, count]) => `${code}×${count}`)
       .join(' '),
   ]);
+  process.stdout.write(`Medians of ${pairs.length} run(s); the CPU ratio is the median of each run's gateway / echo ratio.\n\n`);
   process.stdout.write(formatTable(header, cells) + '\n');
 }
