@@ -22,8 +22,9 @@ import type { LoadCommand, LoadReport } from './gateway-load.js';
 /**
  * Gateway benchmark: N concurrent Beta 500 sessions on /ws/live-dubbing (loopback dubbing, embedded
  * database) each stream real-time audio in 100-ms frames, next to a bare `ws` echo server under the same
- * load in the same run. The server runs in this process; the clients run in a child process. Each run
- * measures the echo server, then a fresh gateway instance; the table gives medians over the runs.
+ * load in the same run. The server runs in this process; the clients run in a child process. The echo
+ * server is measured first, every run, before any gateway instance exists in the process (a closed one
+ * would leave its heap to the echo's garbage collector); then one gateway instance, every run.
  */
 
 const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
@@ -204,43 +205,44 @@ async function betaBooks(app: INestApplication): Promise<{ active: number; charg
   return { active, charged: Math.abs(charged[0]?.total ?? 0) };
 }
 
-/** One run: the echo server, then a gateway instance, under the same load. Viewers are seeded on the first run. */
-async function runOnce(databaseUri: string, viewers: { auths?: object[] }): Promise<[GatewayBenchRow, GatewayBenchRow]> {
-  const echo = await startEchoServer();
-  const echoRow = await measure({ server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS);
-  await echo.close();
-
-  const gateway = await startGateway(databaseUri);
-  try {
-    viewers.auths ??= await seedViewers(gateway.app, SESSIONS);
-    const gatewayRow = await measure({ server: 'live-dubbing gateway', url: gateway.url, auths: viewers.auths }, DURATION_MS);
-    const books = await betaBooks(gateway.app);
-    process.stderr.write(
-      `echo ${echoRow.cpuSecondsPerStreamMinute.toFixed(4)}, gateway ${gatewayRow.cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min ` +
-        `(${(gatewayRow.cpuSecondsPerStreamMinute / echoRow.cpuSecondsPerStreamMinute).toFixed(2)}×); ` +
-        `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}\n`,
-    );
-    return [echoRow, gatewayRow];
-  } finally {
-    await gateway.app.close();
-  }
-}
-
-async function runGatewayBench(runs: number): Promise<Array<[GatewayBenchRow, GatewayBenchRow]>> {
+async function runGatewayBench(runs: number): Promise<{ echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] }> {
   const database = await startEmbeddedDatabase({ backend: 'memory' });
   try {
-    const viewers: { auths?: object[] } = {};
-    const pairs: Array<[GatewayBenchRow, GatewayBenchRow]> = [];
-    for (let run = 0; run < runs; run++) {
-      pairs.push(await runOnce(database.serverUri, viewers));
+    const echoRows: GatewayBenchRow[] = [];
+    const echo = await startEchoServer();
+    try {
+      for (let run = 1; run <= runs; run++) {
+        echoRows.push(
+          await measure({ server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
+        );
+        process.stderr.write(`echo run ${run}: ${echoRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min\n`);
+      }
+    } finally {
+      await echo.close();
     }
-    return pairs;
+
+    const gatewayRows: GatewayBenchRow[] = [];
+    const gateway = await startGateway(database.serverUri);
+    try {
+      const auths = await seedViewers(gateway.app, SESSIONS);
+      for (let run = 1; run <= runs; run++) {
+        gatewayRows.push(await measure({ server: 'live-dubbing gateway', url: gateway.url, auths }, DURATION_MS));
+        const books = await betaBooks(gateway.app);
+        process.stderr.write(
+          `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
+            `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}\n`,
+        );
+      }
+    } finally {
+      await gateway.app.close();
+    }
+    return { echo: echoRows, gateway: gatewayRows };
   } finally {
     await database.stop();
   }
 }
 
-/** The median of each measure over the runs; the CPU ratio is the median of the runs' own ratios. */
+/** The median of each measure over the runs. */
 function medianRow(rows: GatewayBenchRow[]): GatewayBenchRow {
   const of = (measure: (row: GatewayBenchRow) => number) => median(rows.map(measure));
   const closeCodes: Record<number, number> = {};
@@ -264,9 +266,8 @@ function medianRow(rows: GatewayBenchRow[]): GatewayBenchRow {
   };
 }
 
-function printTable(pairs: Array<[GatewayBenchRow, GatewayBenchRow]>): void {
-  const rows = [medianRow(pairs.map(([echo]) => echo)), medianRow(pairs.map(([, gateway]) => gateway))];
-  const ratios = [1, median(pairs.map(([echo, gateway]) => gateway.cpuSecondsPerStreamMinute / echo.cpuSecondsPerStreamMinute))];
+function printTable(runs: { echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] }): void {
+  const rows = [medianRow(runs.echo), medianRow(runs.gateway)];
   const header = [
     'server',
     'sessions',
@@ -282,14 +283,14 @@ function printTable(pairs: Array<[GatewayBenchRow, GatewayBenchRow]>): void {
     'messages out',
     'closes (all runs)',
   ];
-  const cells = rows.map((row, index) => [
+  const cells = rows.map((row) => [
     row.server,
     String(row.sessions),
     row.readyP50Ms.toFixed(0),
     row.readyP99Ms.toFixed(0),
     String(row.failures),
     row.cpuSecondsPerStreamMinute.toFixed(4),
-    `${ratios[index].toFixed(2)}×`,
+    `${(row.cpuSecondsPerStreamMinute / rows[0].cpuSecondsPerStreamMinute).toFixed(2)}×`,
     row.eventLoopP99Ms.toFixed(1),
     row.heapPerIdleSessionKiB.toFixed(1),
     String(row.framesSent),
@@ -299,6 +300,6 @@ function printTable(pairs: Array<[GatewayBenchRow, GatewayBenchRow]>): void {
       .map(([code, count]) => `${code}×${count}`)
       .join(' '),
   ]);
-  process.stdout.write(`Medians of ${pairs.length} run(s); the CPU ratio is the median of each run's gateway / echo ratio.\n\n`);
+  process.stdout.write(`Medians of ${runs.echo.length} run(s) per server.\n\n`);
   process.stdout.write(formatTable(header, cells) + '\n');
 }
