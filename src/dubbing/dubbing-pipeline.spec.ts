@@ -1,5 +1,12 @@
 import { flushPromises, ManualClock } from '../../test/harness/manual-clock.js';
-import { DubbingPipeline, type DubbingEvent, type DubbingPipelineOptions, type SegmentLatency } from './dubbing-pipeline.js';
+import {
+  DubbingPipeline,
+  type DubbedAudioEvent,
+  type DubbingEvent,
+  type DubbingPipelineOptions,
+  type SegmentLatency,
+} from './dubbing-pipeline.js';
+import { PcmPool } from './pcm-pool.js';
 import type { DubbingProviders, SpeechSegmentInput, Transcription } from './providers/dubbing-providers.js';
 import { LoopbackSpeechToTextProvider } from './providers/loopback/loopback-speech-to-text.provider.js';
 import { LoopbackTextToSpeechProvider } from './providers/loopback/loopback-text-to-speech.provider.js';
@@ -394,5 +401,80 @@ describe(DubbingPipeline.name, () => {
     expect(() => createPipeline(loopbackProviders(), { maxSegmentsInFlight: 0 })).toThrow(
       'maxSegmentsInFlight must be a positive integer, got 0',
     );
+  });
+});
+
+describe(`${DubbingPipeline.name} with a pool of segment memory`, () => {
+  const audioOf = (events: DubbingEvent[]) => events.filter((event): event is DubbedAudioEvent => event.type === 'audio');
+
+  it('lends the segment’s memory to the audio event that reads it, and reuses it only after that event’s release', async () => {
+    const pcmPool = new PcmPool();
+    const { pipeline, events } = createPipeline(loopbackProviders(), { pcmPool });
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    const [first] = audioOf(events);
+    expect(first.pcm.equals(tone(300))).toBe(true);
+    expect(pcmPool.stats().freeBuffers).toBe(0);
+
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    const [, second] = audioOf(events);
+    expect(second.pcm.buffer).not.toBe(first.pcm.buffer);
+    expect(first.pcm.equals(tone(300))).toBe(true);
+
+    first.release!();
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    expect(audioOf(events)[2].pcm.buffer).toBe(first.pcm.buffer);
+  });
+
+  it('takes the memory back once the stages are done when the dubbed audio is new audio', async () => {
+    const pcmPool = new PcmPool();
+    const providers = { ...loopbackProviders(), textToSpeech: { synthesize: async () => ({ pcm: tone(100), sampleRateHz: 16000 }) } };
+    const { pipeline, events } = createPipeline(providers, { pcmPool });
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    expect(audioOf(events)).toEqual([{ type: 'audio', segment_id: 1, pcm: tone(100) }]);
+    expect(pcmPool.stats().freeBuffers).toBe(1);
+  });
+
+  it('takes the memory back after subtitles, which read the segment only for speech-to-text', async () => {
+    const pcmPool = new PcmPool();
+    const { pipeline, delivered } = createPipeline(loopbackProviders(), { pcmPool, synthesize: false });
+    pipeline.pushAudio(speechBursts(2));
+    await flushPromises();
+    expect(delivered()).toEqual(expectedOrder([1, 2], false));
+    expect(pcmPool.stats().freeBuffers).toBe(2);
+  });
+
+  it('takes back the memory of a dropped segment when its call settles, and of the rest when closed', async () => {
+    const pcmPool = new PcmPool();
+    const providers = new GatedProviders();
+    const { pipeline, drops } = createPipeline(providers, { pcmPool, maxSegmentsInFlight: 1 });
+    pipeline.pushAudio(speechBursts(2));
+    expect(drops).toHaveLength(1);
+    expect(pcmPool.stats().freeBuffers).toBe(0);
+    await providers.release(1);
+    expect(pcmPool.stats().freeBuffers).toBe(1);
+    pipeline.close();
+    await providers.release(2);
+    expect(pcmPool.stats().freeBuffers).toBe(2);
+  });
+
+  it('takes back the memory of audio it will never deliver because the session closed while delivering', async () => {
+    const pcmPool = new PcmPool();
+    const { pipeline, events } = createPipeline(loopbackProviders(), {
+      pcmPool,
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type === 'translation') {
+          pipeline.close();
+        }
+      },
+    });
+    pipeline.pushAudio(speechBursts(1));
+    await flushPromises();
+    expect(events.map((event) => event.type)).toEqual(['transcript', 'translation']);
+    expect(pcmPool.stats().freeBuffers).toBe(1);
   });
 });

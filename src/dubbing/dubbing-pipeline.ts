@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { SystemClock, type Clock } from '../common/clock.js';
 import { BYTES_PER_SAMPLE, pcmDurationMs, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
+import type { PcmPool } from './pcm-pool.js';
 import type { DubbingProviders } from './providers/dubbing-providers.js';
 import { VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
 
@@ -32,6 +33,11 @@ export interface DubbedAudioEvent {
   type: 'audio';
   segment_id: number;
   pcm: Buffer;
+  /**
+   * Set when `pcm` is pooled memory (the speech came back as the segment's own audio): whoever takes the event
+   * calls it once nothing reads `pcm` any more, e.g. when the socket has written it.
+   */
+  release?: () => void;
 }
 
 export type DubbingEvent = TranscriptEvent | TranslationEvent | DubbedAudioEvent;
@@ -84,6 +90,8 @@ export interface DubbingPipelineOptions {
   maxSegmentsInFlight?: number;
   /** Times the latencies; the system clock by default. */
   clock?: Clock;
+  /** Reusable memory for the segments' audio; fresh buffers without one. */
+  pcmPool?: PcmPool;
 }
 
 export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
@@ -127,7 +135,7 @@ export class DubbingPipeline {
 
   constructor(private readonly options: DubbingPipelineOptions) {
     this.sessionId = options.sessionId;
-    this.segmenter = new VoiceActivitySegmenter({ sampleRateHz: SESSION_SAMPLE_RATE_HZ });
+    this.segmenter = new VoiceActivitySegmenter({ sampleRateHz: SESSION_SAMPLE_RATE_HZ, pool: options.pcmPool });
     this.maxSegmentsInFlight = options.maxSegmentsInFlight ?? DEFAULT_MAX_SEGMENTS_IN_FLIGHT;
     this.synthesize = options.synthesize ?? true;
     this.clock = options.clock ?? new SystemClock();
@@ -179,10 +187,12 @@ export class DubbingPipeline {
     }
   }
 
+  /** The segment's memory is released once its stages are done; an audio event that reads it holds it on. */
   private async process(entry: InFlightSegment): Promise<void> {
     try {
       const result = await this.dub(entry);
       if (entry.abort.signal.aborted) {
+        discard(result.events);
         return;
       }
       entry.result = result;
@@ -191,6 +201,8 @@ export class DubbingPipeline {
       if (!entry.abort.signal.aborted) {
         this.fail(error);
       }
+    } finally {
+      entry.segment.lease?.release();
     }
   }
 
@@ -249,7 +261,8 @@ export class DubbingPipeline {
     });
     signal.throwIfAborted();
     checkSessionFormat(speech.pcm, speech.sampleRateHz);
-    events.push({ type: 'audio', segment_id: segmentId, pcm: speech.pcm });
+    const readsSegment = segment.lease !== undefined && speech.pcm.buffer === segment.pcm.buffer;
+    events.push({ type: 'audio', segment_id: segmentId, pcm: speech.pcm, ...(readsSegment && { release: segment.lease!.hold() }) });
     return { events, timings: { ...timings, textToSpeechMs: this.clock.now() - translatedAt } };
   }
 
@@ -263,9 +276,10 @@ export class DubbingPipeline {
       if (events.length > 0) {
         this.dubbed++;
       }
-      for (const event of events) {
+      for (const [index, event] of events.entries()) {
         // A callback may close the pipeline; nothing is delivered after that.
         if (this.state !== 'running') {
+          discard(events.slice(index));
           return;
         }
         try {
@@ -287,6 +301,7 @@ export class DubbingPipeline {
   private dropOldest(): void {
     const [sequence, oldest] = this.inFlight.entries().next().value!;
     oldest.abort.abort();
+    discard(oldest.result?.events ?? []);
     this.inFlight.delete(sequence);
     this.dropped++;
     this.logger.warn(`Session ${this.sessionId}: dropped speech segment ${sequence}, ${this.maxSegmentsInFlight} segments in flight`);
@@ -314,6 +329,7 @@ export class DubbingPipeline {
   private abortAll(): void {
     for (const entry of this.inFlight.values()) {
       entry.abort.abort();
+      discard(entry.result?.events ?? []);
     }
     this.inFlight.clear();
     this.resolveIdleWaiters();
@@ -329,6 +345,15 @@ export class DubbingPipeline {
   private resolveIdleWaiters(): void {
     for (const resolve of this.idleWaiters.splice(0)) {
       resolve();
+    }
+  }
+}
+
+/** Events that will never be delivered let go of the memory they hold. */
+function discard(events: DubbingEvent[]): void {
+  for (const event of events) {
+    if (event.type === 'audio') {
+      event.release?.();
     }
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DubbingPipeline, type DubbingPipelineOptions, type SegmentLatency } from './dubbing-pipeline.js';
+import { PcmPool } from './pcm-pool.js';
 import { SpeechToTextProvider, TextToSpeechProvider, TranslationProvider } from './providers/dubbing-providers.js';
 
 export type CreateDubbingPipelineOptions = Pick<
@@ -9,9 +10,14 @@ export type CreateDubbingPipelineOptions = Pick<
   'sessionId' | 'sourceLang' | 'targetLang' | 'synthesize' | 'onEvent' | 'onError' | 'onDropped'
 >;
 
-/** Creates one dubbing pipeline per live session, wired to the configured providers; records each segment's latency. */
+/**
+ * Creates one dubbing pipeline per live session, wired to the configured providers and to one pool of segment
+ * memory shared by every session; records each segment's latency.
+ */
 @Injectable()
 export class DubbingService {
+  private readonly pcmPool = new PcmPool();
+
   constructor(
     private readonly speechToText: SpeechToTextProvider,
     private readonly translation: TranslationProvider,
@@ -25,6 +31,7 @@ export class DubbingService {
     return new DubbingPipeline({
       ...options,
       clock: this.clock,
+      pcmPool: this.pcmPool,
       providers: { speechToText: this.speechToText, translation: this.translation, textToSpeech: this.textToSpeech },
       onLatency: (latency) => this.recordLatency(latency, output),
     });

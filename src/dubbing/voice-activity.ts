@@ -1,4 +1,5 @@
 import { BYTES_PER_SAMPLE, SESSION_SAMPLE_RATE_HZ } from './pcm-format.js';
+import type { PcmLease, PcmPool } from './pcm-pool.js';
 
 /** A stretch of speech; times are stream-relative, computed from sample counts. */
 export interface VoiceSegment {
@@ -6,6 +7,8 @@ export interface VoiceSegment {
   pcm: Buffer;
   startMs: number;
   endMs: number;
+  /** When the segmenter has a pool: `pcm` is pooled memory, read only while this lease is held. */
+  lease?: PcmLease;
 }
 
 export interface VoiceActivityOptions {
@@ -20,6 +23,8 @@ export interface VoiceActivityOptions {
   minSegmentMs: number;
   /** A segment is cut at this length so latency stays bounded. */
   maxSegmentMs: number;
+  /** Where segments' audio comes from; fresh buffers without one. */
+  pool?: PcmPool;
 }
 
 export const DEFAULT_VOICE_ACTIVITY_OPTIONS: VoiceActivityOptions = {
@@ -182,14 +187,16 @@ export class VoiceActivitySegmenter {
     this.voicedSpanFrames = 0;
     if (speechFrames > 0 && speechFrames >= this.minSegmentFrames) {
       const { frameMs } = this.options;
-      const pcm = Buffer.allocUnsafe(speechFrames * this.frameBytes);
-      this.segment.copy(pcm, 0, 0, pcm.length);
-
+      const bytes = speechFrames * this.frameBytes;
+      const lease = this.options.pool?.lease(bytes);
+      const pcm = lease?.pcm ?? Buffer.allocUnsafe(bytes);
+      this.segment.copy(pcm, 0, 0, bytes);
       completed.push({
         sequence: this.nextSequence++,
         pcm,
         startMs: this.segmentStartFrame * frameMs,
         endMs: (this.segmentStartFrame + speechFrames) * frameMs,
+        lease,
       });
     }
     if (this.segment.length > MAX_KEPT_SEGMENT_BYTES) {

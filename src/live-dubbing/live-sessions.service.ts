@@ -77,17 +77,22 @@ export class LiveSessionsService {
     }
   }
 
-  /** Dubbed audio for a client that cannot keep up is dropped, never buffered without bound. */
-  sendAudio(session: LiveSession, pcm: Buffer): void {
+  /**
+   * Dubbed audio for a client that cannot keep up is dropped, never buffered without bound. `release` runs once
+   * the socket no longer reads `pcm`: written, failed, or never sent.
+   */
+  sendAudio(session: LiveSession, pcm: Buffer, release?: () => void): void {
     if (session.socket.readyState !== session.socket.OPEN) {
+      release?.();
       return;
     }
     if (session.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       session.droppedAudioSegments++;
       this.metrics.droppedAudio.inc();
+      release?.();
       return;
     }
-    session.socket.send(pcm, { binary: true });
+    session.socket.send(pcm, { binary: true }, release);
   }
 
   /**

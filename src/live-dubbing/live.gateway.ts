@@ -152,7 +152,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
 
   private deliver(session: LiveSession, event: DubbingEvent): void {
     if (event.type === 'audio') {
-      this.sessions.sendAudio(session, event.pcm);
+      this.sessions.sendAudio(session, event.pcm, event.release);
     } else {
       this.sessions.send(session, event);
     }

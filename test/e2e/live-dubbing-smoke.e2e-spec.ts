@@ -2,7 +2,7 @@ import { startTestApp, type TestApp } from '../harness/app.js';
 import { createChannel, createUserWithToken } from '../harness/factories.js';
 import { TestWsClient } from '../harness/ws-client.js';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
-import { speech } from '../harness/audio.js';
+import { frames, silence, speech, tone } from '../harness/audio.js';
 
 describe('LiveDubbingGateway smoke', () => {
   let t: TestApp;
@@ -46,5 +46,30 @@ describe('LiveDubbingGateway smoke', () => {
     const ended = await client.next('session_ended');
     expect(ended).toMatchObject({ type: 'session_ended', reason: 'user_stopped' });
     expect(await client.waitClose()).toEqual({ code: 1000, reason: 'Session ended' });
+  });
+
+  it('sends back each segment’s own audio, byte for byte, while sessions share and reuse segment memory', async () => {
+    const channel = await createChannel(t.app);
+    const bursts = (base: number) => [0, 1, 2, 3, 4].map((index) => tone(600, base + 700 * index));
+    const clients = await Promise.all(
+      [2000, 9000].map(async (base) => {
+        const { token } = await createUserWithToken(t.app, { tier: 'premium' });
+        const client = await TestWsClient.connect(t.baseUrl);
+        client.send({ type: 'auth', token, channel_id: channel.id, target_lang: 'en' });
+        await client.next('ready');
+        return { client, expected: bursts(base) };
+      }),
+    );
+    for (const { client, expected } of clients) {
+      for (const frame of frames(Buffer.concat(expected.flatMap((burst) => [silence(200), burst, silence(500)])))) {
+        client.sendAudio(frame);
+      }
+    }
+    for (const { client, expected } of clients) {
+      await client.waitFor(() => (client.audio.length >= expected.length ? true : undefined), 5000, 'every dubbed segment');
+      expect(client.audio.map((audio, index) => audio.equals(expected[index]))).toEqual(expected.map(() => true));
+      client.send({ type: 'stop' });
+      await client.waitClose();
+    }
   });
 });
