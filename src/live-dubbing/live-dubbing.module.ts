@@ -11,6 +11,7 @@ import { ConnectionRateLimiter } from './connection-rate-limiter.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { LiveDubbingGateway } from './live-dubbing.gateway.js';
 import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
+import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 
@@ -27,6 +28,7 @@ import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
     LiveDubbingGateway,
     LiveSubtitlesGateway,
     LiveSessionsService,
+    LiveQuotaMeter,
     ConnectionRateLimiter,
     LiveDubbingExceptionFilter,
     AuthMessageGuard,

@@ -26,6 +26,7 @@ import {
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import type { LiveSession } from './live-session.js';
+import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 
 const NOT_AUTHENTICATED = 'The first message must be auth';
@@ -47,6 +48,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
   constructor(
     private readonly sessions: LiveSessionsService,
     private readonly quota: QuotaService,
+    private readonly quotaMeter: LiveQuotaMeter,
     private readonly dubbing: DubbingService,
     private readonly signals: BetaSessionSignals,
     private readonly config: AppConfig,
@@ -91,7 +93,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     if (!(await this.sessions.attachQuota(session, quota.sessionId))) {
       return undefined;
     }
-    this.meterQuota(session, quota.runsOutAt);
+    this.quotaMeter.track(session, quota.runsOutAt);
     this.followCredits(session);
     session.pipeline = this.dubbing.createPipeline({
       sessionId: session.id,
@@ -156,49 +158,6 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     } else {
       this.sessions.send(session, event);
     }
-  }
-
-  /** Usage recorded every QUOTA_UPDATE_INTERVAL_MS, plus a timer at the instant the quota runs out. */
-  private meterQuota(session: LiveSession, runsOutAt: number | null): void {
-    let cancelRunOut = this.armRunOut(session, runsOutAt);
-    let cancelRecord = () => {};
-    const record = async (): Promise<void> => {
-      if (session.phase === 'ended' || session.quotaSessionId === undefined) {
-        return;
-      }
-      try {
-        const usage = await this.quota.record(session.quotaSessionId);
-        if (usage.exceeded) {
-          await this.sessions.fail(session, quotaExceeded(usage.remaining));
-          return;
-        }
-        cancelRunOut();
-        cancelRunOut = this.armRunOut(session, usage.runsOutAt);
-      } catch (error) {
-        this.logger.error({ session_id: session.id, err: error }, 'Recording quota usage failed; retrying at the next interval');
-      }
-      cancelRecord = this.clock.setTimer(this.config.quota.updateIntervalMs, record);
-    };
-    cancelRecord = this.clock.setTimer(this.config.quota.updateIntervalMs, record);
-    session.onEnd(() => {
-      cancelRecord();
-      cancelRunOut();
-    });
-  }
-
-  private armRunOut(session: LiveSession, runsOutAt: number | null): () => void {
-    if (runsOutAt === null) {
-      return () => {};
-    }
-    return this.clock.setTimer(runsOutAt - this.clock.now(), async () => {
-      if (session.phase === 'ended' || session.quotaSessionId === undefined) {
-        return;
-      }
-      const usage = await this.quota.record(session.quotaSessionId).catch(() => undefined);
-      if (usage === undefined || usage.exceeded) {
-        await this.sessions.fail(session, quotaExceeded(usage?.remaining));
-      }
-    });
   }
 
   /** Credit signals of the beta session reach this socket; exhaustion and revocation end the session. */

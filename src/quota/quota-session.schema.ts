@@ -42,6 +42,10 @@ export class QuotaSession {
 
   @Prop({ type: String })
   owner_instance_id?: string;
+
+  /** The batch whose claim last moved `recorded_until`: how a batch of claims tells the ones that won. */
+  @Prop({ type: String })
+  claim_token?: string;
 }
 
 export const QuotaSessionSchema = SchemaFactory.createForClass(QuotaSession);

@@ -52,29 +52,45 @@ export class QuotaRepository {
 
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
-    const keys = QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
+    return (await this.usedSecondsOfMany([{ userId, feature }], atMs))[0];
+  }
+
+  /** The same for many users at once, in one read; answers in the order asked. */
+  async usedSecondsOfMany(users: Array<{ userId: string; feature: QuotaFeature }>, atMs: number): Promise<WindowAmounts[]> {
+    const keysOf = ({ userId, feature }: { userId: string; feature: QuotaFeature }) =>
+      QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
+    const keys = [...new Set(users.flatMap(keysOf))];
     const found = await driverCollection(this.usage)
       .find({ _id: { $in: keys } }, { projection: { used_seconds: 1 } })
       .toArray();
     const usedByKey = new Map(found.map((counter) => [counter._id, counter.used_seconds]));
-    const [hour, day, month] = keys.map((key) => usedByKey.get(key) ?? 0);
-    return { hour, day, month };
+    return users.map((user) => {
+      const [hour, day, month] = keysOf(user).map((key) => usedByKey.get(key) ?? 0);
+      return { hour, day, month };
+    });
   }
 
   /** One bulk write of the window counters; a counter two writers both tried to create is retried as an update. */
   async addUsage(userId: string, feature: QuotaFeature, charges: WindowCharge[]): Promise<void> {
-    let pending: mongo.AnyBulkWriteOperation<QuotaUsage>[] = charges
-      .filter((charge) => charge.seconds > 0)
-      .map((charge) => ({
-        updateOne: {
-          filter: { _id: usageKey(userId, feature, charge.window, charge.windowStartMs) },
-          update: {
-            $setOnInsert: { user_id: userId, feature, window: charge.window, window_start: new Date(charge.windowStartMs) },
-            $inc: { used_seconds: charge.seconds },
+    await this.addUsageOfMany([{ userId, feature, charges }]);
+  }
+
+  /** The same for many users' charges, in one bulk write. */
+  async addUsageOfMany(usages: Array<{ userId: string; feature: QuotaFeature; charges: WindowCharge[] }>): Promise<void> {
+    let pending: mongo.AnyBulkWriteOperation<QuotaUsage>[] = usages.flatMap(({ userId, feature, charges }) =>
+      charges
+        .filter((charge) => charge.seconds > 0)
+        .map((charge) => ({
+          updateOne: {
+            filter: { _id: usageKey(userId, feature, charge.window, charge.windowStartMs) },
+            update: {
+              $setOnInsert: { user_id: userId, feature, window: charge.window, window_start: new Date(charge.windowStartMs) },
+              $inc: { used_seconds: charge.seconds },
+            },
+            upsert: true,
           },
-          upsert: true,
-        },
-      }));
+        })),
+    );
     for (let attempt = 1; pending.length > 0; attempt++) {
       try {
         await driverCollection(this.usage).bulkWrite(pending, { ordered: false });
@@ -122,6 +138,33 @@ export class QuotaRepository {
       { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
     );
     return result.matchedCount === 1;
+  }
+
+  /**
+   * Many claims of the kind `claimSpan` makes (none of them ending a session), in one bulk write; returns the ids
+   * of the sessions whose claim won. When some lost, the winners are told by the batch's `token`, which each
+   * winning claim wrote.
+   */
+  async claimSpans(claims: Array<{ session: QuotaSessionRecord; toMs: number; seconds: number }>, token: string): Promise<Set<string>> {
+    if (claims.length === 0) {
+      return new Set();
+    }
+    const result = await driverCollection(this.sessions).bulkWrite(
+      claims.map(({ session, toMs, seconds }) => ({
+        updateOne: {
+          filter: { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
+          update: { $set: { recorded_until: new Date(toMs), claim_token: token }, $inc: { used_seconds: seconds } },
+        },
+      })),
+      { ordered: false },
+    );
+    if (result.matchedCount === claims.length) {
+      return new Set(claims.map(({ session }) => session.id));
+    }
+    const won = await driverCollection(this.sessions)
+      .find({ _id: { $in: claims.map(({ session }) => session.id) }, claim_token: token }, { projection: { _id: 1 } })
+      .toArray();
+    return new Set(won.map((session) => session._id));
   }
 }
 

@@ -45,6 +45,12 @@ export interface QuotaRecordResult extends QuotaRemaining {
   runsOutAt: number | null;
 }
 
+/** What `recordAll` did: each session's record, or why it could not be recorded. */
+export interface QuotaRecords {
+  results: Map<string, QuotaRecordResult>;
+  failures: Map<string, unknown>;
+}
+
 export interface QuotaSessionEnd {
   /** False when the session had already ended: the call changed nothing. */
   ended: boolean;
@@ -122,6 +128,53 @@ export class QuotaService {
   }
 
   /**
+   * Records many sessions the way `record` records one, in three round trips for all of them: one bulk claim,
+   * one bulk write of the window counters and one read of what is left. A session this instance holds no copy
+   * of, or whose claim another writer won, is recorded on its own.
+   */
+  async recordAll(sessionIds: string[]): Promise<QuotaRecords> {
+    const nowMs = this.clock.now();
+    const claims: Array<{ session: QuotaSessionRecord; toMs: number; seconds: number }> = [];
+    const alone: string[] = [];
+    for (const sessionId of sessionIds) {
+      const session = this.lastWritten.get(sessionId);
+      if (session !== undefined && session.status === 'active' && nowMs > session.recordedUntilMs) {
+        claims.push({ session, toMs: nowMs, seconds: spanSeconds(session, nowMs) });
+      } else {
+        alone.push(sessionId);
+      }
+    }
+    const won = await this.quota.claimSpans(claims, randomUUID());
+    const claimed = claims.filter(({ session }) => won.has(session.id));
+    alone.push(...claims.filter(({ session }) => !won.has(session.id)).map(({ session }) => session.id));
+    await this.quota.addUsageOfMany(
+      claimed.map(({ session, toMs }) => ({
+        userId: session.userId,
+        feature: session.feature,
+        charges: splitUsage({ sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs }),
+      })),
+    );
+    const used = await this.quota.usedSecondsOfMany(
+      claimed.map(({ session }) => ({ userId: session.userId, feature: session.feature })),
+      nowMs,
+    );
+    const records: QuotaRecords = { results: new Map(), failures: new Map() };
+    claimed.forEach(({ session, toMs, seconds }, index) => {
+      this.lastWritten.set(session.id, { ...session, recordedUntilMs: toMs, usedSeconds: session.usedSeconds + seconds });
+      records.results.set(session.id, this.usageFrom(session, toMs, this.remainingOf(session.tier, used[index])));
+    });
+    await Promise.all(
+      alone.map((sessionId) =>
+        this.record(sessionId).then(
+          (result) => records.results.set(sessionId, result),
+          (error: unknown) => records.failures.set(sessionId, error),
+        ),
+      ),
+    );
+    return records;
+  }
+
+  /**
    * Counts the last span and closes the session in one write; a second call changes nothing. `atMs` ends it
    * earlier than now (a session whose owner died ends at its last record), never before what was recorded.
    */
@@ -149,7 +202,7 @@ export class QuotaService {
    */
   private async chargeSpan(session: QuotaSessionRecord, claim: Omit<SpanClaim, 'seconds'>): Promise<QuotaSessionRecord | undefined> {
     const span = { sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs: claim.toMs };
-    const seconds = chargedSecondsUntil(span.sessionStartMs, span.toMs) - chargedSecondsUntil(span.sessionStartMs, span.fromMs);
+    const seconds = spanSeconds(session, claim.toMs);
     if (!(await this.quota.claimSpan(session, { ...claim, seconds }))) {
       return undefined;
     }
@@ -158,7 +211,10 @@ export class QuotaService {
   }
 
   private async usageOf(session: QuotaSessionRecord, chargedUntilMs: number): Promise<QuotaRecordResult> {
-    const remaining = await this.remainingAt(session.userId, session.tier, session.feature, this.clock.now());
+    return this.usageFrom(session, chargedUntilMs, await this.remainingAt(session.userId, session.tier, session.feature, this.clock.now()));
+  }
+
+  private usageFrom(session: QuotaSessionRecord, chargedUntilMs: number, remaining: QuotaRemaining): QuotaRecordResult {
     const runsOutAt =
       session.status === 'active'
         ? quotaRunOutAt({ sessionStartMs: session.startedAtMs, chargedUntilMs }, remaining.remainingSeconds)
@@ -167,9 +223,12 @@ export class QuotaService {
   }
 
   private async remainingAt(userId: string, tier: SubscriptionTier, feature: QuotaFeature, atMs: number): Promise<QuotaRemaining> {
-    const seconds = hasQuota(tier)
-      ? remainingSeconds(this.config.quota.minutes[tier], await this.quota.usedSeconds(userId, feature, atMs))
-      : NOTHING_LEFT;
+    return this.remainingOf(tier, hasQuota(tier) ? await this.quota.usedSeconds(userId, feature, atMs) : undefined);
+  }
+
+  /** What is left of a tier's windows once `used` is spent; nothing for tiers without live features. */
+  private remainingOf(tier: SubscriptionTier, used: WindowAmounts | undefined): QuotaRemaining {
+    const seconds = hasQuota(tier) && used !== undefined ? remainingSeconds(this.config.quota.minutes[tier], used) : NOTHING_LEFT;
     return { remaining: wholeMinutes(seconds), remainingSeconds: seconds };
   }
 
@@ -180,6 +239,11 @@ export class QuotaService {
     }
     return session;
   }
+}
+
+/** Seconds a claim from the session's last record to `toMs` adds: whole seconds from the start, rounded up. */
+function spanSeconds(session: QuotaSessionRecord, toMs: number): number {
+  return chargedSecondsUntil(session.startedAtMs, toMs) - chargedSecondsUntil(session.startedAtMs, session.recordedUntilMs);
 }
 
 function hasQuota(tier: SubscriptionTier): tier is SubscriptionTierWithQuota {

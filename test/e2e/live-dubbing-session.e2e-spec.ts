@@ -114,6 +114,28 @@ describe('LiveDubbingGateway: a running session', () => {
     expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'completed' })]);
   });
 
+  it('records all live sessions in one batch per interval, and ends together the sessions that use up the hour together', async () => {
+    const v = await viewer(t.app);
+    const first = await openSession(t, v);
+    await clock.advance(4_000);
+    const second = await openSession(t, v);
+    await clock.advance(10_000);
+    const [older, newer] = (await quotaSessions(v.user.id)).sort((a, b) => a.started_at.getTime() - b.started_at.getTime());
+    expect(newer.recorded_until).toEqual(older.recorded_until);
+    expect(older.used_seconds - newer.used_seconds).toBe(4);
+    expect(newer.used_seconds).toBeGreaterThan(0);
+
+    // Two minutes an hour between them: 4 s + 2 × 58 s.
+    await clock.advance(44_000);
+    expect([first.client.closed, second.client.closed]).toEqual([undefined, undefined]);
+    await clock.advance(10_000);
+    for (const { client } of [first, second]) {
+      expect(await client.next('error')).toMatchObject({ code: 'quota_exceeded' });
+      expect((await client.waitClose()).code).toBe(4031);
+    }
+    expect((await quotaSessions(v.user.id)).map((session) => session.status)).toEqual(['completed', 'completed']);
+  });
+
   it('closes 4000 on a protocol violation mid-session: beta error, quota error', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);

@@ -246,6 +246,72 @@ describe(QuotaService.name, () => {
     });
   });
 
+  describe('recording a batch', () => {
+    it('counts every session of the batch as its own record would, users and windows apart', async () => {
+      const { quota, clock, usedSeconds, storedSession } = await setup('2026-11-25T12:59:50Z');
+      const [alice, bob] = [quotaUser(), quotaUser('family')];
+      const sessions = [await startedSession(quota, alice), await startedSession(quota, bob), await startedSession(quota, bob)];
+      await clock.advance(25_000);
+      const { results, failures } = await quota.recordAll(sessions);
+      expect(failures.size).toBe(0);
+      expect(results.get(sessions[0])).toMatchObject({ exceeded: false, remainingSeconds: { hour: 105, day: 155, month: 575 } });
+      expect(results.get(sessions[2])).toMatchObject({ exceeded: false, remainingSeconds: { hour: 210, day: 310, month: 1150 } });
+      expect(await usedSeconds(alice, 'hour', '2026-11-25T12:00:00Z')).toBe(10);
+      expect(await usedSeconds(alice, 'hour', '2026-11-25T13:00:00Z')).toBe(15);
+      expect(await usedSeconds(bob, 'hour', '2026-11-25T13:00:00Z')).toBe(30);
+      expect(await usedSeconds(bob, 'day', '2026-11-25T00:00:00Z')).toBe(50);
+      for (const sessionId of sessions) {
+        expect(await storedSession(sessionId)).toMatchObject({ recorded_until: clock.date(), used_seconds: 25 });
+      }
+    });
+
+    it('counts once a span that a single record of another instance already took, and the rest of the batch as usual', async () => {
+      const { quota, clock, otherInstance, usedSeconds, storedSession } = await setup('2026-11-25T12:00:00Z');
+      const other = await otherInstance();
+      const user = quotaUser('family');
+      const [raced, plain] = [await startedSession(quota, user), await startedSession(quota, user)];
+      await clock.advance(20_000);
+      await other.record(raced);
+      await clock.advance(5_000);
+      const { results } = await quota.recordAll([raced, plain]);
+      expect([...results.keys()].sort()).toEqual([raced, plain].sort());
+      expect(await storedSession(raced)).toMatchObject({ recorded_until: clock.date(), used_seconds: 25 });
+      expect(await storedSession(plain)).toMatchObject({ recorded_until: clock.date(), used_seconds: 25 });
+      expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(50);
+    });
+
+    it('counts a span once when batches of two instances record it at the same time', async () => {
+      const { quota, clock, otherInstance, usedSeconds } = await setup('2026-11-25T12:00:00Z');
+      const other = await otherInstance();
+      const user = quotaUser('family');
+      const sessions = await Promise.all(Array.from({ length: 4 }, () => startedSession(quota, user)));
+      await clock.advance(10_000);
+      await Promise.all(sessions.map((sessionId) => other.record(sessionId)));
+      await clock.advance(20_000);
+      await Promise.all([quota.recordAll(sessions), other.recordAll(sessions), quota.recordAll(sessions)]);
+      expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(120);
+    });
+
+    it('reports a session that cannot be recorded and records the others', async () => {
+      const { quota, clock, usedSeconds } = await setup('2026-11-25T12:00:00Z');
+      const user = quotaUser();
+      const sessionId = await startedSession(quota, user);
+      await clock.advance(10_000);
+      const { results, failures } = await quota.recordAll([sessionId, 'no-such-session']);
+      expect(results.get(sessionId)).toMatchObject({ exceeded: false });
+      expect(failures.get('no-such-session')).toBeInstanceOf(DomainError);
+      expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(10);
+    });
+
+    it('says when a session of the batch has used up a window', async () => {
+      const { quota, clock } = await setup('2026-11-25T12:00:00Z');
+      const sessionId = await startedSession(quota, quotaUser());
+      await clock.advance(120_000);
+      const { results } = await quota.recordAll([sessionId]);
+      expect(results.get(sessionId)).toMatchObject({ exceeded: true, remainingSeconds: { hour: 0 } });
+    });
+  });
+
   describe('limits', () => {
     it('tells the caller when this session alone would use up the hour', async () => {
       const { quota } = await setup('2026-11-25T12:00:00Z');
