@@ -29,6 +29,8 @@ import type { LoadCommand, LoadReport } from './gateway-load.js';
 
 const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
 const DURATION_MS = 1000 * Number(process.env.BENCH_GATEWAY_SECONDS ?? 60);
+/** Opening every session, or closing them, takes a few seconds; a step this late means the run is stuck. */
+const STEP_TIMEOUT_MS = 60_000;
 
 export const gatewayBenchmark: Benchmark = {
   name: 'gateway',
@@ -76,16 +78,22 @@ function percentile(values: number[], p: number): number {
 class LoadGenerator {
   private readonly child: ChildProcess = fork(new URL('./gateway-load.js', import.meta.url), { stdio: 'inherit' });
 
-  request<T extends LoadReport['type']>(command: LoadCommand, reply: T): Promise<Extract<LoadReport, { type: T }>> {
+  /** Sends `command`; fails rather than waits forever when the `reply` does not come within `timeoutMs`. */
+  request<T extends LoadReport['type']>(command: LoadCommand, reply: T, timeoutMs: number): Promise<Extract<LoadReport, { type: T }>> {
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`load generator sent no "${reply}" within ${timeoutMs} ms`)), timeoutMs);
       const onMessage = (report: LoadReport) => {
         if (report.type === reply) {
+          clearTimeout(timer);
           this.child.off('message', onMessage);
           resolve(report as Extract<LoadReport, { type: T }>);
         }
       };
       this.child.on('message', onMessage);
-      this.child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+      this.child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`load generator exited with ${code}`));
+      });
       this.child.send(command);
     });
   }
@@ -99,18 +107,18 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
   const load = new LoadGenerator();
   try {
     const heapBefore = heapUsed();
-    const opened = await load.request({ type: 'open', url: target.url, auths: target.auths }, 'ready');
+    const opened = await load.request({ type: 'open', url: target.url, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const heapIdle = heapUsed();
 
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     const cpuBefore = process.cpuUsage();
-    const streamed = await load.request({ type: 'stream', durationMs }, 'streamed');
+    const streamed = await load.request({ type: 'stream', durationMs }, 'streamed', durationMs + STEP_TIMEOUT_MS);
     const cpu = process.cpuUsage(cpuBefore);
     loop.disable();
 
-    const closed = await load.request({ type: 'close' }, 'closed');
+    const closed = await load.request({ type: 'close' }, 'closed', STEP_TIMEOUT_MS);
     const streams = opened.readyMs.length;
     return {
       server: target.server,
