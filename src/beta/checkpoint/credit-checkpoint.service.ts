@@ -98,9 +98,7 @@ export class CreditCheckpointService {
   /** Sessions of other instances silent for 3 intervals: ended, charged up to their last heartbeat. */
   private async endLostSessions(active: ActiveSessionRef[], now: number): Promise<number> {
     const cutoff = now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs;
-    const lost = active.filter(
-      (session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff,
-    );
+    const lost = active.filter((session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff);
     for (const session of lost) {
       await this.betaSessions.end(session._id, 'instance_lost', session.heartbeat_at.getTime());
     }

@@ -84,10 +84,7 @@ export class BetaAccountsRepository implements OnModuleInit {
     }
     // The bulk result only counts matches: find which writes are ours by their token, in one query (a
     // scan on the embedded server, where `_id: {$in}` is far slower; it returns only this batch's accounts).
-    const ours = await this.accounts
-      .find({ write_token: batch.token }, { version: 1 })
-      .lean<{ _id: string; version: number }[]>()
-      .exec();
+    const ours = await this.accounts.find({ write_token: batch.token }, { version: 1 }).lean<{ _id: string; version: number }[]>().exec();
     const landedAt = new Map(ours.map((account) => [account._id, account.version]));
     return new Set(changes.filter((change) => landedAt.get(change.email) !== change.version + 1).map((change) => change.email));
   }

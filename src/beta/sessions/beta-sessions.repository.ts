@@ -34,10 +34,7 @@ export class BetaSessionsRepository implements OnModuleInit {
 
   /** Every active session, in one query: the checkpoint charges this instance's and looks for lost ones among the rest. */
   async findActive(): Promise<ActiveSessionRef[]> {
-    return this.sessions
-      .find({ status: 'active' }, { email: 1, instance_id: 1, heartbeat_at: 1 })
-      .lean<ActiveSessionRef[]>()
-      .exec();
+    return this.sessions.find({ status: 'active' }, { email: 1, instance_id: 1, heartbeat_at: 1 }).lean<ActiveSessionRef[]>().exec();
   }
 
   async list(filter: { status?: BetaSessionStatus; email?: string }, limit: number): Promise<BetaSessionRecord[]> {
