@@ -40,7 +40,7 @@ export class PcmPool {
     let holders = 0;
     let released = false;
     const hold = () => {
-      if (holders === 0 && released) {
+      if (released) {
         throw new Error('A released PCM buffer cannot be held again');
       }
       holders++;

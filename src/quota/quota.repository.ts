@@ -57,15 +57,15 @@ export class QuotaRepository {
 
   /** The same for many users at once, in one read; answers in the order asked. */
   async usedSecondsOfMany(users: Array<{ userId: string; feature: QuotaFeature }>, atMs: number): Promise<WindowAmounts[]> {
-    const keysOf = ({ userId, feature }: { userId: string; feature: QuotaFeature }) =>
-      QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
-    const keys = [...new Set(users.flatMap(keysOf))];
+    const keysByUser = users.map(({ userId, feature }) =>
+      QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs))),
+    );
     const found = await driverCollection(this.usage)
-      .find({ _id: { $in: keys } }, { projection: { used_seconds: 1 } })
+      .find({ _id: { $in: [...new Set(keysByUser.flat())] } }, { projection: { used_seconds: 1 } })
       .toArray();
     const usedByKey = new Map(found.map((counter) => [counter._id, counter.used_seconds]));
-    return users.map((user) => {
-      const [hour, day, month] = keysOf(user).map((key) => usedByKey.get(key) ?? 0);
+    return keysByUser.map((keys) => {
+      const [hour, day, month] = keys.map((key) => usedByKey.get(key) ?? 0);
       return { hour, day, month };
     });
   }
@@ -133,10 +133,10 @@ export class QuotaRepository {
    */
   async claimSpan(session: QuotaSessionRecord, claim: SpanClaim): Promise<boolean> {
     const ending = claim.end === undefined ? {} : { status: claim.end.status, ended_at: new Date(claim.end.endedAtMs) };
-    const result = await driverCollection(this.sessions).updateOne(
-      { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
-      { $set: { recorded_until: new Date(claim.toMs), ...ending }, $inc: { used_seconds: claim.seconds } },
-    );
+    const result = await driverCollection(this.sessions).updateOne(claimFilter(session), {
+      $set: { recorded_until: new Date(claim.toMs), ...ending },
+      $inc: { used_seconds: claim.seconds },
+    });
     return result.matchedCount === 1;
   }
 
@@ -152,7 +152,7 @@ export class QuotaRepository {
     const result = await driverCollection(this.sessions).bulkWrite(
       claims.map(({ session, toMs, seconds }) => ({
         updateOne: {
-          filter: { _id: session.id, status: 'active', recorded_until: new Date(session.recordedUntilMs) },
+          filter: claimFilter(session),
           update: { $set: { recorded_until: new Date(toMs), claim_token: token }, $inc: { used_seconds: seconds } },
         },
       })),
@@ -166,6 +166,11 @@ export class QuotaRepository {
       .toArray();
     return new Set(won.map((session) => session._id));
   }
+}
+
+/** A claim wins only if the session is still active and nobody moved `recorded_until` since `session` was read. */
+function claimFilter(session: QuotaSessionRecord) {
+  return { _id: session.id, status: 'active' as const, recorded_until: new Date(session.recordedUntilMs) };
 }
 
 function toRecord(session: QuotaSession): QuotaSessionRecord {

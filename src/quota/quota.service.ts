@@ -151,7 +151,7 @@ export class QuotaService {
       claimed.map(({ session, toMs }) => ({
         userId: session.userId,
         feature: session.feature,
-        charges: splitUsage({ sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs }),
+        charges: splitUsage(spanOf(session, toMs)),
       })),
     );
     const used = await this.quota.usedSecondsOfMany(
@@ -160,7 +160,7 @@ export class QuotaService {
     );
     const records: QuotaRecords = { results: new Map(), failures: new Map() };
     claimed.forEach(({ session, toMs, seconds }, index) => {
-      this.lastWritten.set(session.id, { ...session, recordedUntilMs: toMs, usedSeconds: session.usedSeconds + seconds });
+      this.lastWritten.set(session.id, claimedUntil(session, toMs, seconds));
       records.results.set(session.id, this.usageFrom(session, toMs, this.remainingOf(session.tier, used[index])));
     });
     await Promise.all(
@@ -201,13 +201,12 @@ export class QuotaService {
    * user is under-charged by one span at most; counting first would charge the span twice on the retry.
    */
   private async chargeSpan(session: QuotaSessionRecord, claim: Omit<SpanClaim, 'seconds'>): Promise<QuotaSessionRecord | undefined> {
-    const span = { sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs: claim.toMs };
     const seconds = spanSeconds(session, claim.toMs);
     if (!(await this.quota.claimSpan(session, { ...claim, seconds }))) {
       return undefined;
     }
-    await this.quota.addUsage(session.userId, session.feature, splitUsage(span));
-    return { ...session, recordedUntilMs: claim.toMs, usedSeconds: session.usedSeconds + seconds };
+    await this.quota.addUsage(session.userId, session.feature, splitUsage(spanOf(session, claim.toMs)));
+    return claimedUntil(session, claim.toMs, seconds);
   }
 
   private async usageOf(session: QuotaSessionRecord, chargedUntilMs: number): Promise<QuotaRecordResult> {
@@ -239,6 +238,16 @@ export class QuotaService {
     }
     return session;
   }
+}
+
+/** The span a claim from the session's last record to `toMs` covers. */
+function spanOf(session: QuotaSessionRecord, toMs: number) {
+  return { sessionStartMs: session.startedAtMs, fromMs: session.recordedUntilMs, toMs };
+}
+
+/** The session as a claim up to `toMs`, adding `seconds`, left it. */
+function claimedUntil(session: QuotaSessionRecord, toMs: number, seconds: number): QuotaSessionRecord {
+  return { ...session, recordedUntilMs: toMs, usedSeconds: session.usedSeconds + seconds };
 }
 
 /** Seconds a claim from the session's last record to `toMs` adds: whole seconds from the start, rounded up. */
