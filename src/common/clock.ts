@@ -13,14 +13,24 @@ export abstract class Clock {
   }
 }
 
+/** The largest delay `setTimeout` honours (a signed 32-bit number of milliseconds). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export class SystemClock extends Clock {
   now(): number {
     return Date.now();
   }
 
+  /** Node fires a timeout over 2^31 - 1 ms at once, so a longer delay waits in steps until the instant is due. */
   setTimer(delayMs: number, callback: TimerCallback): CancelTimer {
-    const timer = setTimeout(() => void callback(), Math.max(0, delayMs));
-    timer.unref?.();
+    const dueAt = Date.now() + Math.max(0, delayMs);
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const left = dueAt - Date.now();
+      timer = setTimeout(() => (left > MAX_TIMEOUT_MS ? arm() : void callback()), Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+      timer.unref?.();
+    };
+    arm();
     return () => clearTimeout(timer);
   }
 }

@@ -44,7 +44,7 @@ export class AppConfig {
     invitationTtlDays: number;
   };
   readonly quota!: { updateIntervalMs: number; minutes: Record<SubscriptionTierWithQuota, QuotaMinutes> };
-  readonly ws!: { authTimeoutMs: number; connectionsPerMinute: number; maxAudioFrameBytes: number };
+  readonly ws!: { authTimeoutMs: number; connectionsPerMinute: number; maxAudioFrameBytes: number; heartbeatMs: number };
   readonly dubbing!: DubbingConfig;
 }
 
@@ -90,6 +90,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
+      heartbeatMs: env.WS_HEARTBEAT_MS,
     },
     dubbing: dubbingConfig(env),
   });

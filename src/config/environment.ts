@@ -143,6 +143,11 @@ export class Environment {
   @Min(2)
   WS_MAX_AUDIO_FRAME_BYTES = 65536;
 
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  WS_HEARTBEAT_MS = 10000;
+
   @IsIn(['loopback', 'openai'])
   DUBBING_PROVIDER = 'loopback';
 
