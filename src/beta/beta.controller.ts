@@ -72,7 +72,6 @@ function sessionView(session: BetaSessionRecord) {
     feature: session.feature,
     status: session.status,
     started_at: session.started_at,
-    heartbeat_at: session.heartbeat_at,
     charged_credits: session.charged_credits,
     charged_seconds: session.charged_seconds,
     ended_at: session.ended_at ?? null,

@@ -17,7 +17,6 @@ import { BetaSession, BetaSessionSchema } from './sessions/beta-session.schema.j
 import { BetaSessionSignals } from './sessions/beta-session-signals.js';
 import { BetaSessionsRepository } from './sessions/beta-sessions.repository.js';
 import { BetaSessionsService } from './sessions/beta-sessions.service.js';
-import { InstanceIdentity } from './sessions/instance-identity.js';
 
 /** Beta 500: enrolment, invitations, the credit ledger, metered sessions and their checkpoint (scheduled by BetaSchedulingModule). */
 @Module({
@@ -41,7 +40,6 @@ import { InstanceIdentity } from './sessions/instance-identity.js';
     BetaEnrollmentService,
     BetaInvitationsService,
     BetaSessionSignals,
-    InstanceIdentity,
     CreditCheckpointService,
     CreditReconcilerService,
   ],

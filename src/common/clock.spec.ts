@@ -6,7 +6,7 @@ describe(SystemClock.name, () => {
   afterEach(() => jest.useRealTimers());
 
   it('fires a timer longer than setTimeout can hold at its instant, not at once', () => {
-    const fired = jest.fn();
+    const fired = jest.fn<() => void>();
     new SystemClock().setTimer(MAX_TIMEOUT_MS * 2 + 5_000, fired);
     jest.advanceTimersByTime(MAX_TIMEOUT_MS);
     jest.advanceTimersByTime(MAX_TIMEOUT_MS);
@@ -18,7 +18,7 @@ describe(SystemClock.name, () => {
   });
 
   it('cancels a long timer between its steps', () => {
-    const fired = jest.fn();
+    const fired = jest.fn<() => void>();
     const cancel = new SystemClock().setTimer(MAX_TIMEOUT_MS + 10, fired);
     jest.advanceTimersByTime(MAX_TIMEOUT_MS);
     cancel();
@@ -27,7 +27,7 @@ describe(SystemClock.name, () => {
   });
 
   it('fires a short timer once after its delay', () => {
-    const fired = jest.fn();
+    const fired = jest.fn<() => void>();
     new SystemClock().setTimer(250, fired);
     jest.advanceTimersByTime(249);
     expect(fired).not.toHaveBeenCalled();

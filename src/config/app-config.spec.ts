@@ -29,7 +29,7 @@ describe(loadAppConfig.name, () => {
       invitationTtlDays: 14,
     });
     expect(config.quota.updateIntervalMs).toBe(10000);
-    expect(config.ws).toEqual({ authTimeoutMs: 10000, connectionsPerMinute: 5, maxAudioFrameBytes: 65536 });
+    expect(config.ws).toEqual({ authTimeoutMs: 10000, connectionsPerMinute: 5, maxAudioFrameBytes: 65536, heartbeatMs: 10000 });
   });
 
   it('reads typed values from strings', () => {

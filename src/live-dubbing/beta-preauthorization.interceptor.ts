@@ -2,34 +2,29 @@ import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nes
 import type { Observable } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { BetaEnrollmentService } from '../beta/enrollment/beta-enrollment.service.js';
-import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { AppConfig } from '../config/app-config.js';
-import { insufficientCredits } from './live-dubbing.protocol.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 
 /**
- * Step 7: a Beta 500 user's session holds its estimated cost (at its feature's rate) before it starts. With too few credits
- * the client gets the insufficient-credits error and close 4003, and no beta session exists. A client that left
- * while the hold was placed leaves no beta session behind.
+ * Step 7 of the opening: once the guards have passed, the session's record is written, and a Beta 500 user's
+ * session holds its estimated cost (at its feature's rate) before it starts. With too few credits the client gets
+ * the insufficient-credits error and close 4003. Whatever refuses the opening after this point ends the session
+ * through its owner, which releases the hold.
  */
 @Injectable()
 export class BetaPreauthorizationInterceptor implements NestInterceptor {
   constructor(
     private readonly sessions: LiveSessionsService,
     private readonly enrollment: BetaEnrollmentService,
-    private readonly beta: BetaSessionsService,
     private readonly config: AppConfig,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const session = this.sessions.get(context.switchToWs().getClient<WebSocket>());
-    const user = session.user!;
-    if (this.config.beta.enabled && (await this.enrollment.isMember(user.email))) {
-      const start = await this.beta.start(user, session.feature.name, session.feature.creditsPerSecond(this.config));
-      if (!start.ok) {
-        throw insufficientCredits(start.remainingCredits);
-      }
-      await this.sessions.attachBeta(session, start);
+    const beta = this.config.beta.enabled && (await this.enrollment.isMember(session.user!.email));
+    await this.sessions.register(session, { beta });
+    if (beta && session.phase === 'opening') {
+      await this.sessions.holdCredits(session);
     }
     return next.handle();
   }

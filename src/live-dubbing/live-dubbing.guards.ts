@@ -8,10 +8,8 @@ import { DomainError } from '../common/errors/domain-error.js';
 import { AuthMessage } from './auth-message.dto.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
 import { CloseCode, ErrorCode, LiveDubbingError, protocolError } from './live-dubbing.protocol.js';
-import { LiveSessionsService } from './live-sessions.service.js';
+import { hasLiveAccess, LiveSessionsService } from './live-sessions.service.js';
 import type { LiveSession } from './live-session.js';
-
-const LIVE_TIERS = new Set(['premium', 'family']);
 
 function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): LiveSession {
   return sessions.get(context.switchToWs().getClient<WebSocket>());
@@ -33,8 +31,7 @@ export class AuthMessageGuard implements CanActivate {
       const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
       throw protocolError(`Invalid auth message: ${problems.join('; ')}`);
     }
-    session.phase = 'opening';
-    session.auth = message;
+    this.sessions.beginOpening(session, message);
     return true;
   }
 }
@@ -85,7 +82,7 @@ export class SubscriptionTierGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const { user } = sessionOf(context, this.sessions);
-    if (!LIVE_TIERS.has(user!.tier) || user!.subscriptionStatus !== 'active') {
+    if (!hasLiveAccess(user!)) {
       throw new LiveDubbingError(
         ErrorCode.UpgradeRequired,
         CloseCode.UpgradeRequired,

@@ -5,6 +5,7 @@ import { BetaModule } from '../beta/beta.module.js';
 import { ChannelsModule } from '../channels/channels.module.js';
 import { DubbingModule } from '../dubbing/dubbing.module.js';
 import { QuotaModule } from '../quota/quota.module.js';
+import { UsersModule } from '../users/users.module.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { ConnectionOpens, ConnectionOpensSchema } from './connection-open.schema.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
@@ -12,13 +13,20 @@ import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { LiveDubbingGateway } from './live-dubbing.gateway.js';
 import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
 import { LiveQuotaMeter } from './live-quota-meter.js';
+import { LiveSessionDocument, LiveSessionSchema } from './live-session.schema.js';
+import { LiveSessionSweeper } from './live-session-sweeper.js';
+import { LiveSessionsRepository } from './live-sessions.repository.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 
 @Module({
   imports: [
-    MongooseModule.forFeature([{ name: ConnectionOpens.name, schema: ConnectionOpensSchema }]),
+    MongooseModule.forFeature([
+      { name: ConnectionOpens.name, schema: ConnectionOpensSchema },
+      { name: LiveSessionDocument.name, schema: LiveSessionSchema },
+    ]),
     AuthModule,
+    UsersModule,
     ChannelsModule,
     BetaModule,
     QuotaModule,
@@ -28,6 +36,8 @@ import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
     LiveDubbingGateway,
     LiveSubtitlesGateway,
     LiveSessionsService,
+    LiveSessionsRepository,
+    LiveSessionSweeper,
     LiveQuotaMeter,
     ConnectionRateLimiter,
     LiveDubbingExceptionFilter,

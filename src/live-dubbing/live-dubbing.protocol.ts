@@ -8,6 +8,7 @@ export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
   InternalError: 1011,
+  ServiceRestart: 1012,
   ProtocolError: 4000,
   Unauthorized: 4001,
   InsufficientCredits: 4003,
@@ -16,7 +17,9 @@ export const CloseCode = {
   RateLimited: 4029,
   UpgradeRequired: 4030,
   QuotaExceeded: 4031,
+  BetaRevoked: 4033,
   CreditsExhausted: 4402,
+  SessionMoved: 4409,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -31,6 +34,8 @@ export const ErrorCode = {
   QuotaExceeded: 'quota_exceeded',
   CreditsExhausted: 'credits_exhausted',
   BetaRevoked: 'beta_revoked',
+  SessionMoved: 'session_moved',
+  ShuttingDown: 'shutting_down',
   SpeechServiceUnavailable: 'speech_service_unavailable',
   InternalError: 'internal_error',
 } as const;
@@ -122,6 +127,30 @@ export function speechServiceUnavailable(): LiveDubbingError {
   );
 }
 
+export function betaRevoked(): LiveDubbingError {
+  return new LiveDubbingError(ErrorCode.BetaRevoked, CloseCode.BetaRevoked, 'Beta access revoked', {
+    upgrade_required: true,
+    session_ended: true,
+  });
+}
+
+/** This connection no longer holds its session: another instance ended it (or took it over) meanwhile. */
+export function sessionMoved(): LiveDubbingError {
+  return new LiveDubbingError(ErrorCode.SessionMoved, CloseCode.SessionMoved, 'This connection no longer holds the session');
+}
+
+/** The user lost what live dubbing needs (deactivated, or no longer an active Premium/Family subscriber). */
+export function accessRevoked(deactivated: boolean): LiveDubbingError {
+  return deactivated
+    ? new LiveDubbingError(ErrorCode.Unauthorized, CloseCode.Unauthorized, 'The account is no longer active', { session_ended: true })
+    : new LiveDubbingError(
+        ErrorCode.UpgradeRequired,
+        CloseCode.UpgradeRequired,
+        'Live dubbing needs an active Premium or Family subscription',
+        { upgrade_required: true, session_ended: true },
+      );
+}
+
 export function internalError(): LiveDubbingError {
   return new LiveDubbingError(ErrorCode.InternalError, CloseCode.InternalError, 'Internal error');
 }
@@ -139,7 +168,9 @@ export type EndCause =
   | 'protocol_error'
   | 'speech_service_failed'
   | 'internal_error'
-  | 'server_shutdown';
+  | 'server_shutdown'
+  | 'access_revoked'
+  | 'instance_lost';
 
 export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaEndStatus }> = {
   user_stopped: { beta: 'user_stopped', quota: 'completed' },
@@ -152,6 +183,8 @@ export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaE
   speech_service_failed: { beta: 'error', quota: 'error' },
   internal_error: { beta: 'error', quota: 'error' },
   server_shutdown: { beta: 'server_shutdown', quota: 'completed' },
+  access_revoked: { beta: 'access_revoked', quota: 'completed' },
+  instance_lost: { beta: 'instance_lost', quota: 'error' },
 };
 
 export function endCauseOf(error: LiveDubbingError): EndCause {
@@ -166,6 +199,9 @@ export function endCauseOf(error: LiveDubbingError): EndCause {
       return 'speech_service_failed';
     case ErrorCode.InternalError:
       return 'internal_error';
+    case ErrorCode.Unauthorized:
+    case ErrorCode.UpgradeRequired:
+      return 'access_revoked';
     default:
       return 'protocol_error';
   }

@@ -1,49 +1,86 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
+import { BetaSessionSignals, type BetaSessionSignal } from '../beta/sessions/beta-session-signals.js';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
-import { Clock } from '../common/clock.js';
+import { InstanceIdentity } from '../common/instance-identity.js';
+import { Clock, type CancelTimer } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
+import { UsersService } from '../users/users.service.js';
 import { AudioRateMeter, validateAudioFrame } from './audio-input.js';
+import type { AuthMessage } from './auth-message.dto.js';
 import {
+  accessRevoked,
+  betaRevoked,
   CloseCode,
+  creditsExhausted,
   END_OUTCOMES,
   endCauseOf,
   ErrorCode,
+  insufficientCredits,
   internalError,
   LiveDubbingError,
   protocolError,
+  sessionMoved,
   type EndCause,
-  type QuotaEndStatus,
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
+import { LiveSessionsRepository } from './live-sessions.repository.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 export const MAX_BUFFERED_BYTES = 1 << 20;
+/** A failed end is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
+const REDRIVE_FIRST_MS = 500;
+const REDRIVE_MAX_MS = 10_000;
+
+export interface Farewell {
+  message?: object;
+  closeCode: number;
+  closeReason: string;
+}
+
+interface BetaEnd {
+  remainingCredits: number;
+  sessionCharged: number;
+}
 
 /**
- * The live sessions of this instance. Every way a session ends goes through `end`, which runs once:
- * timers and the pipeline stop, the beta and quota sessions end with the reasons of SPEC §3.3, then
- * the client gets its last message and close code.
+ * The one owner of this instance's live sessions (docs/protocol.md, "A session's life"). It alone moves a session
+ * through its phases, starts and ends its beta and quota sessions, and keeps its record in the database: a
+ * heartbeat every WS_HEARTBEAT_MS for every session it holds, conditioned on its owner epoch, so a session another
+ * instance ended meanwhile is let go (4409) and never served or charged again here. An end whose writes fail is
+ * written again until it lands; charging stops at the instant the session ended, however late that is.
  */
 @Injectable()
-export class LiveSessionsService {
+export class LiveSessionsService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(LiveSessionsService.name);
   private readonly sessions = new Map<WebSocket, LiveSession>();
+  /** Sessions whose record this instance holds (live, or ending until the end is written): the heartbeat's. */
+  private readonly held = new Map<string, LiveSession>();
+  private cancelHeartbeat?: CancelTimer;
+  private accepting = true;
 
   constructor(
+    private readonly records: LiveSessionsRepository,
     private readonly beta: BetaSessionsService,
+    private readonly signals: BetaSessionSignals,
     private readonly quota: QuotaService,
+    private readonly users: UsersService,
+    private readonly instance: InstanceIdentity,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
-  open(socket: WebSocket, feature: LiveFeature): LiveSession {
+  /** A new socket's session, or undefined when this instance is shutting down (the socket is closed 1012). */
+  open(socket: WebSocket, feature: LiveFeature): LiveSession | undefined {
+    if (!this.accepting) {
+      socket.close(CloseCode.ServiceRestart, 'Server restarting: reconnect to another instance');
+      return undefined;
+    }
     const session = new LiveSession(randomUUID(), socket, feature, new AudioRateMeter(this.clock));
     this.sessions.set(socket, session);
     this.metrics.liveSessions.inc();
@@ -133,68 +170,93 @@ export class LiveSessionsService {
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
   }
 
+  /** A well-formed auth message arrived: the opening's checks begin. */
+  beginOpening(session: LiveSession, auth: AuthMessage): void {
+    session.phase = 'opening';
+    session.auth = auth;
+  }
+
   /**
-   * Records the beta session started for an opening session. If the client left while it was starting,
-   * the beta session ends at once, at the instant it started, and this returns false.
+   * Writes the session's record (opening, after the guards): from here on it exists for every instance, with the
+   * ids its beta and quota sessions will have, so whoever ends it — this instance or the sweep — can end those too.
    */
-  async attachBeta(
-    session: LiveSession,
-    start: { sessionId: string; startedAt: number; estimatedCost: number; remainingCredits: number },
-  ): Promise<boolean> {
-    if (session.phase === 'ended') {
-      await this.endBeta(session, start.sessionId, END_OUTCOMES[session.endCause!].beta, start.startedAt);
-      return false;
+  async register(session: LiveSession, options: { beta: boolean }): Promise<void> {
+    const user = session.user!;
+    const now = this.clock.now();
+    session.betaSessionId = options.beta ? randomUUID() : undefined;
+    session.quotaSessionId = randomUUID();
+    await this.records.insert({
+      id: session.id,
+      userId: user.id,
+      email: user.email,
+      feature: session.feature.name,
+      ownerInstanceId: this.instance.id,
+      startedAtMs: now,
+      betaSessionId: session.betaSessionId,
+      quotaSessionId: session.quotaSessionId,
+    });
+    session.registeredAt = now;
+    this.held.set(session.id, session);
+    this.scheduleHeartbeat();
+    await this.afterOpeningStep(session);
+  }
+
+  /**
+   * Holds the beta estimate (SPEC step 7 of the opening). The session follows its credit signals from before the
+   * hold, so a warning already due when it starts reaches the client. Too few credits: the insufficient-credits error.
+   */
+  async holdCredits(session: LiveSession): Promise<void> {
+    const betaSessionId = session.betaSessionId!;
+    session.onEnd(this.signals.subscribe(betaSessionId, (signal) => this.onCreditSignal(session, signal)));
+    const start = await this.beta.start(session.user!, session.feature.name, session.feature.creditsPerSecond(this.config), betaSessionId);
+    if (!start.ok) {
+      throw insufficientCredits(start.remainingCredits);
     }
-    session.betaSessionId = start.sessionId;
-    session.betaStartedAt = start.startedAt;
     session.betaEstimate = start.estimatedCost;
     session.betaRemaining = start.remainingCredits;
-    return true;
+    await this.afterOpeningStep(session);
   }
 
-  /** Records the quota session of an opening session; ends it at once if the client left meanwhile. */
-  async attachQuota(session: LiveSession, quotaSessionId: string): Promise<boolean> {
-    if (session.phase === 'ended') {
-      await this.endQuota(session, quotaSessionId, END_OUTCOMES[session.endCause!].quota);
+  /** Opens the quota session (step 8); its remaining minutes, or the quota error. */
+  async startQuota(session: LiveSession) {
+    const user = session.user!;
+    const quota = await this.quota.startSession({ id: user.id, tier: user.tier }, session.feature.name, {
+      sessionId: session.quotaSessionId,
+      ownerInstanceId: this.instance.id,
+    });
+    await this.afterOpeningStep(session);
+    return quota;
+  }
+
+  /** The opening is complete: the session is live. False when it ended meanwhile. */
+  goLive(session: LiveSession): boolean {
+    if (session.phase !== 'opening') {
       return false;
     }
-    session.quotaSessionId = quotaSessionId;
+    session.phase = 'live';
     return true;
   }
 
-  async end(session: LiveSession, cause: EndCause, farewell?: { message?: object; closeCode: number; closeReason: string }): Promise<void> {
+  async end(session: LiveSession, cause: EndCause, farewell?: Farewell): Promise<void> {
     if (session.phase === 'ended') {
       return;
     }
+    const now = this.clock.now();
+    // A session refused before it went live has used nothing: charging stops where it started.
+    session.endAt = session.phase === 'live' ? now : (session.registeredAt ?? now);
     session.phase = 'ended';
     session.endCause = cause;
     session.runCleanups();
     session.pipeline?.close();
-    const outcome = END_OUTCOMES[cause];
-    // A session refused before it went live has used nothing: it ends at the instant it started.
-    const betaEndAt = cause === 'quota_failed' ? session.betaStartedAt : undefined;
-    const [betaEnd] = await Promise.all([
-      session.betaSessionId === undefined ? undefined : this.endBeta(session, session.betaSessionId, outcome.beta, betaEndAt),
-      session.quotaSessionId === undefined ? undefined : this.endQuota(session, session.quotaSessionId, outcome.quota),
-    ]);
-    this.sessions.delete(session.socket);
-    this.metrics.liveSessions.dec();
+    const betaEnd = await this.writeEnd(session);
+    this.forget(session);
     this.metrics.liveSessionsEnded.inc({ cause });
     this.logger.log(
       { session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits },
       'Live dubbing session ended',
     );
     if (farewell !== undefined) {
-      if (farewell.message !== undefined) {
-        const message =
-          'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
-            ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
-            : farewell.message;
-        this.send(session, message);
-      }
-      if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
-        session.socket.close(farewell.closeCode, farewell.closeReason);
-      }
+      this.sayFarewell(session, farewell, betaEnd);
     }
   }
 
@@ -207,28 +269,189 @@ export class LiveSessionsService {
     }
   }
 
-  async endAll(
-    feature: LiveFeature,
-    cause: EndCause,
-    farewell: { message?: object; closeCode: number; closeReason: string },
-  ): Promise<void> {
-    const ending = [...this.sessions.values()].filter((session) => session.feature === feature);
-    await Promise.all(ending.map((session) => this.end(session, cause, farewell)));
-  }
-
-  private endBeta(session: LiveSession, betaSessionId: string, reason: BetaEndReason, at?: number) {
-    return this.beta.end(betaSessionId, reason, at).catch((error: unknown) => this.logFailure('beta', session, error));
-  }
-
-  private endQuota(session: LiveSession, quotaSessionId: string, status: QuotaEndStatus) {
-    return this.quota.endSession(quotaSessionId, status).catch((error: unknown) => this.logFailure('quota', session, error));
-  }
-
-  private logFailure(part: string, session: LiveSession, error: unknown): undefined {
-    this.logger.error(
-      { session_id: session.id, err: error },
-      `Ending the ${part} session failed; reconcile and instance-loss checks will finish it`,
+  /** Shutting down: no new socket is accepted, and every session ends (charged to this instant). */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.accepting = false;
+    await Promise.all(
+      [...this.sessions.values()].map((session) =>
+        this.end(session, 'server_shutdown', {
+          message: { type: 'session_ended', reason: 'server_shutdown' },
+          closeCode: CloseCode.GoingAway,
+          closeReason: 'Server shutting down',
+        }),
+      ),
     );
-    return undefined;
   }
+
+  onApplicationShutdown(): void {
+    this.cancelHeartbeat?.();
+    this.cancelHeartbeat = undefined;
+    for (const session of this.held.values()) {
+      session.cancelRedrive?.();
+    }
+  }
+
+  /** A session that ended while an opening step was in flight: what that step created is ended too. */
+  private async afterOpeningStep(session: LiveSession): Promise<void> {
+    if (session.phase === 'ended') {
+      await this.writeEnd(session);
+    }
+  }
+
+  /**
+   * The end's writes, in order: the record says why and when the session ends (so the sweep can finish it should
+   * this instance die), then the beta session is charged up to that instant and closed, the quota session too, and
+   * the record is ended. Each step is idempotent; if one fails, all are written again later until they land.
+   * Returns the beta end's balance when it landed now.
+   */
+  private writeEnd(session: LiveSession): Promise<BetaEnd | undefined> {
+    let outcome: BetaEnd | undefined;
+    const attempt = async () => {
+      outcome = await this.tryWriteEnd(session);
+    };
+    session.ending = (session.ending ?? Promise.resolve()).then(attempt);
+    return session.ending.then(() => outcome);
+  }
+
+  private async tryWriteEnd(session: LiveSession, attempt = 0): Promise<BetaEnd | undefined> {
+    if (session.registeredAt === undefined) {
+      return undefined;
+    }
+    const owner = { id: session.id, epoch: session.epoch };
+    const outcome = END_OUTCOMES[session.endCause!];
+    const endAt = session.endAt!;
+    try {
+      if (!(await this.records.markEnding(owner, { cause: session.endCause!, atMs: endAt }))) {
+        this.letGo(session);
+        return undefined;
+      }
+      const [betaEnd] = await Promise.all([
+        session.betaSessionId === undefined || session.betaEnded
+          ? undefined
+          : this.beta.end(session.betaSessionId, outcome.beta, endAt, session.user!.email),
+        this.quota.endSession(session.quotaSessionId!, outcome.quota, { atMs: endAt }),
+      ]);
+      await this.records.markEnded(owner, this.clock.now());
+      this.held.delete(session.id);
+      return betaEnd;
+    } catch (error) {
+      const delay = Math.min(REDRIVE_FIRST_MS * 2 ** attempt, REDRIVE_MAX_MS);
+      this.logger.error({ session_id: session.id, err: error }, `Ending the session failed; writing it again in ${delay} ms`);
+      session.cancelRedrive = this.clock.setTimer(delay, () => {
+        session.ending = session.ending!.then(() => this.tryWriteEnd(session, attempt + 1).then(() => undefined));
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * This instance no longer holds the session: another one ended it or took it over. Nothing more is served or
+   * charged here; a client still connected is told so (4409).
+   */
+  private letGo(session: LiveSession): void {
+    this.held.delete(session.id);
+    session.cancelRedrive?.();
+    if (session.betaSessionId !== undefined) {
+      this.beta.stopWatching(session.betaSessionId);
+    }
+    this.quota.forget(session.quotaSessionId!);
+    if (session.phase === 'ended') {
+      return;
+    }
+    session.phase = 'ended';
+    session.runCleanups();
+    session.pipeline?.close();
+    this.forget(session);
+    this.metrics.liveSessionsEnded.inc({ cause: 'moved' });
+    this.logger.warn({ session_id: session.id }, 'Live session held by another instance now; its connection here is closed');
+    const error = sessionMoved();
+    this.sayFarewell(session, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
+  }
+
+  private forget(session: LiveSession): void {
+    if (this.sessions.delete(session.socket)) {
+      this.metrics.liveSessions.dec();
+    }
+  }
+
+  private sayFarewell(session: LiveSession, farewell: Farewell, betaEnd?: BetaEnd): void {
+    if (farewell.message !== undefined) {
+      const message =
+        'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
+          ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
+          : farewell.message;
+      this.send(session, message);
+    }
+    if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
+      session.socket.close(farewell.closeCode, farewell.closeReason);
+    }
+  }
+
+  /** Credit signals of the session's beta session reach its socket; an end on the credits side ends the session. */
+  private onCreditSignal(session: LiveSession, signal: BetaSessionSignal): void {
+    switch (signal.type) {
+      case 'credits':
+        this.send(session, { type: 'credits', remaining_credits: signal.remainingCredits, session_charged: signal.sessionCharged });
+        break;
+      case 'credit_warning':
+        this.send(session, {
+          type: 'credit_warning',
+          remaining_credits: signal.remainingCredits,
+          threshold_percent: signal.thresholdPercent,
+        });
+        break;
+      case 'ended':
+        session.betaEnded = true;
+        void this.fail(
+          session,
+          signal.reason === 'credits_exhausted' ? creditsExhausted() : signal.reason === 'beta_revoked' ? betaRevoked() : internalError(),
+        );
+        break;
+    }
+  }
+
+  private scheduleHeartbeat(): void {
+    this.cancelHeartbeat ??= this.clock.setTimer(this.config.ws.heartbeatMs, () => this.heartbeat());
+  }
+
+  /**
+   * Proves this instance still holds its sessions, in one write for all of them; lets go of those another instance
+   * took; ends those whose user may no longer use live features. A failed round is simply tried again next time.
+   */
+  private async heartbeat(): Promise<void> {
+    this.cancelHeartbeat = undefined;
+    const held = [...this.held.values()];
+    try {
+      const lost = await this.records.heartbeat(
+        held.map((session) => ({ id: session.id, epoch: session.epoch })),
+        this.clock.now(),
+      );
+      held.filter((session) => lost.has(session.id)).forEach((session) => this.letGo(session));
+      await this.endRevokedAccess(held.filter((session) => session.phase === 'live'));
+    } catch (error) {
+      this.logger.error({ err: error }, 'Live session heartbeat failed; trying again at the next one');
+    }
+    if (this.held.size > 0) {
+      this.scheduleHeartbeat();
+    }
+  }
+
+  private async endRevokedAccess(live: LiveSession[]): Promise<void> {
+    if (live.length === 0) {
+      return;
+    }
+    const users = await this.users.findByIds([...new Set(live.map((session) => session.user!.id))]);
+    for (const session of live) {
+      const user = users.get(session.user!.id);
+      const deactivated = user === undefined || !user.isActive;
+      if (deactivated || !hasLiveAccess(user)) {
+        void this.fail(session, accessRevoked(deactivated));
+      }
+    }
+  }
+}
+
+/** Live features are for active Premium and Family subscriptions. */
+export function hasLiveAccess(user: { tier: string; subscriptionStatus: string }): boolean {
+  return (user.tier === 'premium' || user.tier === 'family') && user.subscriptionStatus === 'active';
 }

@@ -1,13 +1,11 @@
-import { BeforeApplicationShutdown, Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
-import { BetaSessionSignals, type BetaSessionSignal } from '../beta/sessions/beta-session-signals.js';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import type { DubbingEvent } from '../dubbing/dubbing-pipeline.js';
 import { DubbingService } from '../dubbing/dubbing.service.js';
 import { DubbingProviderError } from '../dubbing/providers/dubbing-provider.error.js';
-import { QuotaService } from '../quota/quota.service.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
@@ -15,7 +13,6 @@ import {
   AUDIO_FORMAT,
   ClientMessageType,
   CloseCode,
-  creditsExhausted,
   ErrorCode,
   INVALID_MESSAGE_EVENT,
   internalError,
@@ -34,29 +31,31 @@ const NOT_AUTHENTICATED = 'The first message must be auth';
 /**
  * The live session protocol shared by the live gateways (dubbing, subtitles). Opening (SPEC §3.1) is
  * Nest's own machinery, in order: guards (message, token, rate limit, tier, channel), the beta
- * pre-authorization interceptor, then the handler (quota, pipeline, ready). Every refusal reaches the
+ * pre-authorization interceptor (the session's record, then the hold), then the handler (quota, pipeline, ready);
+ * LiveSessionsService owns the session through all of it. Every refusal reaches the
  * client through LiveDubbingExceptionFilter. Audio frames, ten a second per session, skip the per-message
  * handler context: the adapter hands them to LiveSessionsService.acceptAudio, whose refusals take the same
  * failSocket path as the filter's. Subclasses name the feature and its path.
  */
 @UseFilters(LiveDubbingExceptionFilter)
-export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown {
+export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(this.constructor.name);
 
   protected abstract readonly feature: LiveFeature;
 
   constructor(
     private readonly sessions: LiveSessionsService,
-    private readonly quota: QuotaService,
     private readonly quotaMeter: LiveQuotaMeter,
     private readonly dubbing: DubbingService,
-    private readonly signals: BetaSessionSignals,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
   handleConnection(socket: WebSocket): void {
     const session = this.sessions.open(socket, this.feature);
+    if (session === undefined) {
+      return;
+    }
     const cancel = this.clock.setTimer(this.config.ws.authTimeoutMs, () => {
       if (session.phase === 'awaiting_auth') {
         return this.sessions.fail(
@@ -85,16 +84,14 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     if (session.phase !== 'opening') {
       return undefined;
     }
-    const user = session.user!;
-    const quota = await this.quota.startSession({ id: user.id, tier: user.tier }, this.feature.name);
+    const quota = await this.sessions.startQuota(session);
     if (!quota.allowed) {
       throw quotaExceeded(quota.remaining);
     }
-    if (!(await this.sessions.attachQuota(session, quota.sessionId))) {
+    if (session.phase !== 'opening') {
       return undefined;
     }
     this.quotaMeter.track(session, quota.runsOutAt);
-    this.followCredits(session);
     session.pipeline = this.dubbing.createPipeline({
       sessionId: session.id,
       sourceLang: session.auth!.source_lang ?? session.channel!.sourceLanguage,
@@ -107,10 +104,9 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
         void this.sessions.fail(session, error instanceof DubbingProviderError ? speechServiceUnavailable() : internalError());
       },
     });
-    if (session.phase !== 'opening') {
+    if (!this.sessions.goLive(session)) {
       return undefined;
     }
-    session.phase = 'live';
     return {
       type: 'ready',
       session_id: session.id,
@@ -144,58 +140,11 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     throw protocolError(data.reason);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.sessions.endAll(this.feature, 'server_shutdown', {
-      message: { type: 'session_ended', reason: 'server_shutdown' },
-      closeCode: CloseCode.GoingAway,
-      closeReason: 'Server shutting down',
-    });
-  }
-
   private deliver(session: LiveSession, event: DubbingEvent): void {
     if (event.type === 'audio') {
       this.sessions.sendAudio(session, event.pcm, event.release);
     } else {
       this.sessions.send(session, event);
     }
-  }
-
-  /** Credit signals of the beta session reach this socket; exhaustion and revocation end the session. */
-  private followCredits(session: LiveSession): void {
-    if (session.betaSessionId === undefined) {
-      return;
-    }
-    const unsubscribe = this.signals.subscribe(session.betaSessionId, (signal: BetaSessionSignal) => {
-      switch (signal.type) {
-        case 'credits':
-          this.sessions.send(session, {
-            type: 'credits',
-            remaining_credits: signal.remainingCredits,
-            session_charged: signal.sessionCharged,
-          });
-          break;
-        case 'credit_warning':
-          this.sessions.send(session, {
-            type: 'credit_warning',
-            remaining_credits: signal.remainingCredits,
-            threshold_percent: signal.thresholdPercent,
-          });
-          break;
-        case 'ended':
-          if (signal.reason === 'credits_exhausted') {
-            void this.sessions.fail(session, creditsExhausted());
-          } else if (signal.reason === 'beta_revoked') {
-            void this.sessions.fail(
-              session,
-              new LiveDubbingError(ErrorCode.BetaRevoked, CloseCode.InsufficientCredits, 'Beta access revoked', {
-                upgrade_required: true,
-                session_ended: true,
-              }),
-            );
-          }
-          break;
-      }
-    });
-    session.onEnd(unsubscribe);
   }
 }

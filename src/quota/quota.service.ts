@@ -87,14 +87,18 @@ export class QuotaService {
   }
 
   /** Opens a session when every window has time left; refuses (and stores nothing) otherwise. */
-  async startSession(user: QuotaUser, feature: QuotaFeature, options: { ownerInstanceId?: string } = {}): Promise<QuotaSessionStart> {
+  async startSession(
+    user: QuotaUser,
+    feature: QuotaFeature,
+    options: { sessionId?: string; ownerInstanceId?: string } = {},
+  ): Promise<QuotaSessionStart> {
     const { allowed, ...remaining } = await this.check(user, feature);
     if (!allowed) {
       return { allowed: false, ...remaining };
     }
     const startedAtMs = this.clock.now();
     const session = await this.quota.createSession({
-      id: randomUUID(),
+      id: options.sessionId ?? randomUUID(),
       userId: user.id,
       tier: user.tier,
       feature,
@@ -179,7 +183,12 @@ export class QuotaService {
    * earlier than now (a session whose owner died ends at its last record), never before what was recorded.
    */
   async endSession(sessionId: string, status: QuotaSessionEndStatus, options: { atMs?: number } = {}): Promise<QuotaSessionEnd> {
-    let session = this.lastWritten.get(sessionId) ?? (await this.getSession(sessionId));
+    const known = this.lastWritten.get(sessionId) ?? (await this.quota.findSession(sessionId));
+    if (known === undefined) {
+      // Never created (an opening refused or cut short before it): nothing to end.
+      return { ended: false, status, usedSeconds: 0 };
+    }
+    let session = known;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       if (session.status !== 'active') {
         this.lastWritten.delete(sessionId);
@@ -194,6 +203,11 @@ export class QuotaService {
       session = await this.getSession(sessionId);
     }
     throw new Error(`Quota session ${sessionId} could not be ended: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over it`);
+  }
+
+  /** This instance no longer runs the session (another one ended it): its cached copy goes. */
+  forget(sessionId: string): void {
+    this.lastWritten.delete(sessionId);
   }
 
   /**

@@ -57,6 +57,15 @@ export class UsersRepository implements OnModuleInit {
     return found === null ? undefined : toRecord(found);
   }
 
+  /** The users among `ids` that exist, by id, in one query. */
+  async findByIds(ids: string[]): Promise<Map<string, UserRecord>> {
+    const found = await this.users
+      .find({ _id: { $in: ids.filter((id) => isValidObjectId(id)) } })
+      .lean<StoredUser[]>()
+      .exec();
+    return new Map(found.map((user) => [user._id.toString(), toRecord(user)]));
+  }
+
   async findByEmail(email: string): Promise<UserRecord | undefined> {
     const found = await this.users
       .findOne({ email: normalizeEmail(email) })

@@ -21,6 +21,10 @@ export class UsersService {
     return this.users.findById(id);
   }
 
+  findByIds(ids: string[]): Promise<Map<string, UserRecord>> {
+    return this.users.findByIds(ids);
+  }
+
   findByEmail(email: string): Promise<UserRecord | undefined> {
     return this.users.findByEmail(email);
   }

@@ -98,7 +98,7 @@ describe('LiveDubbingGateway: a running session', () => {
     await t.app.get(BetaEnrollmentService).revoke(v.user.email);
     await tick();
     expect(await client.next('error')).toMatchObject({ code: 'beta_revoked', session_ended: true });
-    expect((await client.waitClose()).code).toBe(4003);
+    expect((await client.waitClose()).code).toBe(4033);
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'beta_revoked', charged_credits: 10 });
   });
 

@@ -8,7 +8,7 @@ import { CreditReconcilerService } from '../../src/beta/credits/credit-reconcile
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
 import { BetaSessionSignals } from '../../src/beta/sessions/beta-session-signals.js';
 import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
-import { InstanceIdentity } from '../../src/beta/sessions/instance-identity.js';
+import { InstanceIdentity } from '../../src/common/instance-identity.js';
 import { Clock } from '../../src/common/clock.js';
 import { CommonModule } from '../../src/common/common.module.js';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config.js';

@@ -1,26 +1,23 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
-import { AppConfig } from '../../config/app-config.js';
 import { BetaAccountsRepository } from '../credits/beta-accounts.repository.js';
 import { BetaCreditsService } from '../credits/beta-credits.service.js';
 import { secondsCoveredBy } from '../credits/credit-math.js';
 import { BetaUsersRepository } from '../enrollment/beta-users.repository.js';
-import { BetaSessionsRepository, type ActiveSessionRef, type SessionProgress } from '../sessions/beta-sessions.repository.js';
+import { BetaSessionsRepository, type SessionProgress } from '../sessions/beta-sessions.repository.js';
 import { BetaSessionsService } from '../sessions/beta-sessions.service.js';
-import { InstanceIdentity } from '../sessions/instance-identity.js';
-
-export const LOST_AFTER_INTERVALS = 3;
+import { InstanceIdentity } from '../../common/instance-identity.js';
 
 export interface CheckpointReport {
   activeSessions: number;
   checkpointed: number;
   ended: number;
-  lost: number;
 }
 
 /**
- * One checkpoint tick: charge every active session this instance owns (bulk writes), end those whose
- * user left the programme, and end sessions whose owner stopped sending heartbeats (I6).
+ * One checkpoint tick: charge every active session this instance serves (bulk writes) and end those whose
+ * user left the programme. A session this instance no longer serves (its end is being re-driven) is not charged:
+ * its end settles it. Sessions of instances that died are the lost-session sweep's (docs/credits.md).
  */
 @Injectable()
 export class CreditCheckpointService {
@@ -33,14 +30,13 @@ export class CreditCheckpointService {
     private readonly betaSessions: BetaSessionsService,
     private readonly betaUsers: BetaUsersRepository,
     private readonly instance: InstanceIdentity,
-    private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
   async tick(): Promise<CheckpointReport> {
     const now = this.clock.now();
     const active = await this.sessions.findActive();
-    const owned = active.filter((session) => session.instance_id === this.instance.id);
+    const owned = active.filter((session) => session.instance_id === this.instance.id && this.betaSessions.isWatched(session._id));
     // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.
     const [revoked, withSessions] = await Promise.all([
       this.betaUsers.findRevoked([...new Set(owned.map((session) => session.email))]),
@@ -64,17 +60,16 @@ export class CreditCheckpointService {
     const accounts = withSessions.filter((account) => sessionsByEmail.has(account._id));
     const settlements = await this.credits.settleMany(accounts, sessionsByEmail, now);
 
+    // An account also holds sessions other instances serve: only this instance's progress is written here.
     const progress: SessionProgress[] = [];
     const stillHeld = new Set<string>();
     for (const settlement of settlements) {
-      for (const [sessionId, state] of Object.entries(settlement.account.sessions)) {
-        stillHeld.add(sessionId);
-        progress.push({
-          sessionId,
-          chargedCredits: state.charged,
-          chargedSeconds: secondsCoveredBy(state.charged, state.rate),
-          heartbeatAt: new Date(now),
-        });
+      for (const sessionId of sessionsByEmail.get(settlement.email) ?? []) {
+        const state = settlement.account.sessions[sessionId];
+        if (state !== undefined) {
+          stillHeld.add(sessionId);
+          progress.push({ sessionId, chargedCredits: state.charged, chargedSeconds: secondsCoveredBy(state.charged, state.rate) });
+        }
       }
     }
     await this.sessions.recordProgress(progress);
@@ -86,22 +81,11 @@ export class CreditCheckpointService {
       await this.betaSessions.end(orphan._id, 'error', now);
       ended++;
     }
-    const lost = await this.endLostSessions(active, now);
-    const report = { activeSessions: owned.length, checkpointed: progress.length, ended, lost };
+    const report = { activeSessions: owned.length, checkpointed: progress.length, ended };
     this.logger.log(
-      { instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended, lost },
+      { instance_id: this.instance.id, active_sessions_count: report.activeSessions, checkpointed: report.checkpointed, ended },
       'Beta checkpoint',
     );
     return report;
-  }
-
-  /** Sessions of other instances silent for 3 intervals: ended, charged up to their last heartbeat. */
-  private async endLostSessions(active: ActiveSessionRef[], now: number): Promise<number> {
-    const cutoff = now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs;
-    const lost = active.filter((session) => session.instance_id !== this.instance.id && session.heartbeat_at.getTime() < cutoff);
-    for (const session of lost) {
-      await this.betaSessions.end(session._id, 'instance_lost', session.heartbeat_at.getTime());
-    }
-    return lost.length;
   }
 }

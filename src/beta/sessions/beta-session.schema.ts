@@ -11,12 +11,14 @@ export const BETA_END_REASONS = [
   'server_shutdown',
   'instance_lost',
   'beta_revoked',
+  'access_revoked',
 ] as const;
 export type BetaEndReason = (typeof BETA_END_REASONS)[number];
 
 /**
  * A metered session. Its credit state (hold, charged, debit sequence) lives in the account document,
- * updated atomically with the balance; this document records ownership, heartbeat and the outcome.
+ * updated atomically with the balance; this document records who serves it and the outcome
+ * (whether its owner is alive is the live session's record, `live_sessions`).
  */
 @Schema({ collection: 'beta_sessions', versionKey: false })
 export class BetaSession {
@@ -49,9 +51,6 @@ export class BetaSession {
 
   @Prop({ type: Date, required: true })
   started_at!: Date;
-
-  @Prop({ type: Date, required: true })
-  heartbeat_at!: Date;
 
   @Prop({ type: Number, default: 0 })
   charged_credits!: number;

@@ -6,14 +6,13 @@ import { BetaSession, type BetaEndReason, type BetaSessionStatus } from './beta-
 
 export type BetaSessionRecord = BetaSession;
 
-/** What the checkpoint reads of each active session: who serves it and when it was last heard of. */
-export type ActiveSessionRef = Pick<BetaSessionRecord, '_id' | 'email' | 'instance_id' | 'heartbeat_at'>;
+/** What the checkpoint reads of each active session: whose it is and who serves it. */
+export type ActiveSessionRef = Pick<BetaSessionRecord, '_id' | 'email' | 'instance_id'>;
 
 export interface SessionProgress {
   sessionId: string;
   chargedCredits: number;
   chargedSeconds: number;
-  heartbeatAt: Date;
 }
 
 @Injectable()
@@ -32,16 +31,16 @@ export class BetaSessionsRepository implements OnModuleInit {
     return (await this.sessions.findById(id).lean<BetaSessionRecord>().exec()) ?? undefined;
   }
 
-  /** Every active session, in one query: the checkpoint charges this instance's and looks for lost ones among the rest. */
+  /** Every active session, in one query: the checkpoint charges those this instance serves. */
   async findActive(): Promise<ActiveSessionRef[]> {
-    return this.sessions.find({ status: 'active' }, { email: 1, instance_id: 1, heartbeat_at: 1 }).lean<ActiveSessionRef[]>().exec();
+    return this.sessions.find({ status: 'active' }, { email: 1, instance_id: 1 }).lean<ActiveSessionRef[]>().exec();
   }
 
   async list(filter: { status?: BetaSessionStatus; email?: string }, limit: number): Promise<BetaSessionRecord[]> {
     return this.sessions.find(filter).sort({ started_at: -1 }).limit(limit).lean<BetaSessionRecord[]>().exec();
   }
 
-  /** Records charges and the heartbeat of many sessions in one round trip; `$max` keeps them monotone under races. */
+  /** Records the charges of many sessions in one round trip; `$max` keeps them monotone under races. */
   async recordProgress(progress: SessionProgress[]): Promise<void> {
     if (progress.length === 0) {
       return;
@@ -50,7 +49,7 @@ export class BetaSessionsRepository implements OnModuleInit {
     const operations: mongo.AnyBulkWriteOperation<BetaSession>[] = progress.map((item) => ({
       updateOne: {
         filter: { _id: item.sessionId },
-        update: { $max: { charged_credits: item.chargedCredits, charged_seconds: item.chargedSeconds, heartbeat_at: item.heartbeatAt } },
+        update: { $max: { charged_credits: item.chargedCredits, charged_seconds: item.chargedSeconds } },
       },
     }));
     await driverCollection(this.sessions).bulkWrite(operations, { ordered: false });

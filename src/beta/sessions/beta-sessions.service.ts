@@ -17,7 +17,7 @@ import {
 import { BetaSessionSignals } from './beta-session-signals.js';
 import type { BetaEndReason } from './beta-session.schema.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
-import { InstanceIdentity } from './instance-identity.js';
+import { InstanceIdentity } from '../../common/instance-identity.js';
 
 export type StartResult =
   | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number; startedAt: number }
@@ -54,33 +54,42 @@ export class BetaSessionsService implements OnApplicationShutdown {
     return creditsForSeconds(this.config.beta.preauthSeconds, rate);
   }
 
+  /**
+   * Holds the estimate and records the session. The caller may choose the id (a live session records it first,
+   * so an opening cut short can still be ended). If the record cannot be written, the hold is released again.
+   */
   async start(
     user: { id: string; email: string },
     feature: LiveFeatureName = LIVE_DUBBING_FEATURE,
     rate = this.config.beta.creditsPerSecond,
+    sessionId: string = randomUUID(),
   ): Promise<StartResult> {
     const estimatedCost = this.estimateFor(rate);
-    const sessionId = randomUUID();
     const now = this.clock.now();
     const hold = await this.credits.reserve({ email: user.email, sessionId, estimate: estimatedCost, rate, startedAt: now });
     if (!hold.ok) {
       return { ok: false, remainingCredits: hold.remaining, estimatedCost };
     }
-    await this.sessions.insert({
-      _id: sessionId,
-      version: 0,
-      email: user.email,
-      user_id: user.id,
-      feature,
-      status: 'active',
-      instance_id: this.instance.id,
-      rate,
-      estimated_cost: estimatedCost,
-      started_at: new Date(now),
-      heartbeat_at: new Date(now),
-      charged_credits: 0,
-      charged_seconds: 0,
-    });
+    try {
+      await this.sessions.insert({
+        _id: sessionId,
+        version: 0,
+        email: user.email,
+        user_id: user.id,
+        feature,
+        status: 'active',
+        instance_id: this.instance.id,
+        rate,
+        estimated_cost: estimatedCost,
+        started_at: new Date(now),
+        charged_credits: 0,
+        charged_seconds: 0,
+      });
+    } catch (error) {
+      // Nothing ran: the final settlement at the start instant charges nothing and releases the hold.
+      await this.credits.settle(user.email, [sessionId], now, new Set([sessionId]));
+      throw error;
+    }
     const account = await this.credits.account(user.email);
     if (account?.sessions[sessionId] !== undefined) {
       this.watch(sessionId, user.email, account.total_granted, account.sessions[sessionId], remainingCredits(account));
@@ -94,15 +103,20 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   /**
    * Ends the session once: the final charge for every started second up to `at` (now by default),
-   * the hold released, status `ended` with its reason. A second call returns the recorded outcome.
+   * the hold released, status `ended` with its reason. A second call returns the recorded outcome. Given the
+   * `email`, it also releases a hold whose session was never recorded (an opening cut short).
    */
   async end(
     sessionId: string,
     reason: BetaEndReason,
     at = this.clock.now(),
+    email?: string,
   ): Promise<{ remainingCredits: number; sessionCharged: number; ended: boolean }> {
     this.unwatch(sessionId);
     const session = await this.sessions.find(sessionId);
+    if (session === undefined && email !== undefined) {
+      return { ...(await this.releaseUnrecordedHold(email, sessionId)), sessionCharged: 0, ended: false };
+    }
     if (session === undefined || session.status === 'ended') {
       const balance = session === undefined ? undefined : await this.credits.balance(session.email);
       return { remainingCredits: balance?.remainingCredits ?? 0, sessionCharged: session?.charged_credits ?? 0, ended: false };
@@ -147,6 +161,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   isWatched(sessionId: string): boolean {
     return this.watches.has(sessionId);
+  }
+
+  /** This instance no longer serves the session (another one ended it): its timers stop, nothing is written. */
+  stopWatching(sessionId: string): void {
+    this.unwatch(sessionId);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -217,6 +236,17 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private unwatch(sessionId: string): void {
     this.watches.get(sessionId)?.timers.forEach((cancel) => cancel());
     this.watches.delete(sessionId);
+  }
+
+  /** A hold placed for a session that was never recorded never ran: settled at its own start, it charges nothing. */
+  private async releaseUnrecordedHold(email: string, sessionId: string): Promise<{ remainingCredits: number }> {
+    const held = (await this.credits.account(email))?.sessions[sessionId];
+    const settlement =
+      held === undefined ? undefined : await this.credits.settle(email, [sessionId], held.started_at, new Set([sessionId]));
+    return {
+      remainingCredits:
+        settlement === undefined ? (await this.credits.balance(email)).remainingCredits : remainingCredits(settlement.account),
+    };
   }
 
   private async chargedFromLedger(sessionId: string): Promise<number> {

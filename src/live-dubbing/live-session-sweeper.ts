@@ -1,0 +1,82 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
+import { Clock } from '../common/clock.js';
+import { InstanceIdentity } from '../common/instance-identity.js';
+import { AppConfig } from '../config/app-config.js';
+import { QuotaService } from '../quota/quota.service.js';
+import { END_OUTCOMES, type EndCause } from './live-dubbing.protocol.js';
+import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
+
+/** A session whose owner has written no heartbeat for this many checkpoint intervals is lost. */
+export const LOST_AFTER_INTERVALS = 3;
+
+/**
+ * The lost-session sweep, every BETA_CHECKPOINT_INTERVAL_MS on every instance (its own sessions included): a
+ * session whose owner went silent is taken over by compare-and-set on its owner epoch and ended — as the owner
+ * recorded if it had begun ending it, otherwise `instance_lost` — charged up to the owner's last heartbeat, its
+ * quota session too. The old owner, should it wake, finds the session is no longer its own (docs/credits.md).
+ */
+@Injectable()
+export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(LiveSessionSweeper.name);
+  private interval?: NodeJS.Timeout;
+  private running?: Promise<number>;
+
+  constructor(
+    private readonly records: LiveSessionsRepository,
+    private readonly beta: BetaSessionsService,
+    private readonly quota: QuotaService,
+    private readonly instance: InstanceIdentity,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /** On real time, like the checkpoint it paces itself by; tests call `sweep` themselves. */
+  onApplicationBootstrap(): void {
+    this.interval = setInterval(
+      () =>
+        void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'Lost-session sweep failed; the next one retries')),
+      this.config.beta.checkpointIntervalMs,
+    );
+    this.interval.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.interval);
+  }
+
+  /** One sweep; returns how many sessions it ended. Never two at once on one instance. */
+  sweep(): Promise<number> {
+    this.running ??= this.endSilentSessions().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async endSilentSessions(): Promise<number> {
+    const now = this.clock.now();
+    const silent = await this.records.findSilentSince(now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs);
+    let ended = 0;
+    for (const session of silent) {
+      const taken = await this.records.takeOverToEnd(session, this.instance.id, { cause: 'instance_lost', atMs: session.heartbeatAtMs });
+      if (taken !== undefined) {
+        await this.finish(taken);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  private async finish(session: LiveSessionRecord): Promise<void> {
+    const cause = (session.endCause ?? 'instance_lost') as EndCause;
+    const outcome = END_OUTCOMES[cause] ?? END_OUTCOMES.instance_lost;
+    const endAt = session.endAtMs!;
+    await Promise.all([
+      session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta, endAt, session.email),
+      this.quota.endSession(session.quotaSessionId, outcome.quota, { atMs: endAt }),
+    ]);
+    await this.records.markEnded({ id: session.id, epoch: session.ownerEpoch }, this.clock.now());
+    this.logger.warn(
+      { session_id: session.id, owner_instance_id: session.ownerInstanceId, cause, ended_at: new Date(endAt).toISOString() },
+      'Ended a live session its owner no longer serves',
+    );
+  }
+}

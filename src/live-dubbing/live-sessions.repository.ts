@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import { driverCollection } from '../database/driver-collection.js';
+import { LiveSessionDocument, type LiveSessionStatus } from './live-session.schema.js';
+
+export interface LiveSessionRecord {
+  id: string;
+  userId: string;
+  email: string;
+  feature: string;
+  status: LiveSessionStatus;
+  ownerInstanceId: string;
+  ownerEpoch: number;
+  heartbeatAtMs: number;
+  startedAtMs: number;
+  betaSessionId?: string;
+  quotaSessionId: string;
+  endCause?: string;
+  endAtMs?: number;
+}
+
+/** One owner's claim on a session: the epoch its writes are conditioned on. */
+export interface Ownership {
+  id: string;
+  epoch: number;
+}
+
+@Injectable()
+export class LiveSessionsRepository implements OnModuleInit {
+  constructor(@InjectModel(LiveSessionDocument.name) private readonly sessions: Model<LiveSessionDocument>) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.sessions.init();
+  }
+
+  async insert(session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs'>): Promise<void> {
+    await driverCollection(this.sessions).insertOne({
+      _id: session.id,
+      user_id: session.userId,
+      email: session.email,
+      feature: session.feature,
+      status: 'live',
+      owner_instance_id: session.ownerInstanceId,
+      owner_epoch: 0,
+      heartbeat_at: new Date(session.startedAtMs),
+      started_at: new Date(session.startedAtMs),
+      beta_session_id: session.betaSessionId,
+      quota_session_id: session.quotaSessionId,
+    });
+  }
+
+  async find(id: string): Promise<LiveSessionRecord | undefined> {
+    const found = await this.sessions.findById(id).lean<LiveSessionDocument>().exec();
+    return found === null ? undefined : toRecord(found);
+  }
+
+  /**
+   * One heartbeat for all of an owner's sessions, in one round trip. Returns the sessions this owner no longer
+   * holds (another instance moved their epoch): when some writes matched nothing, the batch token tells which.
+   */
+  async heartbeat(owned: Ownership[], atMs: number): Promise<Set<string>> {
+    if (owned.length === 0) {
+      return new Set();
+    }
+    const token = randomUUID();
+    const result = await driverCollection(this.sessions).bulkWrite(
+      owned.map(({ id, epoch }) => ({
+        updateOne: { filter: { _id: id, owner_epoch: epoch }, update: { $set: { heartbeat_at: new Date(atMs), heartbeat_token: token } } },
+      })),
+      { ordered: false },
+    );
+    if (result.matchedCount === owned.length) {
+      return new Set();
+    }
+    const landed = await driverCollection(this.sessions)
+      .find({ heartbeat_token: token }, { projection: { _id: 1 } })
+      .toArray();
+    const held = new Set(landed.map((session) => session._id));
+    return new Set(owned.filter(({ id }) => !held.has(id)).map(({ id }) => id));
+  }
+
+  /** The owner records why and when its session ends; false when it no longer owns it. A re-driven end writes the same values. */
+  async markEnding(owner: Ownership, end: { cause: string; atMs: number }): Promise<boolean> {
+    const result = await driverCollection(this.sessions).updateOne(
+      { _id: owner.id, owner_epoch: owner.epoch },
+      { $set: { status: 'ending', end_cause: end.cause, end_at: new Date(end.atMs) } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async markEnded(owner: Ownership, endedAtMs: number): Promise<void> {
+    await driverCollection(this.sessions).updateOne(
+      { _id: owner.id, owner_epoch: owner.epoch },
+      { $set: { status: 'ended', ended_at: new Date(endedAtMs) } },
+    );
+  }
+
+  /** Sessions not yet ended whose owner has been silent since before `cutoffMs`. */
+  async findSilentSince(cutoffMs: number): Promise<LiveSessionRecord[]> {
+    const found = await this.sessions
+      .find({ status: { $in: ['live', 'ending'] }, heartbeat_at: { $lt: new Date(cutoffMs) } })
+      .lean<LiveSessionDocument[]>()
+      .exec();
+    return found.map(toRecord);
+  }
+
+  /**
+   * Takes a silent session over to end it: a compare-and-set on the epoch the sweep read, so the old owner's
+   * next heartbeat fails, and of two sweeps only one wins. Keeps an end already recorded; otherwise it ends as
+   * `cause` at `atMs`. Returns the session as taken over, or undefined when another writer got there first.
+   */
+  async takeOverToEnd(
+    session: LiveSessionRecord,
+    instanceId: string,
+    end: { cause: string; atMs: number },
+  ): Promise<LiveSessionRecord | undefined> {
+    const taken = {
+      status: 'ending' as const,
+      owner_instance_id: instanceId,
+      owner_epoch: session.ownerEpoch + 1,
+      end_cause: session.endCause ?? end.cause,
+      end_at: new Date(session.endAtMs ?? end.atMs),
+    };
+    const result = await driverCollection(this.sessions).updateOne({ _id: session.id, owner_epoch: session.ownerEpoch }, { $set: taken });
+    if (result.matchedCount !== 1) {
+      return undefined;
+    }
+    return {
+      ...session,
+      status: 'ending',
+      ownerInstanceId: instanceId,
+      ownerEpoch: taken.owner_epoch,
+      endCause: taken.end_cause,
+      endAtMs: taken.end_at.getTime(),
+    };
+  }
+}
+
+function toRecord(session: LiveSessionDocument): LiveSessionRecord {
+  return {
+    id: session._id,
+    userId: session.user_id,
+    email: session.email,
+    feature: session.feature,
+    status: session.status,
+    ownerInstanceId: session.owner_instance_id,
+    ownerEpoch: session.owner_epoch,
+    heartbeatAtMs: session.heartbeat_at.getTime(),
+    startedAtMs: session.started_at.getTime(),
+    betaSessionId: session.beta_session_id,
+    quotaSessionId: session.quota_session_id,
+    endCause: session.end_cause,
+    endAtMs: session.end_at?.getTime(),
+  };
+}
