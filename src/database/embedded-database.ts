@@ -15,6 +15,8 @@ export interface EmbeddedDatabase {
   readonly serverUri: string;
   /** True when another process owns the server and this one only connects to it. */
   readonly shared: boolean;
+  /** The launcher's process id when this process started it (tests signal it to simulate faults). */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -71,7 +73,7 @@ export async function startEmbeddedDatabase(options: { backend: 'memory' } | { b
   }
   const child = spawn('java', ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const serverUri = await waitForUri(child);
-  return { serverUri, shared: false, stop: () => stopChild(child) };
+  return { serverUri, shared: false, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /**

@@ -11,5 +11,10 @@ export function testServerUri(): string {
 
 /** A fresh database on the shared test server, so test files never see each other's data. */
 export function testDatabaseUri(label = 'test'): string {
-  return withDatabaseName(testServerUri(), `${label.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`);
+  return freshDatabaseUri(testServerUri(), label);
+}
+
+/** A database name no test has used yet on `serverUri`. */
+export function freshDatabaseUri(serverUri: string, label = 'test'): string {
+  return withDatabaseName(serverUri, `${label.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`);
 }

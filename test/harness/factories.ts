@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { TokenService } from '../../src/auth/token.service.js';
 import { ChannelsService } from '../../src/channels/channels.service.js';
 import type { ChannelRecord } from '../../src/channels/channels.repository.js';
@@ -12,7 +12,7 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 export async function createUser(
-  app: INestApplication,
+  app: INestApplicationContext,
   overrides: { email?: string; tier?: SubscriptionTier; admin?: boolean } = {},
 ): Promise<UserRecord> {
   return app
@@ -21,14 +21,14 @@ export async function createUser(
 }
 
 export async function createUserWithToken(
-  app: INestApplication,
+  app: INestApplicationContext,
   overrides: { email?: string; tier?: SubscriptionTier; admin?: boolean } = {},
 ): Promise<{ user: UserRecord; token: string }> {
   const user = await createUser(app, overrides);
   return { user, token: await app.get(TokenService).issue(user, 3600) };
 }
 
-export async function createChannel(app: INestApplication, overrides: Partial<ChannelRecord> = {}): Promise<ChannelRecord> {
+export async function createChannel(app: INestApplicationContext, overrides: Partial<ChannelRecord> = {}): Promise<ChannelRecord> {
   const channel: ChannelRecord = {
     id: `channel-${randomBytes(4).toString('hex')}`,
     name: 'Test Channel',

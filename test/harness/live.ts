@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
 import type { ChannelRecord } from '../../src/channels/channels.repository.js';
@@ -15,7 +15,7 @@ export interface Viewer {
 }
 
 /** A user with a token and a live dubbing channel; enrolled in Beta 500 with `credits` when given. */
-export async function viewer(app: INestApplication, options: { tier?: SubscriptionTier; credits?: number } = {}): Promise<Viewer> {
+export async function viewer(app: INestApplicationContext, options: { tier?: SubscriptionTier; credits?: number } = {}): Promise<Viewer> {
   const { user, token } = await createUserWithToken(app, { tier: options.tier ?? 'premium' });
   if (options.credits !== undefined) {
     await app.get(BetaEnrollmentService).enroll({ email: user.email, via: 'admin', credits: options.credits });
@@ -28,7 +28,7 @@ export function authMessage(v: Viewer, overrides: Record<string, unknown> = {}):
 }
 
 /** Connects and authenticates; resolves with the client once `ready` arrived. */
-export async function openSession(t: TestApp, v: Viewer): Promise<{ client: TestWsClient; ready: any }> {
+export async function openSession(t: Pick<TestApp, 'baseUrl'>, v: Viewer): Promise<{ client: TestWsClient; ready: any }> {
   const client = await TestWsClient.connect(t.baseUrl);
   client.send(authMessage(v));
   return { client, ready: await client.next('ready') };
@@ -66,4 +66,20 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | null | f
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Probes until `done(observation)` or the timeout, and returns the last observation either way, for an expectation to show. */
+export async function observeUntil<T>(probe: () => Promise<T>, done: (observation: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const observation = await probe();
+    if (done(observation) || Date.now() > deadline) {
+      return observation;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
