@@ -62,6 +62,7 @@ describe(loadAppConfig.name, () => {
     ['BETA_FEATURES_ENABLED', 'yes'],
     ['BETA_CREDITS_PER_SECOND', '-1'],
     ['BETA_CHECKPOINT_INTERVAL_MS', '10'],
+    ['WS_HEARTBEAT_MS', '50'],
     ['BETA_WARNING_THRESHOLDS', '20,ten'],
     ['WS_CONNECTIONS_PER_MINUTE', '0'],
     ['DUBBING_PROVIDER', 'magic'],
@@ -88,6 +89,13 @@ describe(loadAppConfig.name, () => {
         'WS_AUTH_TIMEOUT_MS',
       ]);
     }
+  });
+
+  it('refuses a heartbeat slower than the checkpoint, since a session is lost after three silent intervals', () => {
+    expect(() => loadAppConfig({ BETA_CHECKPOINT_INTERVAL_MS: '5000' })).toThrow(
+      /WS_HEARTBEAT_MS: must not exceed BETA_CHECKPOINT_INTERVAL_MS \(5000\)/,
+    );
+    expect(loadAppConfig({ BETA_CHECKPOINT_INTERVAL_MS: '5000', WS_HEARTBEAT_MS: '5000' }).ws.heartbeatMs).toBe(5000);
   });
 
   it('refuses warning thresholds outside 1..99 percent', () => {

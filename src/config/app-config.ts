@@ -90,7 +90,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
-      heartbeatMs: env.WS_HEARTBEAT_MS,
+      heartbeatMs: checkHeartbeat(env),
     },
     dubbing: dubbingConfig(env),
   });
@@ -146,6 +146,16 @@ function checkJwtSecret(secret: string | undefined, isProduction: boolean): stri
     throw new ConfigValidationError(['JWT_SECRET: the example secret cannot be used in production']);
   }
   return secret;
+}
+
+/** A session is lost after 3 silent checkpoint intervals; its owner must prove itself well within that. */
+function checkHeartbeat(env: Environment): number {
+  if (env.WS_HEARTBEAT_MS > env.BETA_CHECKPOINT_INTERVAL_MS) {
+    throw new ConfigValidationError([
+      `WS_HEARTBEAT_MS: must not exceed BETA_CHECKPOINT_INTERVAL_MS (${env.BETA_CHECKPOINT_INTERVAL_MS}), since a session is lost after three silent checkpoint intervals`,
+    ]);
+  }
+  return env.WS_HEARTBEAT_MS;
 }
 
 function parseThresholds(list: string): number[] {

@@ -10,6 +10,10 @@ import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.
 /** A session whose owner has written no heartbeat for this many checkpoint intervals is lost. */
 export const LOST_AFTER_INTERVALS = 3;
 
+export function lostAfterMs(config: AppConfig): number {
+  return LOST_AFTER_INTERVALS * config.beta.checkpointIntervalMs;
+}
+
 /**
  * The lost-session sweep, every BETA_CHECKPOINT_INTERVAL_MS on every instance (its own sessions included): a
  * session whose owner went silent is taken over by compare-and-set on its owner epoch and ended — as the owner
@@ -53,7 +57,7 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
 
   private async endSilentSessions(): Promise<number> {
     const now = this.clock.now();
-    const silent = await this.records.findSilentSince(now - LOST_AFTER_INTERVALS * this.config.beta.checkpointIntervalMs);
+    const silent = await this.records.findSilentSince(now - lostAfterMs(this.config));
     let ended = 0;
     for (const session of silent) {
       const taken = await this.records.takeOverToEnd(session, this.instance.id, { cause: 'instance_lost', atMs: session.heartbeatAtMs });

@@ -28,6 +28,7 @@ import {
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
+import { lostAfterMs } from './live-session-sweeper.js';
 import { LiveSessionsRepository } from './live-sessions.repository.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
@@ -61,6 +62,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   /** Sessions whose record this instance holds (live, or ending until the end is written): the heartbeat's. */
   private readonly held = new Map<string, LiveSession>();
   private cancelHeartbeat?: CancelTimer;
+  /** When the last heartbeat round that landed began: until then, nobody else could have taken a session over. */
+  private confirmedAt = Number.NEGATIVE_INFINITY;
   private accepting = true;
 
   constructor(
@@ -139,6 +142,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   acceptAudio(socket: WebSocket, frame: Buffer): void {
     const session = this.live(socket, 'Audio before auth: the first message must be auth');
+    if (this.inDoubt(session)) {
+      return;
+    }
     const check = validateAudioFrame(frame, this.config.ws.maxAudioFrameBytes);
     if (!check.ok) {
       throw protocolError(check.message);
@@ -168,6 +174,16 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const cause = session.phase === 'opening' && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
     this.metrics.liveErrors.inc({ code: error.code });
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
+  }
+
+  /**
+   * Whether this instance has gone too long without proving it still holds the session (it was paused, or cut
+   * off from the database) for another instance to have ended it meanwhile. Such a session is not served —
+   * no audio taken, no pong — until the next heartbeat settles it one way or the other.
+   */
+  inDoubt(session: LiveSession): boolean {
+    const confirmed = Math.max(this.confirmedAt, session.registeredAt ?? Number.NEGATIVE_INFINITY);
+    return this.clock.now() - confirmed > lostAfterMs(this.config) - this.config.ws.heartbeatMs;
   }
 
   /** A well-formed auth message arrived: the opening's checks begin. */
@@ -421,11 +437,13 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   private async heartbeat(): Promise<void> {
     this.cancelHeartbeat = undefined;
     const held = [...this.held.values()];
+    const now = this.clock.now();
     try {
       const lost = await this.records.heartbeat(
         held.map((session) => ({ id: session.id, epoch: session.epoch })),
-        this.clock.now(),
+        now,
       );
+      this.confirmedAt = now;
       held.filter((session) => lost.has(session.id)).forEach((session) => this.letGo(session));
       await this.endRevokedAccess(held.filter((session) => session.phase === 'live'));
     } catch (error) {

@@ -194,7 +194,7 @@ describe('LiveDubbingGateway: server shutdown', () => {
 
 describe('LiveDubbingGateway: real timers', () => {
   it('closes a session with 5 credits left with 4402 within 1 s of the 5th second', async () => {
-    const t = await startTestApp({ env: { BETA_PREAUTH_SECONDS: '5', BETA_CHECKPOINT_INTERVAL_MS: '2000' } });
+    const t = await startTestApp({ env: { BETA_PREAUTH_SECONDS: '5', BETA_CHECKPOINT_INTERVAL_MS: '2000', WS_HEARTBEAT_MS: '1000' } });
     try {
       const v = await viewer(t.app, { credits: 5 });
       const startedAt = Date.now();
