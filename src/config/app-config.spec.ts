@@ -17,7 +17,7 @@ describe(loadAppConfig.name, () => {
   it('applies the documented defaults to an empty environment', () => {
     const config = loadAppConfig({});
     expect(config.port).toBe(3000);
-    expect(config.database).toEqual({ uri: undefined, embeddedPath: './data' });
+    expect(config.database).toEqual({ uri: undefined, embeddedPath: './data', timeoutMs: 10000 });
     expect(config.beta).toEqual({
       enabled: true,
       initialCredits: 500,

@@ -31,7 +31,7 @@ export class AppConfig {
   readonly nodeEnv!: 'development' | 'test' | 'production';
   readonly port!: number;
   readonly logLevel!: string;
-  readonly database!: { uri: string | undefined; embeddedPath: string };
+  readonly database!: { uri: string | undefined; embeddedPath: string; timeoutMs: number };
   readonly jwt!: { secret: string; issuer?: string; audience?: string };
   readonly beta!: {
     enabled: boolean;
@@ -55,7 +55,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
-    database: { uri: env.MONGODB_URI, embeddedPath: env.EMBEDDED_DB_PATH },
+    database: { uri: env.MONGODB_URI, embeddedPath: env.EMBEDDED_DB_PATH, timeoutMs: env.MONGODB_TIMEOUT_MS },
     jwt: {
       secret: checkJwtSecret(env.JWT_SECRET, isProduction),
       issuer: env.JWT_ISSUER,

@@ -38,6 +38,11 @@ export class Environment {
   @MinLength(1)
   EMBEDDED_DB_PATH = './data';
 
+  @Transform(toNumber)
+  @IsInt()
+  @Min(100)
+  MONGODB_TIMEOUT_MS = 10000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

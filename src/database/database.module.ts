@@ -36,10 +36,13 @@ class DatabaseUriModule {}
   imports: [
     MongooseModule.forRootAsync({
       imports: [DatabaseUriModule],
-      inject: [DatabaseUriResolver],
-      useFactory: async (resolver: DatabaseUriResolver) => ({
+      inject: [DatabaseUriResolver, AppConfig],
+      // Every operation gives up after MONGODB_TIMEOUT_MS, so a frozen or unreachable database makes a write fail
+      // (and its caller retry) rather than hang with the session's end.
+      useFactory: async (resolver: DatabaseUriResolver, config: AppConfig) => ({
         uri: await resolver.resolve(),
-        serverSelectionTimeoutMS: 10_000,
+        serverSelectionTimeoutMS: config.database.timeoutMs,
+        socketTimeoutMS: config.database.timeoutMs,
       }),
     }),
   ],

@@ -264,6 +264,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     session.endCause = cause;
     session.runCleanups();
     session.pipeline?.close();
+    // From this instant nothing charges the session but its end, however late that lands.
+    if (session.betaSessionId !== undefined) {
+      this.beta.stopWatching(session.betaSessionId);
+    }
     const betaEnd = await this.writeEnd(session);
     this.forget(session);
     this.metrics.liveSessionsEnded.inc({ cause });

@@ -44,10 +44,13 @@ describe('Live sessions under real faults', () => {
     ctx = undefined;
   });
 
-  async function cluster(labels: string[]): Promise<{ database: DatabaseProcess; instances: ServiceInstance[]; ctx: DatabaseContext }> {
+  async function cluster(
+    labels: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ database: DatabaseProcess; instances: ServiceInstance[]; ctx: DatabaseContext }> {
     const database = await startDatabaseProcess();
     const uri = database.uri('faults');
-    const instances = await Promise.all(labels.map((label) => startInstance({ MONGODB_URI: uri, ...ENV }, { label })));
+    const instances = await Promise.all(labels.map((label) => startInstance({ MONGODB_URI: uri, ...ENV, ...env }, { label })));
     ctx = await openDatabaseContext(uri);
     return { database, instances, ctx };
   }
@@ -165,7 +168,7 @@ describe('Live sessions under real faults', () => {
           database,
           instances: [a],
           ctx,
-        } = await cluster(['a']);
+        } = await cluster(['a'], { MONGODB_TIMEOUT_MS: '1000' });
         const v = await viewer(ctx.app, { credits: 500 });
         const { client, ready } = await openSession(a, v);
         const id = ready.beta.session_id;
@@ -174,7 +177,8 @@ describe('Live sessions under real faults', () => {
         database.freeze();
         const leftAt = Date.now();
         client.close();
-        await sleep(3000);
+        // Long enough for the end's writes to time out and be tried again at least once.
+        await sleep(4000);
         database.thaw();
 
         const ended = await observeUntil(
@@ -191,6 +195,7 @@ describe('Live sessions under real faults', () => {
         expect(chargedMs(ended.beta)).toBeGreaterThanOrEqual(ranMs - 1000);
         expect(chargedMs(ended.beta)).toBeLessThanOrEqual(ranMs + 1000);
 
+        expect(a.logs()).toContain('Ending the session failed; writing it again');
         await sleep(2 * INTERVAL_MS);
         const later = await ctx.betaSession(id);
         const account = await ctx.connection.collection('beta_credits').findOne({ _id: v.user.email as never });
