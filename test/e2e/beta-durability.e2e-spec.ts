@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
+import { CreditLedgerRepository } from '../../src/beta/credits/credit-ledger.repository.js';
 import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
 import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
 import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
@@ -130,6 +131,36 @@ describe('Beta credits across instances and crashes', () => {
     crash.mockRestore();
     expect((await a.credits.balance(user.email)).remainingCredits).toBe(0);
     expect((await a.enrollment.enroll({ email: user.email, via: 'admin' })).balance.remainingCredits).toBe(500);
+    await expectExactBooks(a);
+  });
+
+  it('applies a grant and a removal a crash recorded but did not apply exactly once: by the next change, and by reconcile', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    const ledger = a.module.get(CreditLedgerRepository);
+    const crashedChange = async (key: string, amount: number) => {
+      const account = await a.credits.account(user.email);
+      await ledger.appendChange({
+        _id: `${key}:${user.email}`,
+        email: user.email,
+        type: 'adjustment',
+        amount,
+        reason: 'crashed',
+        created_at: clock.date(),
+        account_seq: account!.applied_seq + 1,
+      });
+    };
+    await crashedChange('crashed-grant', 40);
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(100);
+    const next = { email: user.email, amount: 5, key: `next:${user.email}`, type: 'adjustment' as const, reason: 'next' };
+    expect((await b.credits.change(next)).remainingCredits).toBe(145);
+    expect((await a.credits.change(next)).remainingCredits).toBe(145);
+    await crashedChange('crashed-removal', -30);
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    expect(await b.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(115);
+    const replay = { email: user.email, amount: 40, key: `crashed-grant:${user.email}`, type: 'adjustment' as const, reason: 'crashed' };
+    expect((await b.credits.change(replay)).remainingCredits).toBe(115);
     await expectExactBooks(a);
   });
 

@@ -3,11 +3,10 @@ import { Clock } from '../../common/clock.js';
 import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js';
 import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
 import { BetaCreditsService } from './beta-credits.service.js';
-import { CreditLedgerRepository } from './credit-ledger.repository.js';
+import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repository.js';
 import { debitKey } from './credit-math.js';
 
-type LedgerTotals = { granted: number; debited: number; adminKeys: string[] };
-const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, adminKeys: [] };
+const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
 
 export interface Drift {
   email: string;
@@ -46,6 +45,7 @@ export class CreditReconcilerService {
    */
   async reconcile(options: { repair: boolean; confirmMs?: number }): Promise<ReconcileReport> {
     if (options.repair) {
+      await this.applyPendingChanges();
       await this.applyPendingDebits();
     }
     const first = await this.scan();
@@ -92,15 +92,32 @@ export class CreditReconcilerService {
     return drifts;
   }
 
-  /** Sets the totals from the ledger and the held credits from the sessions, on the version read. */
+  /**
+   * Sets the totals from the ledger and the held credits from the sessions, on the version read. Not when a grant
+   * or adjustment is still to be applied or a reversal to be recorded (applying them is not a repair, and totals
+   * that already count them would count them twice).
+   */
   private async repair(account: AccountState, ledger: LedgerTotals = EMPTY_TOTALS): Promise<boolean> {
+    if (account.reversal_owed !== undefined || ledger.lastSeq > account.applied_seq) {
+      return false;
+    }
     const holds = Object.values(account.sessions).reduce((sum, session) => sum + session.hold, 0);
     return this.accounts.write({
       email: account._id,
       version: account.version,
       next: { total_granted: ledger.granted, total_debited: ledger.debited, held: holds, sessions: account.sessions },
-      appliedKeys: ledger.adminKeys,
     });
+  }
+
+  /** Grants and adjustments a crash wrote to the ledger but not to the account, and reversals it did not record. */
+  private async applyPendingChanges(): Promise<void> {
+    const totals = await this.ledger.balances();
+    for (const account of await this.accounts.findAll()) {
+      if (account.reversal_owed !== undefined || (totals.get(account._id)?.lastSeq ?? 0) > account.applied_seq) {
+        await this.credits.applyRecorded(account._id);
+        this.logger.warn({ email: account._id }, 'Applied grants or adjustments recorded but not yet applied');
+      }
+    }
   }
 
   /** Debits a crash wrote to the ledger but not to the account, and sessions ended without their final settlement. */
