@@ -64,7 +64,7 @@ export class AdjustCreditsDto {
   @Length(3, 200)
   reason!: string;
 
-  @ApiPropertyOptional({ description: 'Makes a retried request apply once' })
+  @ApiPropertyOptional({ description: 'Makes a retried request apply once; reused with another amount or reason: 409' })
   @IsOptional()
   @IsString()
   @Length(8, 100)

@@ -1,4 +1,6 @@
+import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
+import { expectExactBooks } from '../harness/beta-books.js';
 import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
 import { http } from '../harness/http.js';
 
@@ -17,13 +19,15 @@ describe('Beta REST', () => {
 
   const admin = (method: string, path: string, body?: unknown) =>
     http(t.baseUrl, method, `/api/v1/admin/beta${path}`, { token: adminToken, body });
+  const entriesOf = (email: string) => t.connection.collection('beta_credit_transactions').find({ email }).sort({ _id: 1 }).toArray();
+  const books = () => expectExactBooks({ connection: t.connection, reconciler: t.app.get(CreditReconcilerService) });
 
   it('enrols once: a second enrolment neither errors nor grants twice', async () => {
     const { user, token } = await createUserWithToken(t.app);
     const first = await admin('POST', '/enrollments', { email: user.email });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ email: user.email, newly_enrolled: true, total_credits: 500, remaining_credits: 500 });
-    const second = await admin('POST', '/enrollments', { email: user.email.toUpperCase() });
+    const second = await admin('POST', '/enrollments', { email: user.email.toUpperCase(), credits: 200 });
     expect(second.status).toBe(201);
     expect(second.body).toMatchObject({ newly_enrolled: false, total_credits: 500 });
     const mine = await http(t.baseUrl, 'GET', '/api/v1/beta/credits', { token });
@@ -55,6 +59,53 @@ describe('Beta REST', () => {
     expect(first.body.transactions).toEqual([expect.objectContaining({ type: 'adjustment', amount: 25, reason: 'goodwill' })]);
     const second = await http(t.baseUrl, 'GET', `/api/v1/beta/credits/transactions?limit=1&cursor=${first.body.next_cursor}`, { token });
     expect(second.body).toEqual({ transactions: [expect.objectContaining({ type: 'grant', amount: 100 })], next_cursor: null });
+  });
+
+  it('refuses an adjustment key reused with another amount or reason with 409 and changes nothing', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const path = `/users/${user.email}/credits`;
+    expect((await admin('POST', path, { amount: 25, reason: 'goodwill', idempotency_key: 'reused-0001' })).status).toBe(201);
+    const before = await entriesOf(user.email);
+    for (const body of [
+      { amount: 30, reason: 'goodwill' },
+      { amount: 25, reason: 'another reason' },
+      { amount: -25, reason: 'goodwill' },
+    ]) {
+      const reused = await admin('POST', path, { ...body, idempotency_key: 'reused-0001' });
+      expect(reused.status).toBe(409);
+      expect(reused.body).toEqual({
+        statusCode: 409,
+        error: 'Conflict',
+        code: 'conflict',
+        message: expect.stringContaining('reused-0001'),
+      });
+    }
+    expect(await entriesOf(user.email)).toEqual(before);
+    expect((await admin('GET', `/users/${user.email}`)).body.remaining_credits).toBe(125);
+    expect((await admin('POST', path, { amount: 25, reason: 'goodwill', idempotency_key: 'reused-0001' })).body.remaining_credits).toBe(
+      125,
+    );
+  });
+
+  it('applies concurrent requests with one key once; of different amounts under one key only one is applied', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const path = `/users/${user.email}/credits`;
+    const same = await Promise.all(
+      Array.from({ length: 6 }, () => admin('POST', path, { amount: 10, reason: 'retry storm', idempotency_key: 'storm-0001' })),
+    );
+    expect(same.map((response) => response.status)).toEqual([201, 201, 201, 201, 201, 201]);
+    expect((await entriesOf(user.email)).filter((entry) => entry.amount === 10)).toHaveLength(1);
+    const mixed = await Promise.all(
+      [11, 12, 13, 14].map((amount) => admin('POST', path, { amount, reason: 'race', idempotency_key: 'mixed-0001' })),
+    );
+    expect(mixed.map((response) => response.status).sort()).toEqual([201, 409, 409, 409]);
+    const winner = 11 + mixed.findIndex((response) => response.status === 201);
+    expect((await entriesOf(user.email)).map((entry) => entry.amount)).toEqual(expect.arrayContaining([100, 10, winner]));
+    expect(await entriesOf(user.email)).toHaveLength(3);
+    expect((await admin('GET', `/users/${user.email}`)).body.remaining_credits).toBe(110 + winner);
+    await books();
   });
 
   it('pre-authorizes without holding', async () => {

@@ -60,7 +60,9 @@ export class BetaCreditsService {
 
   /**
    * Adds (or, for a negative adjustment, removes) credits once per `key`, however long the account's history.
-   * A removal larger than the available balance is refused: a balance never goes below 0.
+   * A reused key answers as its first request did and, unless `keyReuse` is 'first-request', is refused
+   * (conflict) when it asks for another amount, reason or type. A removal larger than the available balance is
+   * refused: a balance never goes below 0.
    */
   async change(input: {
     email: string;
@@ -69,6 +71,7 @@ export class BetaCreditsService {
     type: Exclude<TransactionType, 'debit'>;
     reason?: string;
     actor?: string;
+    keyReuse?: 'same-request' | 'first-request';
   }): Promise<CreditBalance> {
     if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
       throw new DomainError(ErrorCode.InvalidInput, 'amount must be a non-zero whole number of credits');
@@ -76,6 +79,12 @@ export class BetaCreditsService {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const recorded = await this.ledger.find(input.key);
       if (recorded !== undefined) {
+        if (input.keyReuse !== 'first-request' && !isSameRequest(recorded, input)) {
+          throw new DomainError(
+            ErrorCode.Conflict,
+            `Idempotency key ${input.key} was already used for another change (${recorded.amount} credits, reason "${recorded.reason ?? ''}")`,
+          );
+        }
         return this.outcomeOf(recorded);
       }
       await this.accounts.ensure(input.email);
@@ -313,6 +322,16 @@ function insufficientCredits(amount: number, available: number): DomainError {
   return new DomainError(ErrorCode.InsufficientCredits, `Cannot remove ${amount} credits: only ${available} available`, {
     available_credits: available,
   });
+}
+
+/** A reused key asks for the same change when it names the same account, type, amount and reason. */
+function isSameRequest(recorded: LedgerEntry, input: { email: string; type: string; amount: number; reason?: string }): boolean {
+  return (
+    recorded.email === input.email &&
+    recorded.type === input.type &&
+    recorded.amount === input.amount &&
+    (recorded.reason ?? undefined) === (input.reason ?? undefined)
+  );
 }
 
 export function toBalance(account: AccountState | undefined): CreditBalance {

@@ -11,7 +11,10 @@ export interface EnrollmentResult {
   balance: CreditBalance;
 }
 
-/** Programme membership. Enrolment grants the initial credits once per email, however often it is repeated. */
+/**
+ * Programme membership. Enrolment grants the initial credits once per email, however often it is repeated
+ * and whatever credits a repeat asks for (it returns the existing enrolment).
+ */
 @Injectable()
 export class BetaEnrollmentService {
   constructor(
@@ -31,6 +34,7 @@ export class BetaEnrollmentService {
       type: 'grant',
       reason: `enrolment (${input.via})`,
       actor: input.actor,
+      keyReuse: 'first-request',
     });
     return { email, newlyEnrolled: !wasMember, balance };
   }
