@@ -164,6 +164,32 @@ describe('Beta credits across instances and crashes', () => {
     await expectExactBooks(a);
   });
 
+  it('records the reversal of a removal that lost its race exactly once after a crash before the reversal entry was written', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    const ledger = a.module.get(CreditLedgerRepository);
+    const insert = ledger.appendChange.bind(ledger);
+    let sessionId = '';
+    const race = jest.spyOn(ledger, 'appendChange').mockImplementationOnce(async (entry) => {
+      const start = await a.sessions.start(user);
+      if (start.ok) sessionId = start.sessionId;
+      return insert(entry);
+    });
+    const crash = jest.spyOn(ledger, 'append').mockRejectedValueOnce(new Error('process died'));
+    const removal = { email: user.email, amount: -50, key: `chargeback:${user.email}`, type: 'adjustment' as const, reason: 'chargeback' };
+    await expect(a.credits.change(removal)).rejects.toThrow('process died');
+    race.mockRestore();
+    crash.mockRestore();
+    expect(await a.connection.collection('beta_credit_transactions').countDocuments({ email: user.email })).toBe(2);
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    await expect(b.credits.change(removal)).rejects.toMatchObject({ code: 'insufficient_credits', details: { available_credits: 40 } });
+    const entries = await a.connection.collection('beta_credit_transactions').find({ email: user.email }).toArray();
+    expect(entries.map((entry) => entry.amount).sort((x, y) => x - y)).toEqual([-50, 50, 100]);
+    await a.sessions.end(sessionId, 'user_stopped');
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 100, heldCredits: 0 });
+    await expectExactBooks(a);
+  });
+
   it('ends a session whose instance died, charged up to its last heartbeat (I6)', async () => {
     const user = betaViewer();
     const dead = await startBetaContext({ databaseUri, clock, instanceId: 'instance-that-dies' });

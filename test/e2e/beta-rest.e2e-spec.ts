@@ -1,4 +1,7 @@
+import { jest } from '@jest/globals';
+import { CreditLedgerRepository } from '../../src/beta/credits/credit-ledger.repository.js';
 import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
+import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { expectExactBooks } from '../harness/beta-books.js';
 import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
@@ -105,6 +108,38 @@ describe('Beta REST', () => {
     expect((await entriesOf(user.email)).map((entry) => entry.amount)).toEqual(expect.arrayContaining([100, 10, winner]));
     expect(await entriesOf(user.email)).toHaveLength(3);
     expect((await admin('GET', `/users/${user.email}`)).body.remaining_credits).toBe(110 + winner);
+    await books();
+  });
+
+  it('answers 409 insufficient_credits to a removal that loses a race with a session hold, and nets it to zero in the ledger', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const ledger = t.app.get(CreditLedgerRepository);
+    const sessions = t.app.get(BetaSessionsService);
+    const started: string[] = [];
+    const insert = ledger.appendChange.bind(ledger);
+    const race = jest.spyOn(ledger, 'appendChange').mockImplementationOnce(async (entry) => {
+      // The removal was checked against 100 available; a session now holds 60 of them before it is applied.
+      const start = await sessions.start(user);
+      if (start.ok) started.push(start.sessionId);
+      return insert(entry);
+    });
+    const body = { amount: -50, reason: 'chargeback', idempotency_key: 'lost-race-0001' };
+    const removal = await admin('POST', `/users/${user.email}/credits`, body);
+    race.mockRestore();
+    expect(started).toHaveLength(1);
+    const refusal = {
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'insufficient_credits',
+      message: 'Cannot remove 50 credits: only 40 available',
+      available_credits: 40,
+    };
+    expect(removal.body).toEqual(refusal);
+    expect((await admin('POST', `/users/${user.email}/credits`, body)).body).toEqual(refusal);
+    expect((await entriesOf(user.email)).map((entry) => entry.amount).sort((x, y) => x - y)).toEqual([-50, 50, 100]);
+    expect((await admin('GET', `/users/${user.email}`)).body).toMatchObject({ remaining_credits: 100, held_credits: 60 });
+    await sessions.end(started[0], 'user_stopped');
     await books();
   });
 

@@ -62,7 +62,7 @@ export class BetaCreditsService {
    * Adds (or, for a negative adjustment, removes) credits once per `key`, however long the account's history.
    * A reused key answers as its first request did and, unless `keyReuse` is 'first-request', is refused
    * (conflict) when it asks for another amount, reason or type. A removal larger than the available balance is
-   * refused: a balance never goes below 0.
+   * refused, also when a session's hold takes the credits between the check and the apply (it is then reversed).
    */
   async change(input: {
     email: string;
@@ -269,10 +269,14 @@ export class BetaCreditsService {
     };
   }
 
-  /** Applies everything recorded up to `entry`. */
+  /** Applies everything recorded up to `entry` and answers as its first request was answered. */
   private async outcomeOf(entry: LedgerEntry): Promise<CreditBalance> {
     await this.applyRecorded(entry.email);
-    return this.balance(entry.email);
+    const balance = await this.balance(entry.email);
+    if (entry.amount < 0 && (await this.ledger.exists(reversalKey(entry._id)))) {
+      throw insufficientCredits(-entry.amount, balance.availableCredits);
+    }
+    return balance;
   }
 
   /** Writes the reversal entry of a removal the account applied as reversed (once: its key), then clears the debt. */
