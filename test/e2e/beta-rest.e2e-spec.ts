@@ -143,6 +143,16 @@ describe('Beta REST', () => {
     await books();
   });
 
+  it('refuses an enrolment with 0 credits with 400 and writes nothing', async () => {
+    const email = uniqueEmail();
+    const response = await admin('POST', '/enrollments', { email, credits: 0 });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: ['credits must not be less than 1'] });
+    expect(await t.connection.collection('beta_users').countDocuments({ _id: email as never })).toBe(0);
+    expect(await t.connection.collection('beta_credits').countDocuments({ _id: email as never })).toBe(0);
+    expect(await entriesOf(email)).toEqual([]);
+  });
+
   it('pre-authorizes without holding', async () => {
     const { user, token } = await createUserWithToken(t.app);
     await admin('POST', '/enrollments', { email: user.email, credits: 90 });
