@@ -220,4 +220,17 @@ describe('Beta credits across instances and crashes', () => {
     expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 500, heldCredits: 0 });
     expect((await a.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
   });
+
+  it('never repairs a balance below 0: a drift the ledger cannot cover is reported, not written', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    // An account granted its enrolment twice (a forgotten key), then spent beyond what the ledger grants.
+    await a.connection.collection('beta_credits').updateOne({ _id: user.email as never }, { $inc: { total_granted: 500 } });
+    await a.credits.change({ email: user.email, amount: -800, key: `spent:${user.email}`, type: 'adjustment', reason: 'spent' });
+    const report = await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    expect(report).toMatchObject({ drifts: [{ email: user.email, field: 'remaining', expected: -300, actual: 200 }], repaired: 0 });
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 200, availableCredits: 200 });
+    await a.connection.collection('beta_credits').deleteOne({ _id: user.email as never });
+    await a.connection.collection('beta_credit_transactions').deleteMany({ email: user.email });
+  });
 });

@@ -95,13 +95,20 @@ export class CreditReconcilerService {
   /**
    * Sets the totals from the ledger and the held credits from the sessions, on the version read. Not when a grant
    * or adjustment is still to be applied or a reversal to be recorded (applying them is not a repair, and totals
-   * that already count them would count them twice).
+   * that already count them would count them twice), and never to a balance below 0 or below its holds.
    */
   private async repair(account: AccountState, ledger: LedgerTotals = EMPTY_TOTALS): Promise<boolean> {
     if (account.reversal_owed !== undefined || ledger.lastSeq > account.applied_seq) {
       return false;
     }
     const holds = Object.values(account.sessions).reduce((sum, session) => sum + session.hold, 0);
+    if (ledger.granted - ledger.debited < holds) {
+      this.logger.error(
+        { email: account._id, ledger: ledger.granted - ledger.debited, holds },
+        'Credit drift not repaired: the ledger does not cover this balance',
+      );
+      return false;
+    }
     return this.accounts.write({
       email: account._id,
       version: account.version,
