@@ -45,10 +45,12 @@ export class CreditReconcilerService {
    */
   async reconcile(options: { repair: boolean; confirmMs?: number }): Promise<ReconcileReport> {
     if (options.repair) {
-      await this.applyPendingChanges();
       await this.applyPendingDebits();
     }
-    const first = await this.scan();
+    let first = await this.scan();
+    if (options.repair && (await this.applyPendingChanges(first))) {
+      first = await this.scan();
+    }
     if (!options.repair || first.drifts.length === 0) {
       return { accounts: first.accounts.length, drifts: first.drifts, repaired: 0 };
     }
@@ -116,15 +118,19 @@ export class CreditReconcilerService {
     });
   }
 
-  /** Grants and adjustments a crash wrote to the ledger but not to the account, and reversals it did not record. */
-  private async applyPendingChanges(): Promise<void> {
-    const totals = await this.ledger.balances();
-    for (const account of await this.accounts.findAll()) {
-      if (account.reversal_owed !== undefined || (totals.get(account._id)?.lastSeq ?? 0) > account.applied_seq) {
-        await this.credits.applyRecorded(account._id);
-        this.logger.warn({ email: account._id }, 'Applied grants or adjustments recorded but not yet applied');
-      }
+  /**
+   * Grants and adjustments a crash wrote to the ledger but not to the account, and reversals it did not record,
+   * found from a scan; returns whether there were any.
+   */
+  private async applyPendingChanges(scan: { totals: Map<string, LedgerTotals>; accounts: AccountState[] }): Promise<boolean> {
+    const pending = scan.accounts.filter(
+      (account) => account.reversal_owed !== undefined || (scan.totals.get(account._id)?.lastSeq ?? 0) > account.applied_seq,
+    );
+    for (const account of pending) {
+      await this.credits.applyRecorded(account._id);
+      this.logger.warn({ email: account._id }, 'Applied grants or adjustments recorded but not yet applied');
     }
+    return pending.length > 0;
   }
 
   /** Debits a crash wrote to the ledger but not to the account, and sessions ended without their final settlement. */
