@@ -158,7 +158,7 @@ async function copyDatabase(from: Db, to: Db): Promise<void> {
   for (const name of COLLECTIONS) {
     for (const index of await from.collection(name).indexes()) {
       if (index.name !== '_id_') {
-        await to.collection(name).createIndex(index.key, { name: index.name, unique: index.unique });
+        await to.collection(name).createIndex(index.key, { name: index.name, unique: index.unique, sparse: index.sparse });
       }
     }
     const documents = await from.collection(name).find().toArray();

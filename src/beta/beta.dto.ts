@@ -38,10 +38,10 @@ export class EnrollDto {
   @IsEmail()
   email!: string;
 
-  @ApiPropertyOptional({ description: 'Credits granted at enrolment; defaults to BETA_INITIAL_CREDITS' })
+  @ApiPropertyOptional({ description: 'Credits granted at enrolment (at least 1); defaults to BETA_INITIAL_CREDITS' })
   @IsOptional()
   @IsInt()
-  @Min(0)
+  @Min(1)
   @Max(1_000_000)
   credits?: number;
 }
@@ -64,7 +64,7 @@ export class AdjustCreditsDto {
   @Length(3, 200)
   reason!: string;
 
-  @ApiPropertyOptional({ description: 'Makes a retried request apply once' })
+  @ApiPropertyOptional({ description: 'Makes a retried request apply once; reused with another amount or reason: 409' })
   @IsOptional()
   @IsString()
   @Length(8, 100)

@@ -67,7 +67,7 @@ export class Environment {
 
   @Transform(toNumber)
   @IsInt()
-  @Min(0)
+  @Min(1)
   BETA_INITIAL_CREDITS = 500;
 
   @Transform(toNumber)

@@ -27,6 +27,55 @@ describe('Beta credits', () => {
     expect(await ctx.connection.collection('beta_credit_transactions').countDocuments({ email })).toBe(1);
   });
 
+  it('keeps every key applied once however long the history: after 250 adjustments the enrolment and the first adjustment replay as no-ops', async () => {
+    const user = betaViewer();
+    await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    const adjustment = (i: number) => ({
+      email: user.email,
+      amount: 1,
+      key: `many:${user.email}:${i}`,
+      type: 'adjustment' as const,
+      reason: 'small',
+    });
+    for (let i = 0; i < 250; i++) {
+      await ctx.credits.change(adjustment(i));
+    }
+    expect((await ctx.enrollment.enroll({ email: user.email, via: 'cli', credits: 700 })).balance.remainingCredits).toBe(350);
+    expect((await ctx.credits.change(adjustment(0))).remainingCredits).toBe(350);
+    expect(await ctx.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    expect((await ctx.credits.balance(user.email)).remainingCredits).toBe(350);
+    expect(await ctx.connection.collection('beta_credit_transactions').countDocuments({ email: user.email })).toBe(251);
+    await expectExactBooks(ctx);
+  });
+
+  it('treats grants and adjustments recorded before account sequences as applied, whatever the account remembers of their keys', async () => {
+    const email = uniqueEmail();
+    await ctx.connection.collection('beta_credit_transactions').insertOne({
+      _id: `enrollment:${email}` as never,
+      email,
+      type: 'grant',
+      amount: 500,
+      reason: 'enrolment (admin)',
+      created_at: clock.date(),
+    });
+    await ctx.connection.collection('beta_credits').insertOne({
+      _id: email as never,
+      version: 7,
+      total_granted: 500,
+      total_debited: 0,
+      held: 0,
+      sessions: {},
+      active_sessions: 0,
+      applied_keys: [],
+    });
+    expect((await ctx.enrollment.enroll({ email, via: 'admin' })).balance.remainingCredits).toBe(500);
+    expect(
+      (await ctx.credits.change({ email, amount: 20, key: `after:${email}`, type: 'adjustment', reason: 'goodwill' })).remainingCredits,
+    ).toBe(520);
+    expect(await ctx.connection.collection('beta_credit_transactions').countDocuments({ email })).toBe(2);
+    await expectExactBooks(ctx);
+  });
+
   it('lets exactly floor(B / E) of 50 concurrent session starts succeed and releases the holds when they end (I5)', async () => {
     const user = betaViewer();
     await ctx.enrollment.enroll({ email: user.email, via: 'admin' });

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
+import { CreditLedgerRepository } from '../../src/beta/credits/credit-ledger.repository.js';
 import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
 import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
 import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
@@ -133,6 +134,62 @@ describe('Beta credits across instances and crashes', () => {
     await expectExactBooks(a);
   });
 
+  it('applies a grant and a removal a crash recorded but did not apply exactly once: by the next change, and by reconcile', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    const ledger = a.module.get(CreditLedgerRepository);
+    const crashedChange = async (key: string, amount: number) => {
+      const account = await a.credits.account(user.email);
+      await ledger.appendChange({
+        _id: `${key}:${user.email}`,
+        email: user.email,
+        type: 'adjustment',
+        amount,
+        reason: 'crashed',
+        created_at: clock.date(),
+        account_seq: account!.applied_seq + 1,
+      });
+    };
+    await crashedChange('crashed-grant', 40);
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(100);
+    const next = { email: user.email, amount: 5, key: `next:${user.email}`, type: 'adjustment' as const, reason: 'next' };
+    expect((await b.credits.change(next)).remainingCredits).toBe(145);
+    expect((await a.credits.change(next)).remainingCredits).toBe(145);
+    await crashedChange('crashed-removal', -30);
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    expect(await b.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(115);
+    const replay = { email: user.email, amount: 40, key: `crashed-grant:${user.email}`, type: 'adjustment' as const, reason: 'crashed' };
+    expect((await b.credits.change(replay)).remainingCredits).toBe(115);
+    await expectExactBooks(a);
+  });
+
+  it('records the reversal of a removal that lost its race exactly once after a crash before the reversal entry was written', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    const ledger = a.module.get(CreditLedgerRepository);
+    const insert = ledger.appendChange.bind(ledger);
+    let sessionId = '';
+    const race = jest.spyOn(ledger, 'appendChange').mockImplementationOnce(async (entry) => {
+      const start = await a.sessions.start(user);
+      if (start.ok) sessionId = start.sessionId;
+      return insert(entry);
+    });
+    const crash = jest.spyOn(ledger, 'append').mockRejectedValueOnce(new Error('process died'));
+    const removal = { email: user.email, amount: -50, key: `chargeback:${user.email}`, type: 'adjustment' as const, reason: 'chargeback' };
+    await expect(a.credits.change(removal)).rejects.toThrow('process died');
+    race.mockRestore();
+    crash.mockRestore();
+    expect(await a.connection.collection('beta_credit_transactions').countDocuments({ email: user.email })).toBe(2);
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({ drifts: [], repaired: 0 });
+    await expect(b.credits.change(removal)).rejects.toMatchObject({ code: 'insufficient_credits', details: { available_credits: 40 } });
+    const entries = await a.connection.collection('beta_credit_transactions').find({ email: user.email }).toArray();
+    expect(entries.map((entry) => entry.amount).sort((x, y) => x - y)).toEqual([-50, 50, 100]);
+    await a.sessions.end(sessionId, 'user_stopped');
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 100, heldCredits: 0 });
+    await expectExactBooks(a);
+  });
+
   it('reports no drift after all of the above, and finds and repairs a drift planted by hand', async () => {
     expect((await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).drifts).toEqual([]);
     const user = betaViewer();
@@ -146,5 +203,18 @@ describe('Beta credits across instances and crashes', () => {
     expect(report.repaired).toBe(1);
     expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 500, heldCredits: 0 });
     expect((await a.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
+  });
+
+  it('never repairs a balance below 0: a drift the ledger cannot cover is reported, not written', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    // An account granted its enrolment twice (a forgotten key), then spent beyond what the ledger grants.
+    await a.connection.collection('beta_credits').updateOne({ _id: user.email as never }, { $inc: { total_granted: 500 } });
+    await a.credits.change({ email: user.email, amount: -800, key: `spent:${user.email}`, type: 'adjustment', reason: 'spent' });
+    const report = await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    expect(report).toMatchObject({ drifts: [{ email: user.email, field: 'remaining', expected: -300, actual: 200 }], repaired: 0 });
+    expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 200, availableCredits: 200 });
+    await a.connection.collection('beta_credits').deleteOne({ _id: user.email as never });
+    await a.connection.collection('beta_credit_transactions').deleteMany({ email: user.email });
   });
 });

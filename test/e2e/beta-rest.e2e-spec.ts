@@ -1,4 +1,9 @@
+import { jest } from '@jest/globals';
+import { CreditLedgerRepository } from '../../src/beta/credits/credit-ledger.repository.js';
+import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
+import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
+import { expectExactBooks } from '../harness/beta-books.js';
 import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
 import { http } from '../harness/http.js';
 
@@ -17,13 +22,15 @@ describe('Beta REST', () => {
 
   const admin = (method: string, path: string, body?: unknown) =>
     http(t.baseUrl, method, `/api/v1/admin/beta${path}`, { token: adminToken, body });
+  const entriesOf = (email: string) => t.connection.collection('beta_credit_transactions').find({ email }).sort({ _id: 1 }).toArray();
+  const books = () => expectExactBooks({ connection: t.connection, reconciler: t.app.get(CreditReconcilerService) });
 
   it('enrols once: a second enrolment neither errors nor grants twice', async () => {
     const { user, token } = await createUserWithToken(t.app);
     const first = await admin('POST', '/enrollments', { email: user.email });
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ email: user.email, newly_enrolled: true, total_credits: 500, remaining_credits: 500 });
-    const second = await admin('POST', '/enrollments', { email: user.email.toUpperCase() });
+    const second = await admin('POST', '/enrollments', { email: user.email.toUpperCase(), credits: 200 });
     expect(second.status).toBe(201);
     expect(second.body).toMatchObject({ newly_enrolled: false, total_credits: 500 });
     const mine = await http(t.baseUrl, 'GET', '/api/v1/beta/credits', { token });
@@ -55,6 +62,95 @@ describe('Beta REST', () => {
     expect(first.body.transactions).toEqual([expect.objectContaining({ type: 'adjustment', amount: 25, reason: 'goodwill' })]);
     const second = await http(t.baseUrl, 'GET', `/api/v1/beta/credits/transactions?limit=1&cursor=${first.body.next_cursor}`, { token });
     expect(second.body).toEqual({ transactions: [expect.objectContaining({ type: 'grant', amount: 100 })], next_cursor: null });
+  });
+
+  it('refuses an adjustment key reused with another amount or reason with 409 and changes nothing', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const path = `/users/${user.email}/credits`;
+    expect((await admin('POST', path, { amount: 25, reason: 'goodwill', idempotency_key: 'reused-0001' })).status).toBe(201);
+    const before = await entriesOf(user.email);
+    for (const body of [
+      { amount: 30, reason: 'goodwill' },
+      { amount: 25, reason: 'another reason' },
+      { amount: -25, reason: 'goodwill' },
+    ]) {
+      const reused = await admin('POST', path, { ...body, idempotency_key: 'reused-0001' });
+      expect(reused.status).toBe(409);
+      expect(reused.body).toEqual({
+        statusCode: 409,
+        error: 'Conflict',
+        code: 'conflict',
+        message: expect.stringContaining('reused-0001'),
+      });
+    }
+    expect(await entriesOf(user.email)).toEqual(before);
+    expect((await admin('GET', `/users/${user.email}`)).body.remaining_credits).toBe(125);
+    expect((await admin('POST', path, { amount: 25, reason: 'goodwill', idempotency_key: 'reused-0001' })).body.remaining_credits).toBe(
+      125,
+    );
+  });
+
+  it('applies concurrent requests with one key once; of different amounts under one key only one is applied', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const path = `/users/${user.email}/credits`;
+    const same = await Promise.all(
+      Array.from({ length: 6 }, () => admin('POST', path, { amount: 10, reason: 'retry storm', idempotency_key: 'storm-0001' })),
+    );
+    expect(same.map((response) => response.status)).toEqual([201, 201, 201, 201, 201, 201]);
+    expect((await entriesOf(user.email)).filter((entry) => entry.amount === 10)).toHaveLength(1);
+    const mixed = await Promise.all(
+      [11, 12, 13, 14].map((amount) => admin('POST', path, { amount, reason: 'race', idempotency_key: 'mixed-0001' })),
+    );
+    expect(mixed.map((response) => response.status).sort()).toEqual([201, 409, 409, 409]);
+    const winner = 11 + mixed.findIndex((response) => response.status === 201);
+    expect((await entriesOf(user.email)).map((entry) => entry.amount)).toEqual(expect.arrayContaining([100, 10, winner]));
+    expect(await entriesOf(user.email)).toHaveLength(3);
+    expect((await admin('GET', `/users/${user.email}`)).body.remaining_credits).toBe(110 + winner);
+    await books();
+  });
+
+  it('answers 409 insufficient_credits to a removal that loses a race with a session hold, and nets it to zero in the ledger', async () => {
+    const { user } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const ledger = t.app.get(CreditLedgerRepository);
+    const sessions = t.app.get(BetaSessionsService);
+    const started: string[] = [];
+    const insert = ledger.appendChange.bind(ledger);
+    const race = jest.spyOn(ledger, 'appendChange').mockImplementationOnce(async (entry) => {
+      // The removal was checked against 100 available; a session now holds 60 of them before it is applied.
+      const start = await sessions.start(user);
+      if (start.ok) started.push(start.sessionId);
+      return insert(entry);
+    });
+    const body = { amount: -50, reason: 'chargeback', idempotency_key: 'lost-race-0001' };
+    const removal = await admin('POST', `/users/${user.email}/credits`, body);
+    race.mockRestore();
+    expect(started).toHaveLength(1);
+    const refusal = {
+      statusCode: 409,
+      error: 'Conflict',
+      code: 'insufficient_credits',
+      message: 'Cannot remove 50 credits: only 40 available',
+      available_credits: 40,
+    };
+    expect(removal.body).toEqual(refusal);
+    expect((await admin('POST', `/users/${user.email}/credits`, body)).body).toEqual(refusal);
+    expect((await entriesOf(user.email)).map((entry) => entry.amount).sort((x, y) => x - y)).toEqual([-50, 50, 100]);
+    expect((await admin('GET', `/users/${user.email}`)).body).toMatchObject({ remaining_credits: 100, held_credits: 60 });
+    await sessions.end(started[0], 'user_stopped');
+    await books();
+  });
+
+  it('refuses an enrolment with 0 credits with 400 and writes nothing', async () => {
+    const email = uniqueEmail();
+    const response = await admin('POST', '/enrollments', { email, credits: 0 });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: ['credits must not be less than 1'] });
+    expect(await t.connection.collection('beta_users').countDocuments({ _id: email as never })).toBe(0);
+    expect(await t.connection.collection('beta_credits').countDocuments({ _id: email as never })).toBe(0);
+    expect(await entriesOf(email)).toEqual([]);
   });
 
   it('pre-authorizes without holding', async () => {

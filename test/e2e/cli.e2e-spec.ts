@@ -146,6 +146,15 @@ describe('operator CLI', () => {
       expect((await runCli(['beta', 'reconcile'], env)).stdout).toMatch(/^\d+ account\(s\) checked, 0 drift\(s\), 0 repaired\n$/);
     });
 
+    it('refuses to enrol with --credits 0 and writes nothing', async () => {
+      const email = uniqueEmail();
+      const result = await runCli(['beta', 'enroll', email, '--credits', '0'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: credits must be a whole number of at least 1\n' });
+      expect(await db.collection('beta_users').countDocuments({ _id: email as never })).toBe(0);
+      expect(await db.collection('beta_credits').countDocuments({ _id: email as never })).toBe(0);
+      expect(await db.collection('beta_credit_transactions').countDocuments({ email })).toBe(0);
+    });
+
     it('refuses to take a balance below 0', async () => {
       const email = uniqueEmail();
       await runCli(['beta', 'enroll', email, '--credits', '10'], env);

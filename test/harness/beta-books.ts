@@ -7,7 +7,7 @@ export function betaViewer(email = uniqueEmail()): { id: string; email: string }
 }
 
 /** The books are exact: each balance is the ledger's replay, never below 0, and each ended session's charge is its debits. */
-export async function expectExactBooks(ctx: BetaContext): Promise<void> {
+export async function expectExactBooks(ctx: Pick<BetaContext, 'connection' | 'reconciler'>): Promise<void> {
   const entries = await ctx.connection.collection('beta_credit_transactions').find().toArray();
   const accounts = await ctx.connection.collection('beta_credits').find().toArray();
   for (const account of accounts) {

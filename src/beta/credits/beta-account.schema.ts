@@ -39,9 +39,16 @@ export class BetaAccount {
   @Prop({ type: String })
   write_token?: string;
 
-  /** Keys of the latest grants and adjustments applied here (bounded), so a retried one is applied once. */
-  @Prop({ type: [String], default: [] })
-  applied_keys!: string[];
+  /**
+   * The `account_seq` of the last grant or adjustment applied here: those up to it are applied, the next ones are not.
+   * Accounts and entries from before sequences have none: their entries count as applied.
+   */
+  @Prop({ type: Number, default: 0 })
+  applied_seq!: number;
+
+  /** Key of a removal applied as reversed whose reversal entry the ledger does not hold yet. */
+  @Prop({ type: String })
+  reversal_owed?: string;
 }
 
 export const BetaAccountSchema = SchemaFactory.createForClass(BetaAccount);

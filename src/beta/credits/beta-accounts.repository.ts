@@ -7,20 +7,19 @@ import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaAccount } from './beta-account.schema.js';
 import type { AccountCredit } from './credit-math.js';
 
-export const APPLIED_KEYS_KEPT = 200;
-
 /** What a settlement reads of an account: its credit state and the version its compare-and-set is on. */
 export type AccountCreditState = AccountCredit & { _id: string; version: number };
 
-export type AccountState = AccountCreditState & { active_sessions: number; applied_keys: string[] };
+export type AccountState = AccountCreditState & { active_sessions: number; applied_seq: number; reversal_owed?: string };
 
 export interface AccountWrite {
   email: string;
   version: number;
   next: AccountCredit;
-  appliedKey?: string;
-  /** Replaces the list of applied grant/adjustment keys (a repair from the ledger). */
-  appliedKeys?: string[];
+  /** The `account_seq` of the grant or adjustment this write applies. */
+  appliedSeq?: number;
+  /** Sets (a key) or clears (null) the reversal the account owes the ledger. */
+  reversalOwed?: string | null;
 }
 
 @Injectable()
@@ -33,7 +32,7 @@ export class BetaAccountsRepository implements OnModuleInit {
 
   async find(email: string): Promise<AccountState | undefined> {
     const found = await this.accounts.findById(email).lean<AccountState>().exec();
-    return found ?? undefined;
+    return found === null ? undefined : withAppliedSeq(found);
   }
 
   /** Creates an empty account unless one exists; safe under concurrent calls. */
@@ -56,7 +55,7 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 
   async findAll(): Promise<AccountState[]> {
-    return this.accounts.find({}).lean<AccountState[]>().exec();
+    return (await this.accounts.find({}).lean<AccountState[]>().exec()).map(withAppliedSeq);
   }
 
   /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
@@ -90,11 +89,16 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 }
 
+/** An account from before sequences has no `applied_seq`: none of its entries has a sequence either. */
+function withAppliedSeq(account: AccountState): AccountState {
+  return { ...account, applied_seq: account.applied_seq ?? 0 };
+}
+
 /** The update of one compare-and-set; a batched one also marks the account with its batch's token and write time. */
 function toUpdate(
   change: AccountWrite,
   batch?: { token: string; updatedAt: Date },
-): { $set: Record<string, unknown>; $inc: { version: 1 }; $push?: object } {
+): { $set: Record<string, unknown>; $inc: { version: 1 }; $unset?: Record<string, 1> } {
   const { next } = change;
   const update: ReturnType<typeof toUpdate> = {
     $set: {
@@ -107,10 +111,13 @@ function toUpdate(
     },
     $inc: { version: 1 },
   };
-  if (change.appliedKeys !== undefined) {
-    update.$set.applied_keys = change.appliedKeys.slice(-APPLIED_KEYS_KEPT);
-  } else if (change.appliedKey !== undefined) {
-    update.$push = { applied_keys: { $each: [change.appliedKey], $slice: -APPLIED_KEYS_KEPT } };
+  if (change.appliedSeq !== undefined) {
+    update.$set.applied_seq = change.appliedSeq;
+  }
+  if (change.reversalOwed === null) {
+    update.$unset = { reversal_owed: 1 };
+  } else if (change.reversalOwed !== undefined) {
+    update.$set.reversal_owed = change.reversalOwed;
   }
   return update;
 }

@@ -34,7 +34,18 @@ export class BetaCreditTransaction {
 
   @Prop({ type: Date, required: true })
   created_at!: Date;
+
+  /** A grant's or adjustment's place in its account's sequence (1, 2, …): the account applies them in this order, once each. */
+  @Prop({ type: Number })
+  account_seq?: number;
+
+  /** `<email>#<account_seq>`, unique: one entry per place. */
+  @Prop({ type: String })
+  account_slot?: string;
 }
 
 export const BetaCreditTransactionSchema = SchemaFactory.createForClass(BetaCreditTransaction);
 BetaCreditTransactionSchema.index({ email: 1, created_at: -1 });
+// One field rather than {email, account_seq}: the embedded server's sparse index leaves a document out only when all its
+// keys are missing, so a compound one would see every debit as (email, null); a filter on `account_slot` alone is indexed.
+BetaCreditTransactionSchema.index({ account_slot: 1 }, { unique: true, sparse: true });

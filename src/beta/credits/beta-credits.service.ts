@@ -5,6 +5,7 @@ import { BetaAccountsRepository, type AccountCreditState, type AccountState, typ
 import type { TransactionType } from './beta-credit-transaction.schema.js';
 import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.repository.js';
 import {
+  applyRecordedChange,
   availableCredits,
   planSettlement,
   remainingCredits,
@@ -33,9 +34,10 @@ export interface Settlement {
 }
 
 /**
- * The only way credits change. Every change is a ledger entry written first (its key makes it
- * idempotent: a retry finds the entry and reuses its amount), then applied to the account by a
- * compare-and-set. A crash between the two leaves an entry the next attempt or reconcile applies.
+ * The only way credits change. Every change is a ledger entry written first, under its idempotency key
+ * (unique for ever: a retry finds the entry and reuses its amount), then applied to the account by a
+ * compare-and-set. A crash between the two leaves an entry that the retry, the account's next grant or
+ * adjustment, or reconcile applies.
  */
 @Injectable()
 export class BetaCreditsService {
@@ -57,8 +59,10 @@ export class BetaCreditsService {
   }
 
   /**
-   * Adds (or, for a negative adjustment, removes) credits once per `key`. A removal larger than the
-   * available balance is refused: a balance never goes below 0.
+   * Adds (or, for a negative adjustment, removes) credits once per `key`, however long the account's history.
+   * A reused key answers as its first request did and, unless `keyReuse` is 'first-request', is refused
+   * (conflict) when it asks for another amount, reason or type. A removal larger than the available balance is
+   * refused, also when a session's hold takes the credits between the check and the apply (it is then reversed).
    */
   async change(input: {
     email: string;
@@ -67,63 +71,78 @@ export class BetaCreditsService {
     type: Exclude<TransactionType, 'debit'>;
     reason?: string;
     actor?: string;
+    keyReuse?: 'same-request' | 'first-request';
   }): Promise<CreditBalance> {
     if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
       throw new DomainError(ErrorCode.InvalidInput, 'amount must be a non-zero whole number of credits');
     }
-    await this.accounts.ensure(input.email);
-    const before = await this.accounts.find(input.email);
-    if (before?.applied_keys.includes(input.key) || (await this.ledger.exists(input.key))) {
-      await this.applyRecorded(input.email, input.key);
-      return this.balance(input.email);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const recorded = await this.ledger.find(input.key);
+      if (recorded !== undefined) {
+        if (input.keyReuse !== 'first-request' && !isSameRequest(recorded, input)) {
+          throw new DomainError(
+            ErrorCode.Conflict,
+            `Idempotency key ${input.key} was already used for another change (${recorded.amount} credits, reason "${recorded.reason ?? ''}")`,
+          );
+        }
+        return this.outcomeOf(recorded);
+      }
+      await this.accounts.ensure(input.email);
+      const account = (await this.applyRecorded(input.email))!;
+      if (input.amount < 0 && availableCredits(account) < -input.amount) {
+        throw insufficientCredits(-input.amount, availableCredits(account));
+      }
+      const entry = {
+        _id: input.key,
+        email: input.email,
+        type: input.type,
+        amount: input.amount,
+        reason: input.reason,
+        actor: input.actor,
+        created_at: this.clock.date(),
+        account_seq: account.applied_seq + 1,
+      };
+      if (await this.ledger.appendChange(entry)) {
+        return this.outcomeOf(entry);
+      }
+      // The key was recorded meanwhile (a concurrent retry) or another change took this place: look again.
     }
-    if (input.amount < 0 && availableCredits(before!) < -input.amount) {
-      throw new DomainError(
-        ErrorCode.InsufficientCredits,
-        `Cannot remove ${-input.amount} credits: only ${availableCredits(before!)} available`,
-        {
-          available_credits: availableCredits(before!),
-        },
-      );
-    }
-    await this.ledger.append({
-      _id: input.key,
-      email: input.email,
-      type: input.type,
-      amount: input.amount,
-      reason: input.reason,
-      actor: input.actor,
-      created_at: this.clock.date(),
-    });
-    await this.applyRecorded(input.email, input.key);
-    return this.balance(input.email);
+    throw new Error(`Could not change the credits of ${input.email}: too much contention`);
   }
 
-  /** Applies a recorded grant or adjustment to the account unless it already is. */
-  async applyRecorded(email: string, key: string): Promise<void> {
-    const entry = await this.ledger.find(key);
-    if (entry === undefined) {
-      return;
-    }
-    await this.casLoop(email, (account) => {
-      if (account.applied_keys.includes(key)) {
+  /**
+   * Applies the grants and adjustments recorded for the account and not applied yet, in sequence order, and
+   * first records a reversal the account owes the ledger. Each entry takes the next place of its account's
+   * sequence (a unique slot) only once every earlier one is applied, so what is pending is a contiguous run
+   * after `applied_seq`: at most one per change in flight or crashed between its ledger insert and this write.
+   * Returns the account with nothing pending.
+   */
+  async applyRecorded(email: string): Promise<AccountState | undefined> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const account = await this.accounts.find(email);
+      if (account === undefined) {
         return undefined;
       }
-      const next = { ...account };
-      if (entry.amount >= 0) {
-        next.total_granted += entry.amount;
-      } else if (availableCredits(account) >= -entry.amount) {
-        next.total_debited -= entry.amount;
-      } else {
-        // Lost a race with a session start: the removal no longer fits. Record its reversal and apply both (net zero).
-        return {
-          next: { ...next, total_granted: next.total_granted - entry.amount, total_debited: next.total_debited - entry.amount },
-          appliedKey: key,
-          reversal: entry,
-        };
+      if (account.reversal_owed !== undefined) {
+        await this.recordReversal(account, account.reversal_owed);
+        continue;
       }
-      return { next, appliedKey: key };
-    });
+      const entry = await this.ledger.findBySeq(email, account.applied_seq + 1);
+      if (entry === undefined) {
+        return account;
+      }
+      const { account: next, reversed } = applyRecordedChange(account, entry.amount);
+      // Whether a removal still fits is decided only by this compare-and-set, on the version read; its reversal
+      // entry follows (an account that owes one records it before it applies anything else).
+      await this.accounts.write({
+        email,
+        version: account.version,
+        next,
+        appliedSeq: account.applied_seq + 1,
+        reversalOwed: reversed ? entry._id : undefined,
+      });
+    }
+    throw new Error(`Could not update the account of ${email}: too much contention`);
   }
 
   /**
@@ -250,10 +269,37 @@ export class BetaCreditsService {
     };
   }
 
-  private async casLoop(
-    email: string,
-    decide: (account: AccountState) => { next: AccountCredit; appliedKey?: string; reversal?: LedgerEntry } | undefined,
-  ): Promise<void> {
+  /** Applies everything recorded up to `entry` and answers as its first request was answered. */
+  private async outcomeOf(entry: LedgerEntry): Promise<CreditBalance> {
+    await this.applyRecorded(entry.email);
+    const balance = await this.balance(entry.email);
+    if (entry.amount < 0 && (await this.ledger.exists(reversalKey(entry._id)))) {
+      throw insufficientCredits(-entry.amount, balance.availableCredits);
+    }
+    return balance;
+  }
+
+  /** Writes the reversal entry of a removal the account applied as reversed (once: its key), then clears the debt. */
+  private async recordReversal(account: AccountState, removalKey: string): Promise<void> {
+    const removal = await this.ledger.find(removalKey);
+    if (removal !== undefined) {
+      const { created } = await this.ledger.append({
+        _id: reversalKey(removalKey),
+        email: removal.email,
+        type: removal.type,
+        amount: -removal.amount,
+        reason: 'reversal: the balance no longer covered this removal',
+        actor: removal.actor,
+        created_at: this.clock.date(),
+      });
+      if (created) {
+        this.logger.warn({ email: account._id, key: removalKey }, 'Credit removal reversed: the balance no longer covered it');
+      }
+    }
+    await this.accounts.write({ email: account._id, version: account.version, next: account, reversalOwed: null });
+  }
+
+  private async casLoop(email: string, decide: (account: AccountState) => { next: AccountCredit } | undefined): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const account = await this.accounts.find(email);
       if (account === undefined) {
@@ -263,23 +309,33 @@ export class BetaCreditsService {
       if (decision === undefined) {
         return;
       }
-      if (decision.reversal !== undefined) {
-        const { reversal } = decision;
-        await this.ledger.append({
-          ...reversal,
-          _id: `${reversal._id}:reversal`,
-          amount: -reversal.amount,
-          reason: 'reversal: the balance no longer covered this removal',
-          created_at: this.clock.date(),
-        });
-        this.logger.warn({ email, key: reversal._id }, 'Credit removal reversed: the balance no longer covered it');
-      }
-      if (await this.accounts.write({ email, version: account.version, next: decision.next, appliedKey: decision.appliedKey })) {
+      if (await this.accounts.write({ email, version: account.version, next: decision.next })) {
         return;
       }
     }
     throw new Error(`Could not update the account of ${email}: too much contention`);
   }
+}
+
+/** In a namespace of its own, so no key an admin or the CLI gives can name a reversal. */
+function reversalKey(removalKey: string): string {
+  return `reversal:${removalKey}`;
+}
+
+function insufficientCredits(amount: number, available: number): DomainError {
+  return new DomainError(ErrorCode.InsufficientCredits, `Cannot remove ${amount} credits: only ${available} available`, {
+    available_credits: available,
+  });
+}
+
+/** A reused key asks for the same change when it names the same account, type, amount and reason. */
+function isSameRequest(recorded: LedgerEntry, input: { email: string; type: string; amount: number; reason?: string }): boolean {
+  return (
+    recorded.email === input.email &&
+    recorded.type === input.type &&
+    recorded.amount === input.amount &&
+    (recorded.reason ?? undefined) === (input.reason ?? undefined)
+  );
 }
 
 export function toBalance(account: AccountState | undefined): CreditBalance {

@@ -6,6 +6,17 @@ import { BetaCreditTransaction } from './beta-credit-transaction.schema.js';
 
 export type LedgerEntry = BetaCreditTransaction;
 
+/** Per email, what replaying the ledger gives, and the last sequence of its grants and adjustments. */
+export interface LedgerTotals {
+  granted: number;
+  debited: number;
+  lastSeq: number;
+}
+
+function accountSlot(email: string, seq: number): string {
+  return `${email}#${seq}`;
+}
+
 @Injectable()
 export class CreditLedgerRepository implements OnModuleInit {
   constructor(@InjectModel(BetaCreditTransaction.name) private readonly ledger: Model<BetaCreditTransaction>) {}
@@ -29,6 +40,32 @@ export class CreditLedgerRepository implements OnModuleInit {
       }
       return { entry: existing, created: false };
     }
+  }
+
+  /**
+   * Appends a grant or adjustment at its place in the account's sequence. False when its key or its
+   * place is already taken (by a retry of the same request, or by another change that got there first).
+   */
+  async appendChange(entry: LedgerEntry & { account_seq: number }): Promise<boolean> {
+    try {
+      await this.ledger.create({ ...entry, account_slot: accountSlot(entry.email, entry.account_seq) });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** The grant or adjustment at place `seq` of the account's sequence. */
+  async findBySeq(email: string, seq: number): Promise<LedgerEntry | undefined> {
+    return (
+      (await this.ledger
+        .findOne({ account_slot: accountSlot(email, seq) })
+        .lean<LedgerEntry>()
+        .exec()) ?? undefined
+    );
   }
 
   /**
@@ -78,18 +115,16 @@ export class CreditLedgerRepository implements OnModuleInit {
     return this.ledger.find(filter).sort({ created_at: -1, _id: -1 }).limit(limit).lean<LedgerEntry[]>().exec();
   }
 
-  /** Sum of every entry per email: what replaying the ledger gives (plus the keys of grants and adjustments). */
-  async balances(): Promise<Map<string, { granted: number; debited: number; adminKeys: string[] }>> {
+  /** Sum of every entry per email: what replaying the ledger gives. */
+  async balances(): Promise<Map<string, LedgerTotals>> {
     const entries = await this.ledger
-      .find({}, { email: 1, amount: 1, type: 1 })
-      .lean<Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'type'>[]>()
+      .find({}, { email: 1, amount: 1, account_seq: 1 })
+      .lean<Pick<LedgerEntry, 'email' | 'amount' | 'account_seq'>[]>()
       .exec();
-    const totals = new Map<string, { granted: number; debited: number; adminKeys: string[] }>();
-    for (const { _id, email, amount, type } of entries) {
-      const total = totals.get(email) ?? { granted: 0, debited: 0, adminKeys: [] };
-      if (type !== 'debit') {
-        total.adminKeys.push(_id);
-      }
+    const totals = new Map<string, LedgerTotals>();
+    for (const { email, amount, account_seq } of entries) {
+      const total = totals.get(email) ?? { granted: 0, debited: 0, lastSeq: 0 };
+      total.lastSeq = Math.max(total.lastSeq, account_seq ?? 0);
       if (amount >= 0) {
         total.granted += amount;
       } else {

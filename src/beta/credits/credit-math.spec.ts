@@ -1,4 +1,5 @@
 import {
+  applyRecordedChange,
   availableCredits,
   chargeableSeconds,
   creditsForSeconds,
@@ -140,5 +141,24 @@ describe(reachesBalanceAt.name, () => {
 
   it('is immediate when the balance is already at or below the threshold', () => {
     expect(reachesBalanceAt(session(), 20, 25)).toBe(T0);
+  });
+});
+
+describe(applyRecordedChange.name, () => {
+  it('adds a grant to the granted total', () => {
+    expect(applyRecordedChange(account({}), 40)).toEqual({ account: account({}, { total_granted: 540 }), reversed: false });
+  });
+
+  it('debits a removal the available balance covers', () => {
+    const held = account({ a: session({ hold: 60 }) });
+    expect(applyRecordedChange(held, -440)).toEqual({ account: { ...held, total_debited: 440 }, reversed: false });
+  });
+
+  it('applies a removal the available balance no longer covers together with its reversal: net zero', () => {
+    const held = account({ a: session({ hold: 60 }) });
+    const { account: next, reversed } = applyRecordedChange(held, -441);
+    expect(reversed).toBe(true);
+    expect(next).toEqual({ ...held, total_granted: 941, total_debited: 441 });
+    expect(availableCredits(next)).toBe(availableCredits(held));
   });
 });

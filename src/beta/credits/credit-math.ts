@@ -50,6 +50,23 @@ export function availableCredits(account: Pick<AccountCredit, 'total_granted' | 
   return account.total_granted - account.total_debited - account.held;
 }
 
+/**
+ * Applies a recorded grant or adjustment. A removal the available balance no longer covers (a hold took
+ * the credits after it was checked) is applied together with its reversal: net zero, never below 0.
+ */
+export function applyRecordedChange<T extends AccountCredit>(account: T, amount: number): { account: T; reversed: boolean } {
+  if (amount >= 0) {
+    return { account: { ...account, total_granted: account.total_granted + amount }, reversed: false };
+  }
+  if (availableCredits(account) >= -amount) {
+    return { account: { ...account, total_debited: account.total_debited - amount }, reversed: false };
+  }
+  return {
+    account: { ...account, total_granted: account.total_granted - amount, total_debited: account.total_debited - amount },
+    reversed: true,
+  };
+}
+
 export function debitKey(sessionId: string, seq: number): string {
   return `debit:${sessionId}:${seq}`;
 }

@@ -3,11 +3,10 @@ import { Clock } from '../../common/clock.js';
 import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js';
 import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
 import { BetaCreditsService } from './beta-credits.service.js';
-import { CreditLedgerRepository } from './credit-ledger.repository.js';
+import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repository.js';
 import { debitKey } from './credit-math.js';
 
-type LedgerTotals = { granted: number; debited: number; adminKeys: string[] };
-const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, adminKeys: [] };
+const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
 
 export interface Drift {
   email: string;
@@ -48,7 +47,10 @@ export class CreditReconcilerService {
     if (options.repair) {
       await this.applyPendingDebits();
     }
-    const first = await this.scan();
+    let first = await this.scan();
+    if (options.repair && (await this.applyPendingChanges(first))) {
+      first = await this.scan();
+    }
     if (!options.repair || first.drifts.length === 0) {
       return { accounts: first.accounts.length, drifts: first.drifts, repaired: 0 };
     }
@@ -92,15 +94,43 @@ export class CreditReconcilerService {
     return drifts;
   }
 
-  /** Sets the totals from the ledger and the held credits from the sessions, on the version read. */
+  /**
+   * Sets the totals from the ledger and the held credits from the sessions, on the version read. Not when a grant
+   * or adjustment is still to be applied or a reversal to be recorded (applying them is not a repair, and totals
+   * that already count them would count them twice), and never to a balance below 0 or below its holds.
+   */
   private async repair(account: AccountState, ledger: LedgerTotals = EMPTY_TOTALS): Promise<boolean> {
+    if (account.reversal_owed !== undefined || ledger.lastSeq > account.applied_seq) {
+      return false;
+    }
     const holds = Object.values(account.sessions).reduce((sum, session) => sum + session.hold, 0);
+    if (ledger.granted - ledger.debited < holds) {
+      this.logger.error(
+        { email: account._id, ledger: ledger.granted - ledger.debited, holds },
+        'Credit drift not repaired: the ledger does not cover this balance',
+      );
+      return false;
+    }
     return this.accounts.write({
       email: account._id,
       version: account.version,
       next: { total_granted: ledger.granted, total_debited: ledger.debited, held: holds, sessions: account.sessions },
-      appliedKeys: ledger.adminKeys,
     });
+  }
+
+  /**
+   * Grants and adjustments a crash wrote to the ledger but not to the account, and reversals it did not record,
+   * found from a scan; returns whether there were any.
+   */
+  private async applyPendingChanges(scan: { totals: Map<string, LedgerTotals>; accounts: AccountState[] }): Promise<boolean> {
+    const pending = scan.accounts.filter(
+      (account) => account.reversal_owed !== undefined || (scan.totals.get(account._id)?.lastSeq ?? 0) > account.applied_seq,
+    );
+    for (const account of pending) {
+      await this.credits.applyRecorded(account._id);
+      this.logger.warn({ email: account._id }, 'Applied grants or adjustments recorded but not yet applied');
+    }
+    return pending.length > 0;
   }
 
   /** Debits a crash wrote to the ledger but not to the account, and sessions ended without their final settlement. */

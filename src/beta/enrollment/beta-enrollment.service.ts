@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
+import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
 import { normalizeEmail } from '../../users/users.repository.js';
 import { BetaCreditsService, type CreditBalance } from '../credits/beta-credits.service.js';
@@ -11,7 +12,10 @@ export interface EnrollmentResult {
   balance: CreditBalance;
 }
 
-/** Programme membership. Enrolment grants the initial credits once per email, however often it is repeated. */
+/**
+ * Programme membership. Enrolment grants the initial credits once per email, however often it is repeated
+ * and whatever credits a repeat asks for (it returns the existing enrolment).
+ */
 @Injectable()
 export class BetaEnrollmentService {
   constructor(
@@ -23,14 +27,20 @@ export class BetaEnrollmentService {
 
   async enroll(input: { email: string; credits?: number; via: string; actor?: string }): Promise<EnrollmentResult> {
     const email = normalizeEmail(input.email);
+    const credits = input.credits ?? this.config.beta.initialCredits;
+    // Checked before the membership is written: a member must always get an account with its grant.
+    if (!Number.isSafeInteger(credits) || credits < 1) {
+      throw new DomainError(ErrorCode.InvalidInput, 'credits must be a whole number of at least 1');
+    }
     const { wasMember } = await this.users.enroll(email, input.via, this.clock.date());
     const balance = await this.credits.change({
       email,
-      amount: input.credits ?? this.config.beta.initialCredits,
+      amount: credits,
       key: `enrollment:${email}`,
       type: 'grant',
       reason: `enrolment (${input.via})`,
       actor: input.actor,
+      keyReuse: 'first-request',
     });
     return { email, newlyEnrolled: !wasMember, balance };
   }
