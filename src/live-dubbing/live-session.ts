@@ -35,6 +35,8 @@ export class LiveSession {
   quotaSessionId?: string;
   pipeline?: DubbingPipeline;
   droppedAudioSegments = 0;
+  /** Credit messages due before `ready` went out, sent right after it. */
+  readonly heldMessages: object[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */
   ending?: Promise<void>;
   cancelRedrive?: CancelTimer;

@@ -244,13 +244,16 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     return quota;
   }
 
-  /** The opening is complete: the session is live. False when it ended meanwhile. */
-  goLive(session: LiveSession): boolean {
+  /** The opening is complete: the session is live, the client gets `ready`, then any credit message held for it. */
+  goLive(session: LiveSession, ready: object): void {
     if (session.phase !== 'opening') {
-      return false;
+      return;
     }
     session.phase = 'live';
-    return true;
+    this.send(session, ready);
+    for (const message of session.heldMessages.splice(0)) {
+      this.send(session, message);
+    }
   }
 
   async end(session: LiveSession, cause: EndCause, farewell?: Farewell): Promise<void> {
@@ -407,14 +410,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
   }
 
-  /** Credit signals of the session's beta session reach its socket; an end on the credits side ends the session. */
+  /**
+   * Credit signals of the session's beta session reach its socket (after `ready`: one due at the start waits for
+   * it); an end on the credits side ends the session.
+   */
   private onCreditSignal(session: LiveSession, signal: BetaSessionSignal): void {
     switch (signal.type) {
       case 'credits':
-        this.send(session, { type: 'credits', remaining_credits: signal.remainingCredits, session_charged: signal.sessionCharged });
+        this.sendCredits(session, { type: 'credits', remaining_credits: signal.remainingCredits, session_charged: signal.sessionCharged });
         break;
       case 'credit_warning':
-        this.send(session, {
+        this.sendCredits(session, {
           type: 'credit_warning',
           remaining_credits: signal.remainingCredits,
           threshold_percent: signal.thresholdPercent,
@@ -422,11 +428,24 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         break;
       case 'ended':
         session.betaEnded = true;
+        if (signal.reason === 'instance_lost') {
+          // Ended by the sweep as lost while this instance still had it: the session is no longer this connection's.
+          this.letGo(session);
+          break;
+        }
         void this.fail(
           session,
           signal.reason === 'credits_exhausted' ? creditsExhausted() : signal.reason === 'beta_revoked' ? betaRevoked() : internalError(),
         );
         break;
+    }
+  }
+
+  private sendCredits(session: LiveSession, message: object): void {
+    if (session.phase === 'opening') {
+      session.heldMessages.push(message);
+    } else {
+      this.send(session, message);
     }
   }
 

@@ -79,7 +79,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
   @SubscribeMessage(ClientMessageType.Auth)
   @UseGuards(AuthMessageGuard, WsTokenGuard, ConnectionRateGuard, SubscriptionTierGuard, ChannelGuard)
   @UseInterceptors(BetaPreauthorizationInterceptor)
-  async onAuth(@ConnectedSocket() socket: WebSocket): Promise<object | undefined> {
+  async onAuth(@ConnectedSocket() socket: WebSocket): Promise<undefined> {
     const session = this.sessions.get(socket);
     if (session.phase !== 'opening') {
       return undefined;
@@ -104,10 +104,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
         void this.sessions.fail(session, error instanceof DubbingProviderError ? speechServiceUnavailable() : internalError());
       },
     });
-    if (!this.sessions.goLive(session)) {
-      return undefined;
-    }
-    return {
+    this.sessions.goLive(session, {
       type: 'ready',
       session_id: session.id,
       beta:
@@ -116,7 +113,8 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
           : { session_id: session.betaSessionId, remaining_credits: session.betaRemaining, estimated_cost: session.betaEstimate },
       audio: AUDIO_FORMAT,
       quota: quota.remaining,
-    };
+    });
+    return undefined;
   }
 
   @SubscribeMessage(ClientMessageType.Stop)

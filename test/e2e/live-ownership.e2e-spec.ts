@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
+import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
+import { InstanceIdentity } from '../../src/common/instance-identity.js';
+import { LiveSessionSweeper } from '../../src/live-dubbing/live-session-sweeper.js';
+import { LiveSessionsRepository } from '../../src/live-dubbing/live-sessions.repository.js';
+import { LiveSessionsService } from '../../src/live-dubbing/live-sessions.service.js';
+import { QuotaService } from '../../src/quota/quota.service.js';
+import { startTestApp, type TestApp } from '../harness/app.js';
+import { startBetaContext } from '../harness/beta-context.js';
+import { openSession, viewer, waitUntil } from '../harness/live.js';
+import { ManualClock } from '../harness/manual-clock.js';
+import { TestWsClient } from '../harness/ws-client.js';
+
+const HEARTBEAT_MS = 10_000;
+const CHECKPOINT_MS = 30_000;
+
+/** One owner per live session: its heartbeat, letting go of a session taken elsewhere, the lost-session sweep. */
+describe(LiveSessionsService.name, () => {
+  const clock = new ManualClock();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** A beta session started by an instance that then died: nothing on this one watches or charges it. */
+  async function startOnDeadInstance(user: { id: string; email: string }, betaSessionId: string): Promise<void> {
+    const dead = await startBetaContext({ databaseUri: t.databaseUri, clock, instanceId: 'instance-that-died' });
+    await dead.sessions.start(user, 'live_dubbing', 1, betaSessionId);
+    await dead.close();
+  }
+
+  const record = (id: string) => t.app.get(LiveSessionsRepository).find(id);
+  const betaSession = (id: string) => t.connection.collection('beta_sessions').findOne({ _id: id as never });
+  const quotaSession = (id: string) => t.connection.collection('live_quota_sessions').findOne({ _id: id as never });
+
+  it('writes a heartbeat for the sessions it serves at every WS_HEARTBEAT_MS', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    const opened = (await record(ready.session_id))!;
+    expect(opened).toMatchObject({ status: 'live', ownerInstanceId: t.app.get(InstanceIdentity).id, ownerEpoch: 0 });
+    await clock.advance(HEARTBEAT_MS);
+    expect((await record(ready.session_id))!.heartbeatAtMs).toBeGreaterThanOrEqual(opened.heartbeatAtMs + HEARTBEAT_MS);
+    client.send({ type: 'stop' });
+    await client.waitClose();
+    expect(await record(ready.session_id)).toMatchObject({ status: 'ended', endCause: 'user_stopped' });
+  });
+
+  it('lets go of a session another instance took over: session_moved, close 4409, nothing charged after the takeover', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(5_000);
+    const taken = await t.app
+      .get(LiveSessionsRepository)
+      .takeOverToEnd((await record(ready.session_id))!, 'another-instance', { cause: 'instance_lost', atMs: clock.now() });
+    expect(taken).toBeDefined();
+    await t.app.get(BetaSessionsService).end(ready.beta.session_id, 'instance_lost', clock.now());
+    await clock.advance(HEARTBEAT_MS);
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'session_moved',
+      message: 'This connection no longer holds the session',
+    });
+    expect((await client.waitClose()).code).toBe(4409);
+    await clock.advance(CHECKPOINT_MS);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'ended', end_reason: 'instance_lost', charged_credits: 5 });
+    expect(await record(ready.session_id)).toMatchObject({ ownerInstanceId: 'another-instance', ownerEpoch: 1 });
+  });
+
+  it('sweeps a session its owner no longer heartbeats — this instance included — ended instance_lost at the last heartbeat, its quota session too', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const startedAt = clock.now();
+    const betaSessionId = randomUUID();
+    const quotaSessionId = randomUUID();
+    const id = randomUUID();
+    await t.app.get(LiveSessionsRepository).insert({
+      id,
+      userId: v.user.id,
+      email: v.user.email,
+      feature: 'live_dubbing',
+      ownerInstanceId: t.app.get(InstanceIdentity).id,
+      startedAtMs: startedAt,
+      betaSessionId,
+      quotaSessionId,
+    });
+    await startOnDeadInstance(v.user, betaSessionId);
+    await t.app.get(QuotaService).startSession({ id: v.user.id, tier: 'premium' }, 'live_dubbing', { sessionId: quotaSessionId });
+    await clock.advance(20_000);
+    await t.app.get(LiveSessionsRepository).heartbeat([{ id, epoch: 0 }], clock.now());
+    await clock.advance(3 * CHECKPOINT_MS);
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(id)).toMatchObject({ status: 'live', ownerEpoch: 0 });
+    await clock.advance(1);
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(id)).toMatchObject({ status: 'ended', endCause: 'instance_lost', endAtMs: startedAt + 20_000, ownerEpoch: 1 });
+    expect(await betaSession(betaSessionId)).toMatchObject({ status: 'ended', end_reason: 'instance_lost', charged_credits: 20 });
+    expect(await quotaSession(quotaSessionId)).toMatchObject({ status: 'error', used_seconds: 20 });
+    expect(await t.app.get(BetaCreditsService).balance(v.user.email)).toMatchObject({ remainingCredits: 480, heldCredits: 0 });
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(id)).toMatchObject({ ownerEpoch: 1 });
+  });
+
+  it('finishes the end an owner recorded before it died: its cause and instant, not the last heartbeat', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const startedAt = clock.now();
+    const [id, betaSessionId, quotaSessionId] = [randomUUID(), randomUUID(), randomUUID()];
+    const records = t.app.get(LiveSessionsRepository);
+    await records.insert({
+      id,
+      userId: v.user.id,
+      email: v.user.email,
+      feature: 'live_dubbing',
+      ownerInstanceId: 'instance-that-died',
+      startedAtMs: startedAt,
+      betaSessionId,
+      quotaSessionId,
+    });
+    await startOnDeadInstance(v.user, betaSessionId);
+    await clock.advance(7_500);
+    await records.markEnding({ id, epoch: 0 }, { cause: 'user_stopped', atMs: clock.now() });
+    await clock.advance(3 * CHECKPOINT_MS + 1);
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await betaSession(betaSessionId)).toMatchObject({ status: 'ended', end_reason: 'user_stopped', charged_credits: 8 });
+    expect(await record(id)).toMatchObject({ status: 'ended', endCause: 'user_stopped', endAtMs: startedAt + 7_500 });
+  });
+
+  it.each([
+    ['deactivated', { is_active: false }, 4001, 'unauthorized'],
+    ['downgraded', { 'subscription.tier': 'basic' }, 4030, 'upgrade_required'],
+    ['no longer subscribed', { 'subscription.status': 'canceled' }, 4030, 'upgrade_required'],
+  ])('ends the session of a user %s mid-session at the next heartbeat, charged to that instant', async (_, change, closeCode, code) => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(HEARTBEAT_MS - 1);
+    await t.connection.collection('users').updateOne({ email: v.user.email }, { $set: change });
+    await clock.advance(1);
+    expect(await client.next('error')).toMatchObject({ code, session_ended: true });
+    expect((await client.waitClose()).code).toBe(closeCode);
+    await waitUntil(async () => (await betaSession(ready.beta.session_id))?.status === 'ended');
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'access_revoked', charged_credits: 10 });
+  });
+
+  it('sends a warning already due when the session starts right after ready', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    await t.app.get(BetaCreditsService).change({ email: v.user.email, amount: -410, key: `spend:${v.user.email}`, type: 'adjustment' });
+    const client = await TestWsClient.connect(t.baseUrl);
+    client.send({ type: 'auth', token: v.token, channel_id: v.channel.id, target_lang: 'en' });
+    await client.waitFor(() => (client.messages.length >= 2 ? true : undefined), 5000, 'two messages');
+    expect(client.messages.map((message) => message.type)).toEqual(['ready', 'credit_warning']);
+    expect(client.messages[1]).toEqual({ type: 'credit_warning', remaining_credits: 90, threshold_percent: 20 });
+    client.send({ type: 'stop' });
+    await client.waitClose();
+  });
+});
+
+describe('LiveSessionsService at shutdown', () => {
+  it('ends every session (1001) and closes a socket that connects after shutdown began with 1012', async () => {
+    const t = await startTestApp();
+    const v = await viewer(t.app, { credits: 500 });
+    const { client, ready } = await openSession(t, v);
+    await t.app.get(LiveSessionsService).beforeApplicationShutdown();
+    expect(await client.next('session_ended')).toMatchObject({ reason: 'server_shutdown' });
+    expect((await client.waitClose()).code).toBe(1001);
+    const late = await TestWsClient.connect(t.baseUrl);
+    expect((await late.waitClose()).code).toBe(1012);
+    expect(await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id as never })).toMatchObject({
+      status: 'ended',
+      end_reason: 'server_shutdown',
+    });
+    await t.close();
+  });
+});
