@@ -1,10 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
-import type { WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { AUDIO_EVENT, CloseCode, ErrorCode, INVALID_MESSAGE_EVENT } from './live-dubbing.protocol.js';
 import { LiveSessionsService } from './live-sessions.service.js';
+import { PendingSockets } from './pending-sockets.js';
 
 /** Messages a client may have waiting before the server calls it a flood (each one is handled quickly). */
 const MAX_QUEUED_MESSAGES = 256;
@@ -22,9 +24,22 @@ interface RoutedMessage {
  */
 export class LiveDubbingWsAdapter extends WsAdapter {
   private sessions?: LiveSessionsService;
+  private pending?: PendingSockets;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
+  }
+
+  /** A socket over its address's limit of unauthenticated sockets is closed at once and never reaches a gateway. */
+  override bindClientConnect(server: WebSocketServer, callback: (socket: WebSocket, request: IncomingMessage) => void): void {
+    server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+      const pending = this.pendingSockets();
+      if (!pending.admit(socket, pending.addressOf(request))) {
+        socket.close(CloseCode.PolicyViolation, 'Too many unauthenticated connections from this address');
+        return;
+      }
+      callback(socket, request);
+    });
   }
 
   override bindMessageHandlers(
@@ -92,6 +107,10 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     } catch (error) {
       void this.sessions.failSocket(client, error);
     }
+  }
+
+  private pendingSockets(): PendingSockets {
+    return (this.pending ??= this.app.get(PendingSockets, { strict: false }));
   }
 }
 

@@ -14,6 +14,7 @@ import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGu
 import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
+import { PendingSockets } from './pending-sockets.js';
 
 @Module({
   imports: [
@@ -37,6 +38,7 @@ import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
     SubscriptionTierGuard,
     ChannelGuard,
     BetaPreauthorizationInterceptor,
+    PendingSockets,
   ],
 })
 export class LiveDubbingModule {}

@@ -7,6 +7,7 @@ import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  PolicyViolation: 1008,
   InternalError: 1011,
   ProtocolError: 4000,
   Unauthorized: 4001,

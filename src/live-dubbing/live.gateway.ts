@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { BetaSessionSignals, type BetaSessionSignal } from '../beta/sessions/beta-session-signals.js';
@@ -28,6 +28,7 @@ import type { LiveFeature } from './live-feature.js';
 import type { LiveSession } from './live-session.js';
 import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionsService } from './live-sessions.service.js';
+import { PendingSockets } from './pending-sockets.js';
 
 const NOT_AUTHENTICATED = 'The first message must be auth';
 
@@ -44,6 +45,8 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
   private readonly logger = new Logger(this.constructor.name);
 
   protected abstract readonly feature: LiveFeature;
+
+  @Inject(PendingSockets) private readonly pendingSockets!: PendingSockets;
 
   constructor(
     private readonly sessions: LiveSessionsService,
@@ -111,6 +114,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
       return undefined;
     }
     session.phase = 'live';
+    this.pendingSockets.authenticated(socket);
     return {
       type: 'ready',
       session_id: session.id,
