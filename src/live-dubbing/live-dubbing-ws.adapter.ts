@@ -4,10 +4,17 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { AppConfig } from '../config/app-config.js';
 import { AUDIO_EVENT, CloseCode, ErrorCode, INVALID_MESSAGE_EVENT } from './live-dubbing.protocol.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { PendingSockets } from './pending-sockets.js';
 
+/** The largest text message a client may send: its messages are a few short fields (an auth token is at most 4 KiB). */
+export const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
+/** Browsers send each message in one frame; a message cut into more pieces than this is refused (1008). */
+const MAX_FRAGMENTS = 64;
+/** Socket reads ws may hold for one unfinished frame: a 64 KiB frame is ~45 full TCP segments; a thousand are slivers. */
+const MAX_BUFFERED_CHUNKS = 1024;
 /** Messages a client may have waiting before the server calls it a flood (each one is handled quickly). */
 const MAX_QUEUED_MESSAGES = 256;
 
@@ -30,6 +37,15 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     super(app);
   }
 
+  override create(port: number, options: Record<string, unknown> & { path?: string } = {}): WebSocketServer {
+    return super.create(port, {
+      ...options,
+      maxPayload: this.maxPayload(),
+      maxFragments: MAX_FRAGMENTS,
+      maxBufferedChunks: MAX_BUFFERED_CHUNKS,
+    }) as WebSocketServer;
+  }
+
   /** A socket over its address's limit of unauthenticated sockets is closed at once and never reaches a gateway. */
   override bindClientConnect(server: WebSocketServer, callback: (socket: WebSocket, request: IncomingMessage) => void): void {
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
@@ -48,6 +64,7 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     transform: (data: unknown) => Observable<unknown>,
   ): void {
     const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    const { maxAudioFrameBytes } = this.config().ws;
     const queue: RoutedMessage[] = [];
     let draining = false;
     const drain = async () => {
@@ -57,7 +74,17 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       }
       draining = false;
     };
+    // Once the server has refused the client, what else it sent (often in the same socket read) is dropped.
+    let refused = false;
     client.on('message', (data: Buffer, isBinary: boolean) => {
+      if (refused || client.readyState !== client.OPEN) {
+        return;
+      }
+      if (data.length > (isBinary ? maxAudioFrameBytes : MAX_TEXT_MESSAGE_BYTES)) {
+        refused = true;
+        client.close(CloseCode.MessageTooBig, isBinary ? 'Audio frame too big' : 'Text message too big');
+        return;
+      }
       if (isBinary && !draining) {
         // Nothing waits before it: the frame is handled now, with no queueing and no promise.
         this.audio(client, data);
@@ -107,6 +134,15 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     } catch (error) {
       void this.sessions.failSocket(client, error);
     }
+  }
+
+  /** ws refuses a frame whose header declares more than this (1009) before buffering any of it. */
+  private maxPayload(): number {
+    return Math.max(this.config().ws.maxAudioFrameBytes, MAX_TEXT_MESSAGE_BYTES);
+  }
+
+  private config(): AppConfig {
+    return this.app.get(AppConfig, { strict: false });
   }
 
   private pendingSockets(): PendingSockets {
