@@ -11,6 +11,8 @@ import { PendingSockets } from './pending-sockets.js';
 
 /** The largest text message a client may send: its messages are a few short fields (an auth token is at most 4 KiB). */
 export const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
+/** Client messages are flat objects: text nested deeper than this is refused before it is parsed. */
+export const MAX_JSON_DEPTH = 8;
 /** A live client's frames wait only while a ping or stop is handled: about one socket read (64 KiB), which this covers. */
 const QUEUE_LIMIT_IN_FRAMES = 4;
 /** What a waiting frame costs besides its payload (its Buffer and queue entry), so that empty frames count too. */
@@ -19,6 +21,9 @@ const WAITING_FRAME_OVERHEAD_BYTES = 128;
 const MAX_FRAGMENTS = 64;
 /** Socket reads ws may hold for one unfinished frame: a 64 KiB frame is ~45 full TCP segments; a thousand are slivers. */
 const MAX_BUFFERED_CHUNKS = 1024;
+
+/** Keys class-transformer and class-validator treat specially: a message carrying one slips past the check for extra fields. */
+const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
 
 interface WaitingFrame {
   data: Buffer;
@@ -193,14 +198,22 @@ function waitingCost(data: Buffer): number {
 }
 
 function routeText(data: Buffer, handlers: Map<string, unknown>): RoutedMessage {
+  const text = data.toString('utf8');
+  if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+    return invalid(`Message is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(data.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return invalid('Message is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return invalid('Message must be a JSON object');
+  }
+  const reserved = RESERVED_KEYS.find((key) => Object.hasOwn(parsed, key));
+  if (reserved !== undefined) {
+    return invalid(`Message may not have a "${reserved}" field`);
   }
   const type = (parsed as { type?: unknown }).type;
   if (typeof type !== 'string') {
@@ -210,6 +223,35 @@ function routeText(data: Buffer, handlers: Map<string, unknown>): RoutedMessage 
     return invalid(`Unknown message type "${type.slice(0, 40)}"`);
   }
   return { event: type, data: parsed };
+}
+
+/**
+ * Whether JSON text opens more than `maxDepth` arrays and objects inside one another, read in one pass without
+ * parsing it (exact for valid JSON; invalid JSON fails to parse anyway). Deep values would make the recursive
+ * walks that follow (validation, class-transformer) overflow the stack.
+ */
+export function nestedDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (inString) {
+      if (char === '\\') {
+        index++;
+      } else if (char === '"') {
+        inString = false;
+      }
+    } else if (char === '"') {
+      inString = true;
+    } else if (char === '{' || char === '[') {
+      if (++depth > maxDepth) {
+        return true;
+      }
+    } else if (char === '}' || char === ']') {
+      depth--;
+    }
+  }
+  return false;
 }
 
 function invalid(reason: string): RoutedMessage {
