@@ -134,6 +134,21 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     });
   }
 
+  /** A client's own bad frames (too big, not UTF-8, broken framing) end its socket with ws's close code; they are not server errors. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (socket: WebSocket) =>
+      socket.on('error', (error: Error & { code?: string }) => {
+        if (error.code?.startsWith('WS_ERR_')) {
+          this.logger.debug(`Refused a client frame: ${error.message}`);
+        } else {
+          this.logger.error(error);
+        }
+      }),
+    );
+    server.on('error', (error: Error) => this.logger.error(error));
+    return server;
+  }
+
   private async dispatch(
     client: WebSocket,
     frame: WaitingFrame,
