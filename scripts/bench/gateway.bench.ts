@@ -173,6 +173,8 @@ async function startGateway(databaseUri: string): Promise<{ app: INestApplicatio
     LOG_LEVEL: 'warn',
     JWT_SECRET,
     MONGODB_URI: withDatabaseName(databaseUri, 'bench_gateway'),
+    // The load generator opens every session at once from one address.
+    WS_MAX_PENDING_PER_ADDRESS: String(SESSIONS),
   });
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
   configureApp(app);

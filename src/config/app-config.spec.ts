@@ -29,7 +29,14 @@ describe(loadAppConfig.name, () => {
       invitationTtlDays: 14,
     });
     expect(config.quota.updateIntervalMs).toBe(10000);
-    expect(config.ws).toEqual({ authTimeoutMs: 10000, connectionsPerMinute: 5, maxAudioFrameBytes: 65536, heartbeatMs: 10000 });
+    expect(config.ws).toEqual({
+      authTimeoutMs: 10000,
+      connectionsPerMinute: 5,
+      maxAudioFrameBytes: 65536,
+      maxPendingPerAddress: 20,
+      trustedProxies: [],
+      heartbeatMs: 10000,
+    });
   });
 
   it('reads typed values from strings', () => {
@@ -51,6 +58,14 @@ describe(loadAppConfig.name, () => {
     expect(unlisted).toEqual([]);
   });
 
+  it('reads the trusted proxies as a list of addresses and CIDR blocks', () => {
+    expect(loadAppConfig({ TRUST_PROXY: '10.0.0.7, 192.168.0.0/16,fd00::/8' }).ws.trustedProxies).toEqual([
+      '10.0.0.7',
+      '192.168.0.0/16',
+      'fd00::/8',
+    ]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadAppConfig({ MONGODB_URI: '', PORT: '' }).port).toBe(3000);
   });
@@ -65,6 +80,11 @@ describe(loadAppConfig.name, () => {
     ['WS_HEARTBEAT_MS', '50'],
     ['BETA_WARNING_THRESHOLDS', '20,ten'],
     ['WS_CONNECTIONS_PER_MINUTE', '0'],
+    ['WS_MAX_PENDING_PER_ADDRESS', '0'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', '10.0.0.1,10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.0/8/8'],
+    ['TRUST_PROXY', ' , '],
     ['DUBBING_PROVIDER', 'magic'],
     ['NODE_ENV', 'staging'],
     ['OPENAI_BASE_URL', 'ftp://speech.example.com'],

@@ -1,3 +1,4 @@
+import { splitList } from '../common/client-address.js';
 import { ConfigValidationError, parseEnvironment, type Environment } from './environment.js';
 
 export type SubscriptionTierWithQuota = 'premium' | 'family';
@@ -44,7 +45,15 @@ export class AppConfig {
     invitationTtlDays: number;
   };
   readonly quota!: { updateIntervalMs: number; minutes: Record<SubscriptionTierWithQuota, QuotaMinutes> };
-  readonly ws!: { authTimeoutMs: number; connectionsPerMinute: number; maxAudioFrameBytes: number; heartbeatMs: number };
+  readonly ws!: {
+    authTimeoutMs: number;
+    connectionsPerMinute: number;
+    maxAudioFrameBytes: number;
+    maxPendingPerAddress: number;
+    /** TRUST_PROXY: addresses and CIDR blocks of the proxies whose X-Forwarded-For is believed. */
+    trustedProxies: string[];
+    heartbeatMs: number;
+  };
   readonly dubbing!: DubbingConfig;
 }
 
@@ -91,6 +100,8 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
       heartbeatMs: checkHeartbeat(env),
+      maxPendingPerAddress: env.WS_MAX_PENDING_PER_ADDRESS,
+      trustedProxies: splitList(env.TRUST_PROXY ?? ''),
     },
     dubbing: dubbingConfig(env),
   });

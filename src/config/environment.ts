@@ -13,7 +13,9 @@ import {
   Min,
   MinLength,
   validateSync,
+  ValidateBy,
 } from 'class-validator';
+import { isAddressOrBlock, splitList } from '../common/client-address.js';
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 const toNumber = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
@@ -152,6 +154,21 @@ export class Environment {
   @IsInt()
   @Min(100)
   WS_HEARTBEAT_MS = 10000;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  WS_MAX_PENDING_PER_ADDRESS = 20;
+
+  @IsOptional()
+  @ValidateBy({
+    name: 'isProxyList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && splitList(value).length > 0 && splitList(value).every(isAddressOrBlock),
+      defaultMessage: () => 'TRUST_PROXY must be a comma-separated list of IP addresses or CIDR blocks, e.g. "10.0.0.1,10.1.0.0/16"',
+    },
+  })
+  TRUST_PROXY?: string = undefined;
 
   @IsIn(['loopback', 'openai'])
   DUBBING_PROVIDER = 'loopback';

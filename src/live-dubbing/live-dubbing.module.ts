@@ -18,6 +18,7 @@ import { LiveSessionSweeper } from './live-session-sweeper.js';
 import { LiveSessionsRepository } from './live-sessions.repository.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
+import { PendingSockets } from './pending-sockets.js';
 
 @Module({
   imports: [
@@ -47,6 +48,7 @@ import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
     SubscriptionTierGuard,
     ChannelGuard,
     BetaPreauthorizationInterceptor,
+    PendingSockets,
   ],
 })
 export class LiveDubbingModule {}

@@ -7,6 +7,11 @@ import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** Sent by the WebSocket layer itself: a text frame that is not UTF-8. */
+  InvalidFramePayload: 1007,
+  PolicyViolation: 1008,
+  /** A frame over WS_MAX_AUDIO_FRAME_BYTES (binary) or over 16 KiB (text). */
+  MessageTooBig: 1009,
   InternalError: 1011,
   ServiceRestart: 1012,
   ProtocolError: 4000,

@@ -30,6 +30,7 @@ import type { LiveFeature } from './live-feature.js';
 import { LiveSession } from './live-session.js';
 import { lostAfterMs } from './live-session-sweeper.js';
 import { LiveSessionsRepository } from './live-sessions.repository.js';
+import { PendingSockets } from './pending-sockets.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 export const MAX_BUFFERED_BYTES = 1 << 20;
@@ -68,6 +69,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   constructor(
     private readonly records: LiveSessionsRepository,
+    private readonly pending: PendingSockets,
     private readonly beta: BetaSessionsService,
     private readonly signals: BetaSessionSignals,
     private readonly quota: QuotaService,
@@ -250,6 +252,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       return;
     }
     session.phase = 'live';
+    this.pending.authenticated(session.socket);
     this.send(session, ready);
     for (const message of session.heldMessages.splice(0)) {
       this.send(session, message);
