@@ -78,7 +78,7 @@ describe(loadAppConfig.name, () => {
     expect(() => loadAppConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
   });
 
-  it('lists every invalid variable at once', () => {
+  it('lists every invalid variable at once, on one line', () => {
     try {
       loadAppConfig({ PORT: 'x', WS_AUTH_TIMEOUT_MS: 'y' });
       throw new Error('expected a validation error');
@@ -87,6 +87,7 @@ describe(loadAppConfig.name, () => {
         'PORT',
         'WS_AUTH_TIMEOUT_MS',
       ]);
+      expect((error as ConfigValidationError).message).not.toContain('\n');
     }
   });
 
@@ -181,7 +182,7 @@ describe(loadAppConfig.name, () => {
 
     it('requires the key even when the URL is given', () => {
       expect(() => loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://localhost:8000' })).toThrow(
-        /^Invalid configuration:\n {2}- OPENAI_API_KEY: required when DUBBING_PROVIDER=openai$/,
+        /^Invalid configuration: OPENAI_API_KEY: required when DUBBING_PROVIDER=openai$/,
       );
     });
 

@@ -203,7 +203,8 @@ const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY']);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    // One line: the service and the CLI print it as their whole error.
+    super(`Invalid configuration: ${problems.join('; ')}`);
     this.name = 'ConfigValidationError';
   }
 }
