@@ -21,8 +21,10 @@ const INTEGER_LIST = /^\s*\d+\s*(,\s*\d+\s*)*$/;
 
 /** Every variable the service reads (SPEC §8), with its default. Validated once at start. */
 export class Environment {
+  /** Unset is not development: only an explicit `development` may run without `JWT_SECRET`. */
+  @IsOptional()
   @IsIn(['development', 'test', 'production'])
-  NODE_ENV = 'development';
+  NODE_ENV?: 'development' | 'test' | 'production' = undefined;
 
   @Transform(toNumber)
   @IsInt()

@@ -154,6 +154,15 @@ describe('operator CLI', () => {
     });
   });
 
+  it('refuses to run without JWT_SECRET outside explicit development, with one line and exit 1', async () => {
+    const result = await runCli(['users', 'create', uniqueEmail(), '--tier', 'premium'], {
+      NODE_ENV: 'test',
+      MONGODB_URI: env.MONGODB_URI,
+    });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(/^error: Invalid configuration: JWT_SECRET: required [^\n]+\n$/);
+  });
+
   it('exits 2 with a message for an unknown command', async () => {
     const result = await runCli(['launch', 'rockets'], env);
     expect(result.code).toBe(2);
