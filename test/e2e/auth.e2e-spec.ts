@@ -1,10 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
-import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
+import { Types } from 'mongoose';
+import { createUser, createUserWithToken, uniqueEmail } from '../harness/factories.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../harness/app.js';
 import { http } from '../harness/http.js';
 import { authMessage, viewer } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function base64url(value: object | string): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -102,6 +105,32 @@ describe('authentication', () => {
       } finally {
         client.close();
       }
+    });
+  });
+
+  describe('user ids', () => {
+    it('are random UUID v4s for new users', async () => {
+      const ids = [(await createUser(t.app)).id, (await createUser(t.app)).id];
+      expect(ids).toEqual([expect.stringMatching(UUID_V4), expect.stringMatching(UUID_V4)]);
+      expect(ids[0]).not.toBe(ids[1]);
+      expect(await t.connection.collection('users').countDocuments({ _id: ids[0] as never })).toBe(1);
+    });
+
+    it('keep working for a user stored with an ObjectId', async () => {
+      const _id = new Types.ObjectId();
+      const email = uniqueEmail('stored');
+      await t.connection.collection('users').insertOne({
+        _id,
+        email,
+        display_name: 'Stored',
+        subscription: { tier: 'premium', status: 'active' },
+        roles: ['user'],
+        is_active: true,
+      });
+      const token = await new JwtService({ secret: TEST_JWT_SECRET }).signAsync({ sub: _id.toHexString() }, { expiresIn: 600 });
+      const response = await me(token);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ id: _id.toHexString(), email });
     });
   });
 

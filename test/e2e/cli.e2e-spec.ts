@@ -24,7 +24,11 @@ describe('operator CLI', () => {
       const email = uniqueEmail();
       const result = await runCli(['users', 'create', email, '--tier', 'premium', '--admin'], env);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toMatch(new RegExp(`^created user ${email} \\(id [0-9a-f]{24}, tier premium, roles user,admin\\)\\n$`));
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^created user ${email} \\(id [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}, tier premium, roles user,admin\\)\\n$`,
+        ),
+      );
       expect(await db.collection('users').findOne({ email })).toMatchObject({
         subscription: { tier: 'premium', status: 'active' },
         roles: ['user', 'admin'],
