@@ -3,6 +3,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
+import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
 
 export const API_PREFIX = 'api/v1';
@@ -30,10 +31,12 @@ export function configureApp(app: INestApplication): void {
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
-  serveDocs(app);
+  if (app.get(AppConfig).docs.enabled) {
+    serveDocs(app);
+  }
 }
 
-/** Swagger UI at `/docs` and its JSON at `/docs-json`. */
+/** Swagger UI at `/docs` and its JSON at `/docs-json`; when not served, both are a 404 like any unknown route. */
 function serveDocs(app: INestApplication): void {
   app.use(`/${DOCS_PATH}`, docsContentSecurityPolicy());
   const document = SwaggerModule.createDocument(

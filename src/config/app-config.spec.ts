@@ -266,4 +266,40 @@ describe(loadAppConfig.name, () => {
   it('leaves NODE_ENV undefined when it is unset', () => {
     expect(loadWithSecret({}).nodeEnv).toBeUndefined();
   });
+
+  describe('DOCS_ENABLED', () => {
+    it.each([
+      [undefined, true],
+      ['development', true],
+      ['test', true],
+      ['production', false],
+    ])('defaults, with NODE_ENV=%s, to %s', (nodeEnv, enabled) => {
+      expect(loadWithSecret(nodeEnv === undefined ? {} : { NODE_ENV: nodeEnv }).docs).toEqual({ enabled });
+    });
+
+    it('overrides the default either way', () => {
+      expect(loadWithSecret({ NODE_ENV: 'production', DOCS_ENABLED: 'true' }).docs).toEqual({ enabled: true });
+      expect(loadWithSecret({ NODE_ENV: 'development', DOCS_ENABLED: 'false' }).docs).toEqual({ enabled: false });
+    });
+
+    it('refuses a value other than true or false', () => {
+      expect(() => loadWithSecret({ DOCS_ENABLED: 'yes' })).toThrow(/DOCS_ENABLED="yes"/);
+    });
+  });
+
+  describe('METRICS_TOKEN', () => {
+    it('is unset by default, leaving /metrics open', () => {
+      expect(loadWithSecret({}).metrics).toEqual({ token: undefined });
+    });
+
+    it('is read when set', () => {
+      expect(loadWithSecret({ METRICS_TOKEN: 'scrape-token-0123456789' }).metrics).toEqual({ token: 'scrape-token-0123456789' });
+    });
+
+    it('refuses a token that could not be sent in a header, without quoting it', () => {
+      const error = captureError(() => loadWithSecret({ METRICS_TOKEN: 'has a space' }));
+      expect(error.message).toContain('METRICS_TOKEN=<hidden>: METRICS_TOKEN must be printable ASCII without spaces');
+      expect(error.message).not.toContain('has a space');
+    });
+  });
 });

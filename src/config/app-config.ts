@@ -47,6 +47,10 @@ export class AppConfig {
   readonly logLevel!: string;
   readonly database!: { uri: string | undefined; embeddedPath: string };
   readonly jwt!: { secret: JwtSecretSource; issuer?: string; audience?: string };
+  /** Swagger UI and its JSON at `/docs`. */
+  readonly docs!: { enabled: boolean };
+  /** When set, `/metrics` answers only requests bearing this token. */
+  readonly metrics!: { token?: string };
   readonly beta!: {
     enabled: boolean;
     initialCredits: number;
@@ -74,6 +78,8 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
     },
+    docs: { enabled: env.DOCS_ENABLED ?? env.NODE_ENV !== 'production' },
+    metrics: { token: env.METRICS_TOKEN },
     beta: {
       enabled: env.BETA_FEATURES_ENABLED,
       initialCredits: env.BETA_INITIAL_CREDITS,

@@ -58,6 +58,15 @@ export class Environment {
   @MinLength(1)
   JWT_AUDIENCE?: string = undefined;
 
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]+$/, { message: 'METRICS_TOKEN must be printable ASCII without spaces' })
+  METRICS_TOKEN?: string = undefined;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  DOCS_ENABLED?: boolean = undefined;
+
   @Transform(toBoolean)
   @IsBoolean()
   BETA_FEATURES_ENABLED = true;
@@ -201,7 +210,7 @@ export class Environment {
 }
 
 /** Variables whose values never appear in a validation message. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY', 'METRICS_TOKEN']);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {

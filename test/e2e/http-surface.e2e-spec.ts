@@ -1,6 +1,8 @@
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { http } from '../harness/http.js';
 
+const METRICS_TOKEN = 'metrics-scrape-token-0123456789abcdef';
+
 function directives(policy: string | null): Map<string, string> {
   return new Map(
     (policy ?? '')
@@ -11,7 +13,7 @@ function directives(policy: string | null): Map<string, string> {
   );
 }
 
-describe('HTTP surface with the defaults', () => {
+describe('HTTP surface with the defaults (docs served, /metrics open)', () => {
   let t: TestApp;
 
   beforeAll(async () => {
@@ -48,6 +50,12 @@ describe('HTTP surface with the defaults', () => {
     );
   });
 
+  it('serves /metrics without a token when METRICS_TOKEN is unset', async () => {
+    const response = await http(t.baseUrl, 'GET', '/metrics');
+    expect(response.status).toBe(200);
+    expect(response.text).toMatch(/^live_dubbing_sessions 0$/m);
+  });
+
   it('serves the Swagger UI under a policy that lets it load its own scripts and styles only', async () => {
     const page = await http(t.baseUrl, 'GET', '/docs');
     expect(page.status).toBe(200);
@@ -75,5 +83,54 @@ describe('HTTP surface with the defaults', () => {
     expect(response.status).toBe(200);
     expect(response.body.openapi).toMatch(/^3\./);
     expect(directives(response.headers.get('content-security-policy')).get('default-src')).toBe("'none'");
+  });
+});
+
+describe('HTTP surface with METRICS_TOKEN set and DOCS_ENABLED=false', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { METRICS_TOKEN, DOCS_ENABLED: 'false' } });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const metrics = (authorization?: string) =>
+    http(t.baseUrl, 'GET', '/metrics', { headers: authorization === undefined ? {} : { authorization } });
+
+  it('serves /metrics to a bearer of the token', async () => {
+    const response = await metrics(`Bearer ${METRICS_TOKEN}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(response.text).toMatch(/^live_dubbing_sessions 0$/m);
+  });
+
+  it.each([
+    ['no Authorization header', undefined],
+    ['another token', 'Bearer metrics-scrape-token-0123456789abcdeX'],
+    ['a prefix of the token', `Bearer ${METRICS_TOKEN.slice(0, -1)}`],
+    ['the token under another scheme', `Basic ${METRICS_TOKEN}`],
+    ['the token alone', METRICS_TOKEN],
+  ])('answers 401 to a request with %s', async (_, authorization) => {
+    const response = await metrics(authorization);
+    expect(response.status).toBe(401);
+    expect(response.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      message: 'A valid metrics token is required',
+      code: 'unauthenticated',
+    });
+  });
+
+  it.each(['/docs', '/docs/', '/docs-json', '/docs/swagger-ui-bundle.js'])('answers 404 on %s', async (path) => {
+    const response = await http(t.baseUrl, 'GET', path);
+    expect(response.status).toBe(404);
+    expect(response.text).toContain(`Cannot GET ${path}`);
+  });
+
+  it('keeps /health open', async () => {
+    expect((await http(t.baseUrl, 'GET', '/health')).status).toBe(200);
   });
 });
