@@ -156,4 +156,12 @@ describe('service started without JWT_SECRET outside explicit development', () =
     expect(result.stderr).toMatch(/^Invalid configuration: JWT_SECRET: required [^\n]+\n$/);
     expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
   });
+
+  it('refuses to start, even in development, with the development secret src/ once published', async () => {
+    const result = await refusedStart({ NODE_ENV: 'development', JWT_SECRET: FORMER_DEVELOPMENT_SECRET, PORT: String(await freePort()) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'Invalid configuration: JWT_SECRET: a published example secret; generate your own (e.g. `openssl rand -base64 48`)\n',
+    );
+  });
 });
