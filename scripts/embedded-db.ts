@@ -1,21 +1,18 @@
 // `npm run db`: the embedded database alone, for several service instances and the CLI to share.
-import { AppConfig, loadAppConfig } from '../src/config/app-config.js';
+import { parseEnvironment } from '../src/config/environment.js';
 import { acquireEmbeddedDatabase, EMBEDDED_DB_NAME, startEmbeddedDatabase, withDatabaseName } from '../src/database/embedded-database.js';
 
 async function main(): Promise<void> {
-  const config: AppConfig = loadAppConfig(process.env);
+  // Only the database's own variables: the database alone needs no JWT secret.
+  const embeddedPath = parseEnvironment(process.env).EMBEDDED_DB_PATH;
   const inMemory = process.argv.includes('--memory');
-  const database = inMemory
-    ? await startEmbeddedDatabase({ backend: 'memory' })
-    : await acquireEmbeddedDatabase(config.database.embeddedPath);
+  const database = inMemory ? await startEmbeddedDatabase({ backend: 'memory' }) : await acquireEmbeddedDatabase(embeddedPath);
   process.stdout.write(`MONGODB_URI=${withDatabaseName(database.serverUri, EMBEDDED_DB_NAME)}\n`);
   if (database.shared) {
-    process.stderr.write(`The embedded database on ${config.database.embeddedPath} is already running in another process.\n`);
+    process.stderr.write(`The embedded database on ${embeddedPath} is already running in another process.\n`);
     return;
   }
-  process.stderr.write(
-    `Embedded database ready (${inMemory ? 'in memory' : `H2 file under ${config.database.embeddedPath}`}); Ctrl-C stops it.\n`,
-  );
+  process.stderr.write(`Embedded database ready (${inMemory ? 'in memory' : `H2 file under ${embeddedPath}`}); Ctrl-C stops it.\n`);
   const stop = () => void database.stop().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { CommandFactory } from 'nest-commander';
 import { CliModule } from './cli/cli.module.js';
+import { checkConfiguration } from './config/config.module.js';
 
 type CliError = Error & { code?: string; exitCode?: number };
 
@@ -15,9 +16,13 @@ function onCommandError(error: CliError): void {
   process.exit(1);
 }
 
-CommandFactory.run(CliModule, {
-  cliName: 'cli',
-  logger: ['error'],
-  errorHandler: onUsageError,
-  serviceErrorHandler: onCommandError,
-}).catch(onCommandError);
+checkConfiguration()
+  .then(() =>
+    CommandFactory.run(CliModule, {
+      cliName: 'cli',
+      logger: ['error'],
+      errorHandler: onUsageError,
+      serviceErrorHandler: onCommandError,
+    }),
+  )
+  .catch(onCommandError);

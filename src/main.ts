@@ -3,8 +3,10 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
 import { AppConfig } from './config/app-config.js';
+import { checkConfiguration } from './config/config.module.js';
 
 async function bootstrap(): Promise<void> {
+  await checkConfiguration();
   const app = await NestFactory.create(AppModule, { bufferLogs: true });
   configureApp(app);
   await app.listen(app.get(AppConfig).port);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MongooseModule } from '@nestjs/mongoose';
@@ -13,7 +14,12 @@ class BenchBetaRootModule {}
 
 /** The Beta module alone (no HTTP, no scheduler) on `databaseUri`, with the given clock: one instance of the service. */
 export async function startBetaBenchContext(databaseUri: string, clock: Clock): Promise<INestApplicationContext> {
-  const config = loadAppConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', MONGODB_URI: databaseUri });
+  const config = loadAppConfig({
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'silent',
+    MONGODB_URI: databaseUri,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+  });
   const environment: DynamicModule = {
     module: BenchEnvironmentModule,
     global: true,

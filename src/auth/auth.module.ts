@@ -1,8 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
 import { AdminGuard, HttpAuthGuard } from './http-auth.guard.js';
+import { resolveJwtSecret } from './jwt-secret-file.js';
 import { TokenService } from './token.service.js';
 
 @Module({
@@ -13,8 +14,14 @@ import { TokenService } from './token.service.js';
       useFactory: (config: AppConfig) => {
         const { issuer, audience } = config.jwt;
         const claims = { ...(issuer && { issuer }), ...(audience && { audience }) };
+        const secret = resolveJwtSecret(config.jwt.secret);
+        if (config.jwt.secret.from === 'file') {
+          new Logger('Auth').log(
+            `No JWT_SECRET set (NODE_ENV=development): tokens are signed with the secret kept in ${config.jwt.secret.path}`,
+          );
+        }
         return {
-          secret: config.jwt.secret,
+          secret,
           signOptions: { algorithm: 'HS256', ...claims },
           verifyOptions: { algorithms: ['HS256'], ...claims },
         };

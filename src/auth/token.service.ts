@@ -9,6 +9,8 @@ export type AuthenticatedUser = UserRecord;
 interface TokenClaims {
   sub: string;
   email: string;
+  /** Set on every token issued here; a token without it would never expire, so it is refused. */
+  exp?: number;
 }
 
 /** The one place tokens are issued and verified; the HTTP and WebSocket guards both call `authenticate`. */
@@ -24,13 +26,16 @@ export class TokenService {
     return this.jwt.signAsync(claims, { expiresIn: ttlSeconds });
   }
 
-  /** Verifies signature, algorithm, expiry (and issuer/audience when configured), then loads the user fresh. */
+  /** Verifies signature, algorithm, a present and unexpired `exp` (and issuer/audience when configured), then loads the user fresh. */
   async authenticate(token: string): Promise<AuthenticatedUser> {
     let claims: TokenClaims;
     try {
       claims = await this.jwt.verifyAsync<TokenClaims>(token);
     } catch (error) {
       throw new DomainError(ErrorCode.Unauthenticated, describeJwtFailure(error));
+    }
+    if (typeof claims.exp !== 'number') {
+      throw new DomainError(ErrorCode.Unauthenticated, 'Token has no expiry');
     }
     const user = typeof claims.sub === 'string' ? await this.users.findById(claims.sub) : undefined;
     if (user === undefined || !user.isActive) {

@@ -1,14 +1,27 @@
 import { splitList } from '../common/client-address.js';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { ConfigValidationError, parseEnvironment, type Environment } from './environment.js';
 
 export type SubscriptionTierWithQuota = 'premium' | 'family';
 export type QuotaWindow = 'hour' | 'day' | 'month';
 export type QuotaMinutes = Record<QuotaWindow, number>;
 
-const EXAMPLE_SECRETS = new Set(['change-me', 'changeme', 'secret', 'replace-with-a-long-random-secret']);
-const MIN_PRODUCTION_SECRET_BYTES = 32;
-/** Development and tests only: production refuses to start without a real secret. */
-const DEVELOPMENT_SECRET = 'development-only-secret-not-for-production-use';
+export const MIN_JWT_SECRET_BYTES = 32;
+/**
+ * SHA-256 of secrets that were published as examples or defaults, refused whatever their length: anyone
+ * can sign tokens with them. Kept as digests so the source offers no secret to copy.
+ */
+const PUBLISHED_SECRET_SHA256 = new Set([
+  '79ef599b03c84b902bc2c21405ad47203ca5606291b87fc383219ccc0c9d77f6', // "replace-with-a-long-random-secret", an example-file placeholder
+  '04e2ec4725f7da11ab8f980ffc31209c8c33352803972274cbde4ee59743c257', // a development default published in this repository
+]);
+/** Explicit development on the embedded database signs with a random secret generated once and kept here. */
+const GENERATED_SECRET_FILE = 'jwt-secret';
+const SECRET_HINT = 'e.g. `openssl rand -base64 48`';
+
+/** Where the HS256 secret comes from: `JWT_SECRET`, or the file that keeps the generated development secret. */
+export type JwtSecretSource = { from: 'environment'; secret: string } | { from: 'file'; path: string };
 
 /** An OpenAI-compatible speech service (OpenAI itself or a self-hosted server speaking its API). */
 export interface OpenAiProviderConfig {
@@ -29,11 +42,16 @@ export type DubbingProviderName = DubbingConfig['provider'];
 
 /** Typed configuration, built once from the validated environment. */
 export class AppConfig {
-  readonly nodeEnv!: 'development' | 'test' | 'production';
+  /** Undefined when `NODE_ENV` is unset. */
+  readonly nodeEnv?: 'development' | 'test' | 'production';
   readonly port!: number;
   readonly logLevel!: string;
   readonly database!: { uri: string | undefined; embeddedPath: string; timeoutMs: number };
-  readonly jwt!: { secret: string; issuer?: string; audience?: string };
+  readonly jwt!: { secret: JwtSecretSource; issuer?: string; audience?: string };
+  /** Swagger UI and its JSON at `/docs`. */
+  readonly docs!: { enabled: boolean };
+  /** When set, `/metrics` answers only requests bearing this token. */
+  readonly metrics!: { token?: string };
   readonly beta!: {
     enabled: boolean;
     initialCredits: number;
@@ -59,17 +77,18 @@ export class AppConfig {
 
 export function loadAppConfig(raw: Record<string, string | undefined>): AppConfig {
   const env = parseEnvironment(raw);
-  const isProduction = env.NODE_ENV === 'production';
   return Object.assign(new AppConfig(), {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     database: { uri: env.MONGODB_URI, embeddedPath: env.EMBEDDED_DB_PATH, timeoutMs: env.MONGODB_TIMEOUT_MS },
     jwt: {
-      secret: checkJwtSecret(env.JWT_SECRET, isProduction),
+      secret: jwtSecretSource(env),
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
     },
+    docs: { enabled: env.DOCS_ENABLED ?? env.NODE_ENV !== 'production' },
+    metrics: { token: env.METRICS_TOKEN },
     beta: {
       enabled: env.BETA_FEATURES_ENABLED,
       initialCredits: env.BETA_INITIAL_CREDITS,
@@ -143,18 +162,26 @@ function normalizeBaseUrl(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
-function checkJwtSecret(secret: string | undefined, isProduction: boolean): string {
-  if (!isProduction) {
-    return secret ?? DEVELOPMENT_SECRET;
+/** A secret that is too short or published is refused everywhere; only explicit development on the embedded database runs without one. */
+function jwtSecretSource(env: Environment): JwtSecretSource {
+  if (env.JWT_SECRET !== undefined) {
+    return { from: 'environment', secret: checkJwtSecret(env.JWT_SECRET) };
   }
-  if (secret === undefined) {
-    throw new ConfigValidationError(['JWT_SECRET: required when NODE_ENV=production']);
+  if (env.NODE_ENV === 'development' && env.MONGODB_URI === undefined) {
+    return { from: 'file', path: join(env.EMBEDDED_DB_PATH, GENERATED_SECRET_FILE) };
   }
-  if (Buffer.byteLength(secret) < MIN_PRODUCTION_SECRET_BYTES) {
-    throw new ConfigValidationError([`JWT_SECRET: must be at least ${MIN_PRODUCTION_SECRET_BYTES} bytes in production`]);
+  throw new ConfigValidationError([
+    `JWT_SECRET: required (at least ${MIN_JWT_SECRET_BYTES} random bytes, ${SECRET_HINT}); ` +
+      'only NODE_ENV=development without MONGODB_URI runs without it, on a secret generated under EMBEDDED_DB_PATH',
+  ]);
+}
+
+function checkJwtSecret(secret: string): string {
+  if (Buffer.byteLength(secret) < MIN_JWT_SECRET_BYTES) {
+    throw new ConfigValidationError([`JWT_SECRET: must be at least ${MIN_JWT_SECRET_BYTES} bytes (${SECRET_HINT})`]);
   }
-  if (EXAMPLE_SECRETS.has(secret.toLowerCase()) || secret === DEVELOPMENT_SECRET) {
-    throw new ConfigValidationError(['JWT_SECRET: the example secret cannot be used in production']);
+  if (PUBLISHED_SECRET_SHA256.has(createHash('sha256').update(secret.toLowerCase()).digest('hex'))) {
+    throw new ConfigValidationError([`JWT_SECRET: a published example secret; generate your own (${SECRET_HINT})`]);
   }
   return secret;
 }

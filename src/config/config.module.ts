@@ -10,3 +10,12 @@ import { AppConfig, loadAppConfig } from './app-config.js';
   exports: [AppConfig],
 })
 export class ConfigModule {}
+
+/**
+ * Validates the configuration (`.env` included) before Nest starts, so the service and the CLI stop on
+ * a bad setting with its one-line message rather than a logged stack trace.
+ */
+export async function checkConfiguration(): Promise<void> {
+  await NestConfigModule.envVariablesLoaded;
+  loadAppConfig(process.env);
+}

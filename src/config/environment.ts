@@ -23,8 +23,10 @@ const INTEGER_LIST = /^\s*\d+\s*(,\s*\d+\s*)*$/;
 
 /** Every variable the service reads (SPEC §8), with its default. Validated once at start. */
 export class Environment {
+  /** Unset is not development: only an explicit `development` may run without `JWT_SECRET`. */
+  @IsOptional()
   @IsIn(['development', 'test', 'production'])
-  NODE_ENV = 'development';
+  NODE_ENV?: 'development' | 'test' | 'production' = undefined;
 
   @Transform(toNumber)
   @IsInt()
@@ -62,6 +64,15 @@ export class Environment {
   @IsString()
   @MinLength(1)
   JWT_AUDIENCE?: string = undefined;
+
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]+$/, { message: 'METRICS_TOKEN must be printable ASCII without spaces' })
+  METRICS_TOKEN?: string = undefined;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  DOCS_ENABLED?: boolean = undefined;
 
   @Transform(toBoolean)
   @IsBoolean()
@@ -226,11 +237,12 @@ export class Environment {
 }
 
 /** Variables whose values never appear in a validation message. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY']);
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'OPENAI_API_KEY', 'METRICS_TOKEN']);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    // One line: the service and the CLI print it as their whole error.
+    super(`Invalid configuration: ${problems.join('; ')}`);
     this.name = 'ConfigValidationError';
   }
 }

@@ -16,13 +16,16 @@ import { OpenAiTextToSpeechProvider } from './providers/openai/openai-text-to-sp
 import { OpenAiTranslationProvider } from './providers/openai/openai-translation.provider.js';
 import { silence, tone } from './testing/synthetic-pcm.js';
 
+/** The configuration always needs one; these tests never sign a token. */
+const JWT_SECRET = 'module-test-secret-never-used-to-sign-0123456789';
+
 describe(DubbingModule.name, () => {
   let moduleRef: TestingModule;
 
   beforeAll(async () => {
     moduleRef = await Test.createTestingModule({ imports: [ConfigModule, CommonModule, MetricsModule, DubbingModule] })
       .overrideProvider(AppConfig)
-      .useValue(loadAppConfig({ DUBBING_PROVIDER: 'loopback' }))
+      .useValue(loadAppConfig({ JWT_SECRET, DUBBING_PROVIDER: 'loopback' }))
       .compile();
   });
 
@@ -111,7 +114,9 @@ describe(DubbingModule.name, () => {
   it('binds the OpenAI-compatible provider set when the config names it', async () => {
     const openai = await Test.createTestingModule({ imports: [ConfigModule, CommonModule, MetricsModule, DubbingModule] })
       .overrideProvider(AppConfig)
-      .useValue(loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://127.0.0.1:9', OPENAI_API_KEY: 'sk-unused' }))
+      .useValue(
+        loadAppConfig({ JWT_SECRET, DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: 'http://127.0.0.1:9', OPENAI_API_KEY: 'sk-unused' }),
+      )
       .compile();
     try {
       expect(openai.get(SpeechToTextProvider, { strict: false })).toBeInstanceOf(OpenAiSpeechToTextProvider);

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import type { HydratedDocument } from 'mongoose';
+import { Schema as MongooseSchema, type HydratedDocument, type Types } from 'mongoose';
 
 export const SUBSCRIPTION_TIERS = ['free', 'basic', 'premium', 'family'] as const;
 export type SubscriptionTier = (typeof SUBSCRIPTION_TIERS)[number];
@@ -19,6 +20,13 @@ export class Subscription {
 
 @Schema({ collection: 'users', timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' } })
 export class User {
+  /**
+   * A random UUID v4, so an id tells nothing about how many users exist or which comes next. Users
+   * stored with an ObjectId keep it: the type is left uncast so a lookup can ask for either.
+   */
+  @Prop({ type: MongooseSchema.Types.Mixed, default: () => randomUUID() })
+  _id!: string | Types.ObjectId;
+
   /** Stored lower-cased; the unique index makes the server reject a duplicate even under concurrent creates. */
   @Prop({ required: true, unique: true, lowercase: true, trim: true, type: String })
   email!: string;

@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { isValidObjectId, type Model } from 'mongoose';
+import { Types, type Model } from 'mongoose';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { User, type SubscriptionTier, type UserRole } from './user.schema.js';
@@ -22,7 +22,8 @@ export interface NewUser {
   roles: UserRole[];
 }
 
-type StoredUser = User & { _id: { toString(): string } };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 @Injectable()
 export class UsersRepository implements OnModuleInit {
@@ -50,38 +51,48 @@ export class UsersRepository implements OnModuleInit {
   }
 
   async findById(id: string): Promise<UserRecord | undefined> {
-    if (!isValidObjectId(id)) {
+    const key = storedId(id);
+    if (key === undefined) {
       return undefined;
     }
-    const found = await this.users.findById(id).lean<StoredUser>().exec();
+    const found = await this.users.findOne({ _id: key }).lean<User>().exec();
     return found === null ? undefined : toRecord(found);
   }
 
   /** The users among `ids` that exist, by id, in one query. */
   async findByIds(ids: string[]): Promise<Map<string, UserRecord>> {
+    const keys = ids.map(storedId).filter((key) => key !== undefined);
     const found = await this.users
-      .find({ _id: { $in: ids.filter((id) => isValidObjectId(id)) } })
-      .lean<StoredUser[]>()
+      .find({ _id: { $in: keys } })
+      .lean<User[]>()
       .exec();
-    return new Map(found.map((user) => [user._id.toString(), toRecord(user)]));
+    return new Map(found.map((user) => [String(user._id), toRecord(user)]));
   }
 
   async findByEmail(email: string): Promise<UserRecord | undefined> {
     const found = await this.users
       .findOne({ email: normalizeEmail(email) })
-      .lean<StoredUser>()
+      .lean<User>()
       .exec();
     return found === null ? undefined : toRecord(found);
   }
+}
+
+/** The stored key for an id: a UUID as is, an ObjectId's hex (users stored with one) as an ObjectId; else none. */
+function storedId(id: string): string | Types.ObjectId | undefined {
+  if (UUID.test(id)) {
+    return id;
+  }
+  return OBJECT_ID.test(id) ? new Types.ObjectId(id) : undefined;
 }
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-function toRecord(user: StoredUser): UserRecord {
+function toRecord(user: User): UserRecord {
   return {
-    id: user._id.toString(),
+    id: String(user._id),
     email: user.email,
     displayName: user.display_name,
     tier: user.subscription.tier,

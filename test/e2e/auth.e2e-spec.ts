@@ -1,8 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
-import { createUserWithToken, uniqueEmail } from '../harness/factories.js';
+import { Types } from 'mongoose';
+import { createUser, createUserWithToken, uniqueEmail } from '../harness/factories.js';
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from '../harness/app.js';
 import { http } from '../harness/http.js';
+import { authMessage, viewer } from '../harness/live.js';
+import { TestWsClient } from '../harness/ws-client.js';
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function base64url(value: object | string): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -49,7 +54,10 @@ describe('authentication', () => {
 
   it('rejects a token signed with another secret with 401', async () => {
     const { user } = await createUserWithToken(t.app);
-    const forged = await new JwtService({ secret: 'another-secret-of-sufficient-length-0000000' }).signAsync({ sub: user.id });
+    const forged = await new JwtService({ secret: 'another-secret-of-sufficient-length-0000000' }).signAsync(
+      { sub: user.id },
+      { expiresIn: 600 },
+    );
     expect((await me(forged)).status).toBe(401);
   });
 
@@ -68,10 +76,62 @@ describe('authentication', () => {
   });
 
   it('rejects a well-signed token for a user that does not exist with 401', async () => {
-    const token = await new JwtService({ secret: TEST_JWT_SECRET }).signAsync({ sub: '65f000000000000000000000', email: uniqueEmail() });
+    const token = await new JwtService({ secret: TEST_JWT_SECRET }).signAsync(
+      { sub: '65f000000000000000000000', email: uniqueEmail() },
+      { expiresIn: 600 },
+    );
     const response = await me(token);
     expect(response.status).toBe(401);
     expect(response.body.message).toBe('Unknown or inactive user');
+  });
+
+  describe('a well-signed token without exp', () => {
+    const neverExpiring = (sub: string) => new JwtService({ secret: TEST_JWT_SECRET }).signAsync({ sub });
+
+    it('is refused over REST with 401', async () => {
+      const { user } = await createUserWithToken(t.app);
+      const response = await me(await neverExpiring(user.id));
+      expect(response.status).toBe(401);
+      expect(response.body).toMatchObject({ statusCode: 401, message: 'Token has no expiry', code: 'unauthenticated' });
+    });
+
+    it('closes the live dubbing socket with 4001', async () => {
+      const v = await viewer(t.app);
+      const client = await TestWsClient.connect(t.baseUrl);
+      try {
+        client.send(authMessage(v, { token: await neverExpiring(v.user.id) }));
+        expect(await client.waitClose()).toEqual({ code: 4001, reason: 'Token has no expiry' });
+        expect(client.messages).toEqual([{ type: 'error', code: 'unauthorized', message: 'Token has no expiry' }]);
+      } finally {
+        client.close();
+      }
+    });
+  });
+
+  describe('user ids', () => {
+    it('are random UUID v4s for new users', async () => {
+      const ids = [(await createUser(t.app)).id, (await createUser(t.app)).id];
+      expect(ids).toEqual([expect.stringMatching(UUID_V4), expect.stringMatching(UUID_V4)]);
+      expect(ids[0]).not.toBe(ids[1]);
+      expect(await t.connection.collection('users').countDocuments({ _id: ids[0] as never })).toBe(1);
+    });
+
+    it('keep working for a user stored with an ObjectId', async () => {
+      const _id = new Types.ObjectId();
+      const email = uniqueEmail('stored');
+      await t.connection.collection('users').insertOne({
+        _id,
+        email,
+        display_name: 'Stored',
+        subscription: { tier: 'premium', status: 'active' },
+        roles: ['user'],
+        is_active: true,
+      });
+      const token = await new JwtService({ secret: TEST_JWT_SECRET }).signAsync({ sub: _id.toHexString() }, { expiresIn: 600 });
+      const response = await me(token);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ id: _id.toHexString(), email });
+    });
   });
 
   it('rejects a token whose user was deactivated after it was issued', async () => {

@@ -24,7 +24,11 @@ describe('operator CLI', () => {
       const email = uniqueEmail();
       const result = await runCli(['users', 'create', email, '--tier', 'premium', '--admin'], env);
       expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toMatch(new RegExp(`^created user ${email} \\(id [0-9a-f]{24}, tier premium, roles user,admin\\)\\n$`));
+      expect(result.stdout).toMatch(
+        new RegExp(
+          `^created user ${email} \\(id [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}, tier premium, roles user,admin\\)\\n$`,
+        ),
+      );
       expect(await db.collection('users').findOne({ email })).toMatchObject({
         subscription: { tier: 'premium', status: 'active' },
         roles: ['user', 'admin'],
@@ -161,6 +165,15 @@ describe('operator CLI', () => {
       const result = await runCli(['beta', 'grant', email, '--reason', 'chargeback', '--', '-11'], env);
       expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: Cannot remove 11 credits: only 10 available\n' });
     });
+  });
+
+  it('refuses to run without JWT_SECRET outside explicit development, with one line and exit 1', async () => {
+    const result = await runCli(['users', 'create', uniqueEmail(), '--tier', 'premium'], {
+      NODE_ENV: 'test',
+      MONGODB_URI: env.MONGODB_URI,
+    });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(/^error: Invalid configuration: JWT_SECRET: required [^\n]+\n$/);
   });
 
   it('exits 2 with a message for an unknown command', async () => {

@@ -11,6 +11,8 @@ import { createOpenAiProviders } from './openai-providers.js';
 import { TRANSLATION_SYSTEM_PROMPT } from './translation-prompt.js';
 
 const API_KEY = 'sk-contract-test-4f9a0c7e1b2d';
+/** The configuration always needs one; these tests never sign a token. */
+const JWT_SECRET = 'contract-test-secret-never-used-to-sign-0123456789';
 
 class RecordingLogger {
   readonly lines: string[] = [];
@@ -20,7 +22,7 @@ class RecordingLogger {
 }
 
 function openAiConfig(baseUrl: string, overrides: Partial<OpenAiProviderConfig> = {}): OpenAiProviderConfig {
-  const config = loadAppConfig({ DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: `${baseUrl}/v1`, OPENAI_API_KEY: API_KEY });
+  const config = loadAppConfig({ JWT_SECRET, DUBBING_PROVIDER: 'openai', OPENAI_BASE_URL: `${baseUrl}/v1`, OPENAI_API_KEY: API_KEY });
   if (config.dubbing.provider !== 'openai') {
     throw new Error('expected the openai provider set');
   }
