@@ -65,7 +65,7 @@ describe(loadAppConfig.name, () => {
   });
 
   it('reads the trusted proxies as a list of addresses and CIDR blocks', () => {
-    expect(loadAppConfig({ TRUST_PROXY: '10.0.0.7, 192.168.0.0/16,fd00::/8' }).ws.trustedProxies).toEqual([
+    expect(loadWithSecret({ TRUST_PROXY: '10.0.0.7, 192.168.0.0/16,fd00::/8' }).ws.trustedProxies).toEqual([
       '10.0.0.7',
       '192.168.0.0/16',
       'fd00::/8',
@@ -119,10 +119,10 @@ describe(loadAppConfig.name, () => {
   });
 
   it('refuses a heartbeat slower than the checkpoint, since a session is lost after three silent intervals', () => {
-    expect(() => loadAppConfig({ BETA_CHECKPOINT_INTERVAL_MS: '5000' })).toThrow(
+    expect(() => loadWithSecret({ BETA_CHECKPOINT_INTERVAL_MS: '5000' })).toThrow(
       /WS_HEARTBEAT_MS: must not exceed BETA_CHECKPOINT_INTERVAL_MS \(5000\)/,
     );
-    expect(loadAppConfig({ BETA_CHECKPOINT_INTERVAL_MS: '5000', WS_HEARTBEAT_MS: '5000' }).ws.heartbeatMs).toBe(5000);
+    expect(loadWithSecret({ BETA_CHECKPOINT_INTERVAL_MS: '5000', WS_HEARTBEAT_MS: '5000' }).ws.heartbeatMs).toBe(5000);
   });
 
   it('refuses warning thresholds outside 1..99 percent', () => {

@@ -10,7 +10,9 @@ function socket(): WebSocket & EventEmitter {
 }
 
 function pendingSockets(env: Record<string, string> = {}): PendingSockets {
-  return new PendingSockets(loadAppConfig({ WS_MAX_PENDING_PER_ADDRESS: '2', ...env }));
+  return new PendingSockets(
+    loadAppConfig({ JWT_SECRET: 'a-test-secret-that-is-long-enough-0123456789', WS_MAX_PENDING_PER_ADDRESS: '2', ...env }),
+  );
 }
 
 describe(PendingSockets.name, () => {
