@@ -14,7 +14,7 @@ export class HttpAuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
     if (scheme !== 'Bearer' || token === undefined || token === '') {
-      throw new DomainError(ErrorCode.Unauthenticated, 'Missing bearer token');
+      throw new DomainError(ErrorCode.Unauthorized, 'Missing bearer token');
     }
     request.user = await this.tokens.authenticate(token);
     return true;
@@ -27,7 +27,7 @@ export class AdminGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<Partial<AuthenticatedRequest>>();
     if (request.user === undefined) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'Authentication required');
+      throw new DomainError(ErrorCode.Unauthorized, 'Authentication required');
     }
     if (!request.user.roles.includes('admin')) {
       throw new DomainError(ErrorCode.Forbidden, 'Admin role required');

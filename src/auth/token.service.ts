@@ -32,14 +32,14 @@ export class TokenService {
     try {
       claims = await this.jwt.verifyAsync<TokenClaims>(token);
     } catch (error) {
-      throw new DomainError(ErrorCode.Unauthenticated, describeJwtFailure(error));
+      throw new DomainError(ErrorCode.Unauthorized, describeJwtFailure(error));
     }
     if (typeof claims.exp !== 'number') {
-      throw new DomainError(ErrorCode.Unauthenticated, 'Token has no expiry');
+      throw new DomainError(ErrorCode.Unauthorized, 'Token has no expiry');
     }
     const user = typeof claims.sub === 'string' ? await this.users.findById(claims.sub) : undefined;
     if (user === undefined || !user.isActive) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'Unknown or inactive user');
+      throw new DomainError(ErrorCode.Unauthorized, 'Unknown or inactive user');
     }
     return user;
   }

@@ -7,7 +7,7 @@ import { ChannelsService } from '../channels/channels.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { AuthMessage } from './auth-message.dto.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
-import { CloseCode, ErrorCode, LiveDubbingError, protocolError } from './live-dubbing.protocol.js';
+import { ErrorCode, protocolError } from './live-dubbing.protocol.js';
 import { hasLiveAccess, LiveSessionsService } from './live-sessions.service.js';
 import type { LiveSession } from './live-session.js';
 
@@ -45,15 +45,7 @@ export class WsTokenGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const session = sessionOf(context, this.sessions);
-    try {
-      session.user = await this.tokens.authenticate(session.auth!.token);
-    } catch (error) {
-      if (error instanceof DomainError) {
-        throw new LiveDubbingError(ErrorCode.Unauthorized, CloseCode.Unauthorized, error.message);
-      }
-      throw error;
-    }
+    sessionOf(context, this.sessions).user = await this.tokens.authenticate(sessionOf(context, this.sessions).auth!.token);
     return true;
   }
 }
@@ -69,7 +61,7 @@ export class ConnectionRateGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = sessionOf(context, this.sessions);
     if (!(await this.limiter.tryOpen(session.user!.id))) {
-      throw new LiveDubbingError(ErrorCode.RateLimited, CloseCode.RateLimited, 'Too many live dubbing sessions opened in the last minute');
+      throw new DomainError(ErrorCode.RateLimited, 'Too many live dubbing sessions opened in the last minute');
     }
     return true;
   }
@@ -83,14 +75,9 @@ export class SubscriptionTierGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const { user } = sessionOf(context, this.sessions);
     if (!hasLiveAccess(user!)) {
-      throw new LiveDubbingError(
-        ErrorCode.UpgradeRequired,
-        CloseCode.UpgradeRequired,
-        'Live dubbing needs an active Premium or Family subscription',
-        {
-          upgrade_required: true,
-        },
-      );
+      throw new DomainError(ErrorCode.UpgradeRequired, 'Live dubbing needs an active Premium or Family subscription', {
+        upgrade_required: true,
+      });
     }
     return true;
   }
@@ -119,7 +106,7 @@ export class ChannelGuard implements CanActivate {
               ? `Channel does not offer dubbing into "${targetLang}"`
               : undefined;
     if (problem !== undefined) {
-      throw new LiveDubbingError(ErrorCode.ChannelUnavailable, CloseCode.ChannelUnavailable, problem, { channel_id: channelId });
+      throw new DomainError(ErrorCode.ChannelUnavailable, problem, { channel_id: channelId });
     }
     session.channel = channel;
     return true;

@@ -1,17 +1,4 @@
-import { END_OUTCOMES, endCauseOf, fitCloseReason, insufficientCredits, speechServiceUnavailable } from './live-dubbing.protocol.js';
-
-describe(fitCloseReason.name, () => {
-  it('keeps a short reason as it is', () => {
-    expect(fitCloseReason('Session ended')).toBe('Session ended');
-  });
-
-  it('cuts a long reason to at most 123 bytes at a character boundary', () => {
-    const cut = fitCloseReason('é'.repeat(200));
-    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(123);
-    expect(cut.endsWith('…')).toBe(true);
-    expect(cut.includes('\uFFFD')).toBe(false);
-  });
-});
+import { END_OUTCOMES, endCauseOf, insufficientCredits, speechServiceUnavailable } from './live-dubbing.protocol.js';
 
 describe(insufficientCredits.name, () => {
   it('is the seed message word for word with close 4003', () => {

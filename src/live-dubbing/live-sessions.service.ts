@@ -1,3 +1,4 @@
+import { DomainError } from '../common/errors/domain-error.js';
 import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { WebSocket } from 'ws';
@@ -21,7 +22,6 @@ import {
   ErrorCode,
   insufficientCredits,
   internalError,
-  LiveDubbingError,
   protocolError,
   sessionMoved,
   type EndCause,
@@ -95,7 +95,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   get(socket: WebSocket): LiveSession {
     const session = this.sessions.get(socket);
     if (session === undefined) {
-      throw new LiveDubbingError(ErrorCode.ProtocolError, CloseCode.ProtocolError, 'Unknown connection');
+      throw new DomainError(ErrorCode.ProtocolError, 'Unknown connection');
     }
     return session;
   }
@@ -159,8 +159,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** The one place a WebSocket failure becomes an error message and a close code; internals never reach the client. */
   async failSocket(socket: WebSocket, exception: unknown): Promise<void> {
-    const error = exception instanceof LiveDubbingError ? exception : internalError();
-    if (!(exception instanceof LiveDubbingError)) {
+    const error = exception instanceof DomainError ? exception : internalError();
+    if (!(exception instanceof DomainError)) {
       this.logger.error({ err: exception }, 'Live dubbing handler failed');
     }
     const session = this.sessions.get(socket);
@@ -172,7 +172,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   }
 
   /** Ends the session because of `error`: its error message and close code. */
-  fail(session: LiveSession, error: LiveDubbingError): Promise<void> {
+  fail(session: LiveSession, error: DomainError): Promise<void> {
     const cause = session.phase === 'opening' && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
     this.metrics.liveErrors.inc({ code: error.code });
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
@@ -287,7 +287,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   }
 
   /** Closes a socket that never became a session (or whose session is gone) with an error. */
-  reject(socket: WebSocket, error: LiveDubbingError): void {
+  reject(socket: WebSocket, error: DomainError): void {
     this.metrics.liveErrors.inc({ code: error.code });
     if (socket.readyState === socket.OPEN) {
       socket.send(JSON.stringify(error.toMessage()));

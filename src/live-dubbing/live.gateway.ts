@@ -1,3 +1,4 @@
+import { DomainError } from '../common/errors/domain-error.js';
 import { Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
@@ -16,7 +17,6 @@ import {
   ErrorCode,
   INVALID_MESSAGE_EVENT,
   internalError,
-  LiveDubbingError,
   protocolError,
   quotaExceeded,
   speechServiceUnavailable,
@@ -58,10 +58,7 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     }
     const cancel = this.clock.setTimer(this.config.ws.authTimeoutMs, () => {
       if (session.phase === 'awaiting_auth') {
-        return this.sessions.fail(
-          session,
-          new LiveDubbingError(ErrorCode.AuthTimeout, CloseCode.AuthTimeout, 'No auth message received in time'),
-        );
+        return this.sessions.fail(session, new DomainError(ErrorCode.AuthTimeout, 'No auth message received in time'));
       }
     });
     session.onEnd(cancel);

@@ -20,7 +20,7 @@ export class MetricsTokenGuard implements CanActivate {
     const presented = /^Bearer (\S+)$/i.exec(context.switchToHttp().getRequest<Request>().headers.authorization ?? '')?.[1];
     // Digests have one length, so the comparison takes the same time whatever was presented.
     if (presented === undefined || !timingSafeEqual(digest(presented), this.expected)) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'A valid metrics token is required');
+      throw new DomainError(ErrorCode.Unauthorized, 'A valid metrics token is required');
     }
     return true;
   }

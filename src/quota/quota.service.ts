@@ -202,7 +202,10 @@ export class QuotaService {
       }
       session = await this.getSession(sessionId);
     }
-    throw new Error(`Quota session ${sessionId} could not be ended: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over it`);
+    throw new DomainError(
+      ErrorCode.ServiceUnavailable,
+      `Quota session ${sessionId} could not be ended: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over it`,
+    );
   }
 
   /** This instance no longer runs the session (another one ended it): its cached copy goes. */

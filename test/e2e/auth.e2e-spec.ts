@@ -41,7 +41,7 @@ describe('authentication', () => {
   it('rejects a request without a token with 401', async () => {
     const response = await me();
     expect(response.status).toBe(401);
-    expect(response.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing bearer token', code: 'unauthenticated' });
+    expect(response.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Missing bearer token', code: 'unauthorized' });
   });
 
   it('rejects an expired token with 401', async () => {
@@ -92,7 +92,7 @@ describe('authentication', () => {
       const { user } = await createUserWithToken(t.app);
       const response = await me(await neverExpiring(user.id));
       expect(response.status).toBe(401);
-      expect(response.body).toMatchObject({ statusCode: 401, message: 'Token has no expiry', code: 'unauthenticated' });
+      expect(response.body).toMatchObject({ statusCode: 401, message: 'Token has no expiry', code: 'unauthorized' });
     });
 
     it('closes the live dubbing socket with 4001', async () => {

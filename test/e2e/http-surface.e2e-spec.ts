@@ -120,7 +120,7 @@ describe('HTTP surface with METRICS_TOKEN set and DOCS_ENABLED=false', () => {
       statusCode: 401,
       error: 'Unauthorized',
       message: 'A valid metrics token is required',
-      code: 'unauthenticated',
+      code: 'unauthorized',
     });
   });
 

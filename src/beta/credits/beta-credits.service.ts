@@ -107,7 +107,7 @@ export class BetaCreditsService {
       }
       // The key was recorded meanwhile (a concurrent retry) or another change took this place: look again.
     }
-    throw new Error(`Could not change the credits of ${input.email}: too much contention`);
+    throw contention(`Could not change the credits of ${input.email}: too much contention`);
   }
 
   /**
@@ -142,7 +142,7 @@ export class BetaCreditsService {
         reversalOwed: reversed ? entry._id : undefined,
       });
     }
-    throw new Error(`Could not update the account of ${email}: too much contention`);
+    throw contention(`Could not update the account of ${email}: too much contention`);
   }
 
   /**
@@ -204,7 +204,7 @@ export class BetaCreditsService {
         return { email, ...plan };
       }
     }
-    throw new Error(`Could not settle the account of ${email}: too much contention`);
+    throw contention(`Could not settle the account of ${email}: too much contention`);
   }
 
   /**
@@ -313,7 +313,7 @@ export class BetaCreditsService {
         return;
       }
     }
-    throw new Error(`Could not update the account of ${email}: too much contention`);
+    throw contention(`Could not update the account of ${email}: too much contention`);
   }
 }
 
@@ -349,4 +349,9 @@ export function toBalance(account: AccountState | undefined): CreditBalance {
     availableCredits: availableCredits(account),
     activeSessions: Object.keys(account.sessions).length,
   };
+}
+
+/** Too many concurrent writers on one account: the caller may try again shortly. */
+function contention(message: string): DomainError {
+  return new DomainError(ErrorCode.ServiceUnavailable, `${message}; try again`);
 }

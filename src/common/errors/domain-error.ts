@@ -1,21 +1,101 @@
-/** Stable error codes of the domain; each transport's filter maps them to its own status or close code. */
-export enum ErrorCode {
-  Unauthenticated = 'unauthenticated',
-  Forbidden = 'forbidden',
-  NotFound = 'not_found',
-  Conflict = 'conflict',
-  InvalidInput = 'invalid_input',
-  InsufficientCredits = 'insufficient_credits',
-  InvitationInvalid = 'invitation_invalid',
+import { HttpStatus } from '@nestjs/common';
+import { CloseCode } from './close-codes.js';
+
+/** Every stable error code of the product, whichever transport reports it. */
+export const ErrorCode = {
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  NotFound: 'not_found',
+  Conflict: 'conflict',
+  InvalidInput: 'invalid_input',
+  InsufficientCredits: 'insufficient_credits',
+  InvitationInvalid: 'invitation_invalid',
+  ServiceUnavailable: 'service_unavailable',
+  ProtocolError: 'protocol_error',
+  AuthTimeout: 'auth_timeout',
+  RateLimited: 'rate_limited',
+  UpgradeRequired: 'upgrade_required',
+  ChannelUnavailable: 'channel_unavailable',
+  QuotaExceeded: 'quota_exceeded',
+  CreditsExhausted: 'credits_exhausted',
+  BetaRevoked: 'beta_revoked',
+  SessionMoved: 'session_moved',
+  SpeechServiceUnavailable: 'speech_service_unavailable',
+  InternalError: 'internal_error',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The one table from an error code to what each transport answers: an HTTP status, and a WebSocket close code. */
+export const ERROR_RESPONSES: Record<ErrorCode, { status: HttpStatus; close: CloseCode }> = {
+  [ErrorCode.Unauthorized]: { status: HttpStatus.UNAUTHORIZED, close: CloseCode.Unauthorized },
+  [ErrorCode.Forbidden]: { status: HttpStatus.FORBIDDEN, close: CloseCode.PolicyViolation },
+  [ErrorCode.NotFound]: { status: HttpStatus.NOT_FOUND, close: CloseCode.ChannelUnavailable },
+  [ErrorCode.Conflict]: { status: HttpStatus.CONFLICT, close: CloseCode.ProtocolError },
+  [ErrorCode.InvalidInput]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
+  [ErrorCode.InsufficientCredits]: { status: HttpStatus.CONFLICT, close: CloseCode.InsufficientCredits },
+  [ErrorCode.InvitationInvalid]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
+  [ErrorCode.ServiceUnavailable]: { status: HttpStatus.SERVICE_UNAVAILABLE, close: CloseCode.TryAgainLater },
+  [ErrorCode.ProtocolError]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
+  [ErrorCode.AuthTimeout]: { status: HttpStatus.REQUEST_TIMEOUT, close: CloseCode.AuthTimeout },
+  [ErrorCode.RateLimited]: { status: HttpStatus.TOO_MANY_REQUESTS, close: CloseCode.RateLimited },
+  [ErrorCode.UpgradeRequired]: { status: HttpStatus.FORBIDDEN, close: CloseCode.UpgradeRequired },
+  [ErrorCode.ChannelUnavailable]: { status: HttpStatus.NOT_FOUND, close: CloseCode.ChannelUnavailable },
+  [ErrorCode.QuotaExceeded]: { status: HttpStatus.TOO_MANY_REQUESTS, close: CloseCode.QuotaExceeded },
+  [ErrorCode.CreditsExhausted]: { status: HttpStatus.PAYMENT_REQUIRED, close: CloseCode.CreditsExhausted },
+  [ErrorCode.BetaRevoked]: { status: HttpStatus.FORBIDDEN, close: CloseCode.BetaRevoked },
+  [ErrorCode.SessionMoved]: { status: HttpStatus.CONFLICT, close: CloseCode.SessionMoved },
+  [ErrorCode.SpeechServiceUnavailable]: { status: HttpStatus.SERVICE_UNAVAILABLE, close: CloseCode.InternalError },
+  [ErrorCode.InternalError]: { status: HttpStatus.INTERNAL_SERVER_ERROR, close: CloseCode.InternalError },
+};
+
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  [extra: string]: unknown;
 }
 
+/**
+ * An expected failure with a stable code; `details` travel with it to the client. One filter per transport turns it
+ * into its answer through ERROR_RESPONSES; anything else that is thrown is an internal error there.
+ */
 export class DomainError extends Error {
+  readonly closeReason: string;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
+    closeReason = message,
   ) {
     super(message);
     this.name = 'DomainError';
+    this.closeReason = fitCloseReason(closeReason);
   }
+
+  get status(): HttpStatus {
+    return ERROR_RESPONSES[this.code].status;
+  }
+
+  get closeCode(): CloseCode {
+    return ERROR_RESPONSES[this.code].close;
+  }
+
+  /** The WebSocket error message. */
+  toMessage(): ErrorMessage {
+    return { type: 'error', code: this.code, message: this.message, ...this.details };
+  }
+}
+
+/** A close frame's reason is at most 123 bytes of UTF-8; longer ones are cut at a character boundary. */
+export function fitCloseReason(reason: string): string {
+  const MAX_BYTES = 123;
+  if (Buffer.byteLength(reason) <= MAX_BYTES) {
+    return reason;
+  }
+  let cut = reason;
+  while (Buffer.byteLength(cut + '…') > MAX_BYTES) {
+    cut = cut.slice(0, -1);
+  }
+  return cut + '…';
 }

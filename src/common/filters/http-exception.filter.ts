@@ -3,16 +3,6 @@ import type { Response } from 'express';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 
-const STATUS_BY_CODE: Record<ErrorCode, HttpStatus> = {
-  [ErrorCode.Unauthenticated]: HttpStatus.UNAUTHORIZED,
-  [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
-  [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
-  [ErrorCode.Conflict]: HttpStatus.CONFLICT,
-  [ErrorCode.InvalidInput]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.InsufficientCredits]: HttpStatus.CONFLICT,
-  [ErrorCode.InvitationInvalid]: HttpStatus.BAD_REQUEST,
-};
-
 export interface HttpErrorBody {
   statusCode: number;
   error: string;
@@ -20,7 +10,10 @@ export interface HttpErrorBody {
   code?: string;
 }
 
-/** The one place an HTTP error body is written: `{statusCode, error, message}`, never a stack trace. */
+/**
+ * The one place an HTTP error body is written: `{statusCode, error, message, code}`, never a stack trace. A domain
+ * error's status comes from the one table of error responses (ERROR_RESPONSES).
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpExceptionFilter.name);
@@ -36,7 +29,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   private toBody(exception: unknown): HttpErrorBody {
     if (exception instanceof DomainError) {
-      const statusCode = STATUS_BY_CODE[exception.code];
+      const statusCode = exception.status;
       return { statusCode, error: statusName(statusCode), message: exception.message, code: exception.code, ...exception.details };
     }
     if (exception instanceof HttpException) {

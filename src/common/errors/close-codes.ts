@@ -1,0 +1,23 @@
+/** WebSocket close codes of the live protocol (docs/protocol.md, "Close codes"): one meaning and one client action each. */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  InvalidFramePayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  ProtocolError: 4000,
+  Unauthorized: 4001,
+  InsufficientCredits: 4003,
+  ChannelUnavailable: 4004,
+  AuthTimeout: 4008,
+  RateLimited: 4029,
+  UpgradeRequired: 4030,
+  QuotaExceeded: 4031,
+  BetaRevoked: 4033,
+  CreditsExhausted: 4402,
+  SessionMoved: 4409,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
