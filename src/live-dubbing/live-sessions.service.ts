@@ -78,7 +78,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.beta.chargeOnlyUntil(() => this.heldUntil());
+  }
 
   /** A new socket's session, or undefined when this instance is shutting down (the socket is closed 1012). */
   open(socket: WebSocket, feature: LiveFeature): LiveSession | undefined {
@@ -144,7 +146,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   acceptAudio(socket: WebSocket, frame: Buffer): void {
     const session = this.live(socket, 'Audio before auth: the first message must be auth');
-    if (this.inDoubt(session)) {
+    if (this.inDoubt()) {
       return;
     }
     const check = validateAudioFrame(frame, this.config.ws.maxAudioFrameBytes);
@@ -183,9 +185,13 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * off from the database) for another instance to have ended it meanwhile. Such a session is not served —
    * no audio taken, no pong — until the next heartbeat settles it one way or the other.
    */
-  inDoubt(session: LiveSession): boolean {
-    const confirmed = Math.max(this.confirmedAt, session.registeredAt ?? Number.NEGATIVE_INFINITY);
-    return this.clock.now() - confirmed > lostAfterMs(this.config) - this.config.ws.heartbeatMs;
+  inDoubt(): boolean {
+    return this.clock.now() > this.heldUntil();
+  }
+
+  /** Until when no other instance can have taken this instance's sessions over: charging stops there too. */
+  private heldUntil(): number {
+    return this.confirmedAt + lostAfterMs(this.config) - this.config.ws.heartbeatMs;
   }
 
   /** A well-formed auth message arrived: the opening's checks begin. */
@@ -214,6 +220,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       quotaSessionId: session.quotaSessionId,
     });
     session.registeredAt = now;
+    if (this.held.size === 0) {
+      // No heartbeat runs while nothing is held: this write is the newest proof that nothing held was taken.
+      this.confirmedAt = now;
+    }
     this.held.set(session.id, session);
     this.scheduleHeartbeat();
     await this.afterOpeningStep(session);

@@ -126,8 +126,8 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
 
   @SubscribeMessage(ClientMessageType.Ping)
   onPing(@ConnectedSocket() socket: WebSocket): object | undefined {
-    const session = this.sessions.live(socket, NOT_AUTHENTICATED);
-    return this.sessions.inDoubt(session) ? undefined : { type: 'pong' };
+    this.sessions.live(socket, NOT_AUTHENTICATED);
+    return this.sessions.inDoubt() ? undefined : { type: 'pong' };
   }
 
   @SubscribeMessage(INVALID_MESSAGE_EVENT)

@@ -8,6 +8,7 @@ import { LiveSessionsService } from '../../src/live-dubbing/live-sessions.servic
 import { QuotaService } from '../../src/quota/quota.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { startBetaContext } from '../harness/beta-context.js';
+import { testDatabaseUri } from '../harness/database.js';
 import { openSession, viewer, waitUntil } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
 import { TestWsClient } from '../harness/ws-client.js';
@@ -173,5 +174,28 @@ describe('LiveSessionsService at shutdown', () => {
       end_reason: 'server_shutdown',
     });
     await t.close();
+  });
+});
+
+describe('Charging an owner that may no longer hold its sessions', () => {
+  it('charges nothing past the instant the owner last proved it held them, at a checkpoint or at the cut-off', async () => {
+    const clock = new ManualClock();
+    const databaseUri = testDatabaseUri('charge_horizon');
+    const ctx = await startBetaContext({ databaseUri, clock });
+    const user = { id: randomUUID(), email: `horizon-${randomUUID()}@example.com` };
+    await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 500 });
+    const start = await ctx.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    const heldUntil = clock.now() + 12_000;
+    ctx.sessions.chargeOnlyUntil(() => heldUntil);
+    await clock.advance(45_000);
+    await ctx.checkpoint.tick();
+    expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
+    ctx.sessions.chargeOnlyUntil(() => Number.POSITIVE_INFINITY);
+    await ctx.checkpoint.tick();
+    expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ charged_credits: 45 });
+    await ctx.sessions.end(start.sessionId, 'user_stopped');
+    await ctx.connection.dropDatabase();
+    await ctx.close();
   });
 });

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
 import { BetaAccountsRepository } from '../credits/beta-accounts.repository.js';
 import { BetaCreditsService } from '../credits/beta-credits.service.js';
 import { secondsCoveredBy } from '../credits/credit-math.js';
@@ -30,11 +29,11 @@ export class CreditCheckpointService {
     private readonly betaSessions: BetaSessionsService,
     private readonly betaUsers: BetaUsersRepository,
     private readonly instance: InstanceIdentity,
-    private readonly clock: Clock,
   ) {}
 
   async tick(): Promise<CheckpointReport> {
-    const now = this.clock.now();
+    // Never past the instant this instance surely still holds its sessions (docs/credits.md).
+    const now = this.betaSessions.chargeableNow();
     const active = await this.sessions.findActive();
     const owned = active.filter((session) => session.instance_id === this.instance.id && this.betaSessions.isWatched(session._id));
     // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.

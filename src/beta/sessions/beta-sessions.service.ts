@@ -39,6 +39,7 @@ interface Watch {
 export class BetaSessionsService implements OnApplicationShutdown {
   private readonly logger = new Logger(BetaSessionsService.name);
   private readonly watches = new Map<string, Watch>();
+  private chargeableUntil: () => number = () => Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly credits: BetaCreditsService,
@@ -159,6 +160,20 @@ export class BetaSessionsService implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The instant up to which this instance may charge the sessions it watches: the owner of live sessions sets it to
+   * how long it surely still holds them, so an instance that was paused charges nothing for time another instance
+   * may already have ended its sessions at (docs/credits.md, "Ownership across instances").
+   */
+  chargeOnlyUntil(horizon: () => number): void {
+    this.chargeableUntil = horizon;
+  }
+
+  /** Now, or the charging horizon if that is earlier. */
+  chargeableNow(): number {
+    return Math.min(this.clock.now(), this.chargeableUntil());
+  }
+
   isWatched(sessionId: string): boolean {
     return this.watches.has(sessionId);
   }
@@ -219,6 +234,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private async onPaidTimeOver(sessionId: string): Promise<void> {
     const watch = this.watches.get(sessionId);
     if (watch === undefined) {
+      return;
+    }
+    if (this.chargeableNow() < this.clock.now()) {
+      // Not sure this instance still holds the session: check again once the owner has proved it.
+      watch.timers.push(this.clock.setTimer(1000, () => this.onPaidTimeOver(sessionId)));
       return;
     }
     try {
