@@ -109,7 +109,10 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       }
       if (data.length > (isBinary ? maxAudioFrameBytes : MAX_TEXT_MESSAGE_BYTES)) {
         refused = true;
-        client.close(CloseCode.MessageTooBig, isBinary ? 'Audio frame too big' : 'Text message too big');
+        void this.liveSessions().refuseFrames(client, {
+          code: CloseCode.MessageTooBig,
+          reason: isBinary ? 'Audio frame too big' : 'Text message too big',
+        });
         return;
       }
       if (isBinary && !draining) {
@@ -140,6 +143,8 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       socket.on('error', (error: Error & { code?: string }) => {
         if (error.code?.startsWith('WS_ERR_')) {
           this.logger.debug(`Refused a client frame: ${error.message}`);
+          // ws closes the socket itself (1007, 1008, 1009); the session ends as the protocol violation it is.
+          void this.liveSessions().refuseFrames(socket);
         } else {
           this.logger.error(error);
         }

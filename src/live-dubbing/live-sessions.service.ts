@@ -284,6 +284,11 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (session.betaSessionId !== undefined) {
       this.beta.stopWatching(session.betaSessionId);
     }
+    // Only `session_ended` reports what the end wrote; any other farewell goes out before the writes.
+    const reportsEnd = farewell?.message !== undefined && 'type' in farewell.message && farewell.message.type === 'session_ended';
+    if (farewell !== undefined && !reportsEnd) {
+      this.sayFarewell(session, farewell);
+    }
     const betaEnd = await this.writeEnd(session);
     this.forget(session);
     this.metrics.liveSessionsEnded.inc({ cause });
@@ -291,9 +296,26 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       { session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits },
       'Live dubbing session ended',
     );
-    if (farewell !== undefined) {
+    if (farewell !== undefined && reportsEnd) {
       this.sayFarewell(session, farewell, betaEnd);
     }
+  }
+
+  /**
+   * The WebSocket layer refused the client's frames (too big, not UTF-8, broken framing): a protocol violation that
+   * ends the session like any other, closed with the layer's own close code.
+   */
+  async refuseFrames(socket: WebSocket, close?: { code: CloseCode; reason: string }): Promise<void> {
+    const session = this.sessions.get(socket);
+    const farewell = close === undefined ? undefined : { closeCode: close.code, closeReason: close.reason };
+    if (session === undefined) {
+      if (farewell !== undefined) {
+        socket.close(farewell.closeCode, farewell.closeReason);
+      }
+      return;
+    }
+    this.metrics.liveErrors.inc({ code: ErrorCode.ProtocolError });
+    await this.end(session, 'protocol_error', farewell);
   }
 
   /** Closes a socket that never became a session (or whose session is gone) with an error. */

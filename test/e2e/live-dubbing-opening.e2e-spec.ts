@@ -162,7 +162,11 @@ describe('LiveDubbingGateway: opening with programme and quota limits', () => {
         upgrade_required: true,
       });
       expect(closed.code).toBe(4031);
-      const [session] = await t.connection.collection('beta_sessions').find({ email: v.user.email }).toArray();
+      // The refusal closes the socket first; the end's writes follow.
+      const session = await waitUntil(async () => {
+        const [found] = await t.connection.collection('beta_sessions').find({ email: v.user.email }).toArray();
+        return found?.status === 'ended' ? found : undefined;
+      });
       expect(session).toMatchObject({ status: 'ended', end_reason: 'quota_failed', charged_credits: 0 });
       expect((await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never }))?.held).toBe(0);
     } finally {

@@ -23,6 +23,7 @@ describe('LiveDubbingGateway: a running session', () => {
 
   const betaSession = (id: string) => t.connection.collection('beta_sessions').findOne({ _id: id as never });
   const quotaSessions = (userId: string) => t.connection.collection('live_quota_sessions').find({ user_id: userId }).toArray();
+  const liveRecord = (id: string) => t.connection.collection('live_sessions').findOne({ _id: id as never });
   const tick = () => t.app.get(CreditCheckpointService).tick();
 
   it('ends on stop: session_ended with the final charge, close 1000, beta user_stopped, quota completed', async () => {
@@ -142,6 +143,8 @@ describe('LiveDubbingGateway: a running session', () => {
     client.sendAudio(Buffer.alloc(3));
     expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: expect.stringMatching(/even|odd/i) });
     expect((await client.waitClose()).code).toBe(4000);
+    // The error closes the socket first; the end's writes follow.
+    await waitUntil(async () => (await liveRecord(ready.session_id))?.status === 'ended');
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
     expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);
   });
@@ -156,6 +159,8 @@ describe('LiveDubbingGateway: a running session', () => {
       for (const frame of speech()) client.sendAudio(frame);
       expect(await client.next('error')).toEqual({ type: 'error', code: 'internal_error', message: 'Internal error' });
       expect((await client.waitClose()).code).toBe(1011);
+      // The error closes the socket first; the end's writes follow.
+      await waitUntil(async () => (await liveRecord(ready.session_id))?.status === 'ended');
       expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
       expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);
     } finally {

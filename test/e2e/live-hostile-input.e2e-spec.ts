@@ -80,22 +80,34 @@ describe('Live gateways: hostile input', () => {
     early.send(paddedPing(TEXT_LIMIT + 1));
     expect(await early.waitClose()).toEqual({ code: 1009, reason: 'Text message too big' });
 
-    const { client } = await openSession(t, v);
+    const { client, ready } = await openSession(t, v);
     client.send(paddedPing(TEXT_LIMIT));
     expect(await client.next('pong')).toEqual({ type: 'pong' });
     client.send(paddedPing(TEXT_LIMIT + 1));
     expect(await client.waitClose()).toEqual({ code: 1009, reason: 'Text message too big' });
     expect(client.messages).toEqual([]);
+    await expectEndedAsProtocolViolation(ready.session_id);
   });
 
   it('closes an audio frame of WS_MAX_AUDIO_FRAME_BYTES + 2 with 1009 and takes one of WS_MAX_AUDIO_FRAME_BYTES', async () => {
-    const { client } = await openSession(t, v);
+    const { client, ready } = await openSession(t, v);
     client.sendAudio(Buffer.alloc(AUDIO_LIMIT));
     client.send({ type: 'ping' });
     expect(await client.next('pong')).toEqual({ type: 'pong' });
     client.sendAudio(Buffer.alloc(AUDIO_LIMIT + 2));
     expect((await client.waitClose()).code).toBe(1009);
+    await expectEndedAsProtocolViolation(ready.session_id);
   });
+
+  /** A frame the WebSocket layer refuses ends a live session as a protocol violation, not as the user leaving. */
+  async function expectEndedAsProtocolViolation(sessionId: string): Promise<void> {
+    const record = await waitUntil(async () => {
+      const found = await t.connection.collection('live_sessions').findOne({ _id: sessionId as never });
+      return found?.status === 'ended' ? found : undefined;
+    });
+    const quota = await t.connection.collection('live_quota_sessions').findOne({ _id: record.quota_session_id });
+    expect({ cause: record.end_cause, quota: quota?.status }).toEqual({ cause: 'protocol_error', quota: 'error' });
+  }
 
   it('refuses a first message nested 5 000 levels deep with protocol_error and 4000', async () => {
     const client = await TestWsClient.connect(t.baseUrl);
