@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
 import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
 import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { InstanceIdentity } from '../../src/common/instance-identity.js';
@@ -7,6 +9,7 @@ import { LiveSessionsRepository } from '../../src/live-dubbing/live-sessions.rep
 import { LiveSessionsService } from '../../src/live-dubbing/live-sessions.service.js';
 import { QuotaService } from '../../src/quota/quota.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
+import { expectExactBooks } from '../harness/beta-books.js';
 import { startBetaContext } from '../harness/beta-context.js';
 import { testDatabaseUri } from '../harness/database.js';
 import { openSession, viewer, waitUntil } from '../harness/live.js';
@@ -195,6 +198,22 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ charged_credits: 45 });
     await ctx.sessions.end(start.sessionId, 'user_stopped');
+    await ctx.connection.dropDatabase();
+    await ctx.close();
+  });
+});
+
+describe('Holding credits for a session whose record cannot be written', () => {
+  it('releases the hold again, so the credits are not held for a session that never ran', async () => {
+    const clock = new ManualClock();
+    const ctx = await startBetaContext({ databaseUri: testDatabaseUri('hold_release'), clock });
+    const user = { id: randomUUID(), email: `hold-${randomUUID()}@example.com` };
+    await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 500 });
+    const insert = jest.spyOn(ctx.module.get(BetaSessionsRepository), 'insert').mockRejectedValueOnce(new Error('database went away'));
+    await expect(ctx.sessions.start(user)).rejects.toThrow('database went away');
+    insert.mockRestore();
+    expect(await ctx.credits.balance(user.email)).toMatchObject({ remainingCredits: 500, heldCredits: 0, activeSessions: 0 });
+    await expectExactBooks(ctx);
     await ctx.connection.dropDatabase();
     await ctx.close();
   });
