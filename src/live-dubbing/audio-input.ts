@@ -33,7 +33,7 @@ export interface AudioRateOptions {
   bucketMs: number;
 }
 
-export const DEFAULT_AUDIO_RATE_OPTIONS: AudioRateOptions = {
+const DEFAULT_AUDIO_RATE_OPTIONS: AudioRateOptions = {
   bytesPerSecond: SESSION_BYTES_PER_SECOND,
   factor: 2,
   windowMs: 5000,

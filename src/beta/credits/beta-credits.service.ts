@@ -350,7 +350,7 @@ function isSameRequest(recorded: LedgerEntry, input: { email: string; type: stri
   );
 }
 
-export function toBalance(account: AccountState | undefined): CreditBalance {
+function toBalance(account: AccountState | undefined): CreditBalance {
   if (account === undefined) {
     return { totalCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
   }
