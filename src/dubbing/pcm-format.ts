@@ -1,4 +1,4 @@
-/** The one audio format of a live session, both directions (SPEC §3): LINEAR16 = PCM s16le, mono, 16 kHz. */
+/** The one audio format of a live session, both directions (docs/protocol.md#audio): LINEAR16 = PCM s16le, mono, 16 kHz. */
 export const SESSION_SAMPLE_RATE_HZ = 16000;
 export const BYTES_PER_SAMPLE = 2;
 const SESSION_CHANNELS = 1;
