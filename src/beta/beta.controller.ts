@@ -6,7 +6,7 @@ import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { normalizeEmail } from '../users/users.repository.js';
+import { normalizeEmail } from '../users/email.js';
 import {
   AcceptInvitationDto,
   AdjustCreditsDto,

@@ -6,7 +6,7 @@ import { CreditReconcilerService } from '../beta/credits/credit-reconciler.servi
 import { BetaEnrollmentService } from '../beta/enrollment/beta-enrollment.service.js';
 import { BetaInvitationsService } from '../beta/invitations/beta-invitations.service.js';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
-import { normalizeEmail } from '../users/users.repository.js';
+import { normalizeEmail } from '../users/email.js';
 import { CliOutput } from './cli-output.js';
 
 function parseWholeNumber(value: string, flag: string): number {
