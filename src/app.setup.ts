@@ -6,7 +6,7 @@ import { docsContentSecurityPolicy, securityHeaders } from './common/security-he
 import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
 
-export const API_PREFIX = 'api/v1';
+const API_PREFIX = 'api/v1';
 const DOCS_PATH = 'docs';
 
 /** Everything the HTTP surface needs, shared by `main.ts` and the e2e harness so tests run the real thing. */

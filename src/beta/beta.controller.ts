@@ -6,7 +6,7 @@ import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { normalizeEmail } from '../users/users.repository.js';
+import { normalizeEmail } from '../users/email.js';
 import {
   AcceptInvitationDto,
   AdjustCreditsDto,
@@ -19,12 +19,13 @@ import {
   TransactionsQueryDto,
 } from './beta.dto.js';
 import { BetaCreditsService, type CreditBalance } from './credits/beta-credits.service.js';
-import { CreditLedgerRepository, type LedgerEntry } from './credits/credit-ledger.repository.js';
+import type { LedgerEntry } from './credits/credit-ledger.repository.js';
 import { creditsForSeconds } from './credits/credit-math.js';
 import { BetaEnrollmentService, type EnrollmentResult } from './enrollment/beta-enrollment.service.js';
 import type { BetaInvitationRecord } from './invitations/beta-invitations.repository.js';
 import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
-import { BetaSessionsRepository, type BetaSessionRecord } from './sessions/beta-sessions.repository.js';
+import type { BetaSessionRecord } from './sessions/beta-sessions.repository.js';
+import { BetaSessionsService } from './sessions/beta-sessions.service.js';
 
 function creditsView(isBetaUser: boolean, balance: CreditBalance) {
   return {
@@ -105,7 +106,6 @@ export class BetaController {
     private readonly credits: BetaCreditsService,
     private readonly enrollment: BetaEnrollmentService,
     private readonly invitations: BetaInvitationsService,
-    private readonly ledger: CreditLedgerRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -116,10 +116,12 @@ export class BetaController {
 
   @Get('credits/transactions')
   async myTransactions(@CurrentUser() user: AuthenticatedUser, @Query() query: TransactionsQueryDto) {
-    const limit = query.limit ?? 20;
-    const entries = await this.ledger.page(user.email, limit + 1, query.cursor === undefined ? undefined : decodeCursor(query.cursor));
-    const page = entries.slice(0, limit);
-    return { transactions: page.map(entryView), next_cursor: entries.length > limit ? encodeCursor(page[page.length - 1]) : null };
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const page = await this.credits.transactions(user.email, query.limit ?? 20, before);
+    return {
+      transactions: page.entries.map(entryView),
+      next_cursor: page.hasMore ? encodeCursor(page.entries[page.entries.length - 1]) : null,
+    };
   }
 
   @Post('preauthorize')
@@ -152,8 +154,7 @@ export class AdminBetaController {
     private readonly credits: BetaCreditsService,
     private readonly enrollment: BetaEnrollmentService,
     private readonly invitations: BetaInvitationsService,
-    private readonly ledger: CreditLedgerRepository,
-    private readonly sessions: BetaSessionsRepository,
+    private readonly sessions: BetaSessionsService,
   ) {}
 
   @Post('invitations')
@@ -206,13 +207,13 @@ export class AdminBetaController {
     }
     const [isMember, recent, sessions] = await Promise.all([
       this.enrollment.isMember(email),
-      this.ledger.page(email, 20),
+      this.credits.transactions(email, 20),
       this.sessions.list({ email }, 20),
     ]);
     return {
       email,
       ...creditsView(isMember, await this.credits.balance(email)),
-      recent_transactions: recent.map(entryView),
+      recent_transactions: recent.entries.map(entryView),
       sessions: sessions.map(sessionView),
     };
   }

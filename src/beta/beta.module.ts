@@ -51,8 +51,6 @@ import { BetaSessionsService } from './sessions/beta-sessions.service.js';
     BetaSessionSignals,
     CreditCheckpointService,
     CreditReconcilerService,
-    CreditLedgerRepository,
-    BetaSessionsRepository,
   ],
 })
 export class BetaModule {}

@@ -5,8 +5,8 @@ import { BetaCreditsService } from '../beta/credits/beta-credits.service.js';
 import { CreditReconcilerService } from '../beta/credits/credit-reconciler.service.js';
 import { BetaEnrollmentService } from '../beta/enrollment/beta-enrollment.service.js';
 import { BetaInvitationsService } from '../beta/invitations/beta-invitations.service.js';
-import { BetaSessionsRepository } from '../beta/sessions/beta-sessions.repository.js';
-import { normalizeEmail } from '../users/users.repository.js';
+import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
+import { normalizeEmail } from '../users/email.js';
 import { CliOutput } from './cli-output.js';
 
 function parseWholeNumber(value: string, flag: string): number {
@@ -104,7 +104,7 @@ export class BetaGrantCommand extends CommandRunner {
 @SubCommand({ name: 'sessions', description: 'List beta sessions' })
 export class BetaSessionsCommand extends CommandRunner {
   constructor(
-    private readonly sessions: BetaSessionsRepository,
+    private readonly sessions: BetaSessionsService,
     private readonly output: CliOutput,
   ) {
     super();

@@ -4,14 +4,14 @@ import type { SubscriptionTier } from '../users/user.schema.js';
 import { UsersService } from '../users/users.service.js';
 import { CliOutput } from './cli-output.js';
 
-export const DEMO_USERS: { email: string; tier: SubscriptionTier; admin: boolean }[] = [
+const DEMO_USERS: { email: string; tier: SubscriptionTier; admin: boolean }[] = [
   { email: 'admin@demo.local', tier: 'premium', admin: true },
   { email: 'premium@demo.local', tier: 'premium', admin: false },
   { email: 'family@demo.local', tier: 'family', admin: false },
   { email: 'free@demo.local', tier: 'free', admin: false },
 ];
 
-export const DEMO_CHANNELS = [
+const DEMO_CHANNELS = [
   {
     id: 'news-il',
     name: 'Israel News Live',

@@ -3,7 +3,7 @@ import helmet, { contentSecurityPolicy } from 'helmet';
 type ContentSecurityPolicy = Record<string, string[]>;
 
 /** JSON and Prometheus text load nothing, so the API's policy allows nothing and forbids framing. */
-export const API_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
+const API_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
   'default-src': ["'none'"],
   'base-uri': ["'none'"],
   'form-action': ["'none'"],
@@ -15,7 +15,7 @@ export const API_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
  * blocks and attributes, shows data: images, and sends "Try it out" requests to this origin.
  * No `upgrade-insecure-requests`: a development service answers on plain HTTP.
  */
-export const DOCS_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
+const DOCS_CONTENT_SECURITY_POLICY: ContentSecurityPolicy = {
   'default-src': ["'self'"],
   'script-src': ["'self'"],
   'style-src': ["'self'", "'unsafe-inline'"],

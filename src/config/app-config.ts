@@ -38,7 +38,6 @@ export interface OpenAiProviderConfig {
 }
 
 export type DubbingConfig = { provider: 'loopback' } | { provider: 'openai'; openai: OpenAiProviderConfig };
-export type DubbingProviderName = DubbingConfig['provider'];
 
 /** Typed configuration, built once from the validated environment. */
 export class AppConfig {

@@ -21,7 +21,7 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
 const toNumber = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
 const INTEGER_LIST = /^\s*\d+\s*(,\s*\d+\s*)*$/;
 
-/** Every variable the service reads (SPEC §8), with its default. Validated once at start. */
+/** Every variable the service reads (README, Configuration), with its default. Validated once at start. */
 export class Environment {
   /** Unset is not development: only an explicit `development` may run without `JWT_SECRET`. */
   @IsOptional()

@@ -5,7 +5,7 @@ import { acquireEmbeddedDatabase, EMBEDDED_DB_NAME, withDatabaseName, type Embed
 
 /** Resolves the database URI: `MONGODB_URI` when set, else the embedded server on `EMBEDDED_DB_PATH`. */
 @Injectable()
-export class DatabaseUriResolver implements OnApplicationShutdown {
+class DatabaseUriResolver implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   private embedded?: EmbeddedDatabase;
 

@@ -34,7 +34,7 @@ export function projectRoot(): string {
 }
 
 /** Builds the launcher jar with Maven unless a jar newer than its sources is already there. */
-export function ensureLauncherJar(): string {
+function ensureLauncherJar(): string {
   const moduleDir = join(projectRoot(), 'scripts', 'embedded-db');
   const jar = join(moduleDir, 'target', 'embedded-db.jar');
   if (existsSync(jar) && statSync(jar).mtimeMs >= newestSourceMtime(moduleDir)) {

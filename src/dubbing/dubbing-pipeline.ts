@@ -94,7 +94,7 @@ export interface DubbingPipelineOptions {
   pcmPool?: PcmPool;
 }
 
-export const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
+const DEFAULT_MAX_SEGMENTS_IN_FLIGHT = 4;
 
 interface InFlightSegment {
   segment: VoiceSegment;

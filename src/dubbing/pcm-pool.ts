@@ -1,7 +1,7 @@
 /** The smallest buffer the pool hands out: half a second of session audio. */
 const MIN_CAPACITY_BYTES = 16_384;
 /** Free memory the pool keeps for reuse; what goes back beyond this is left to the garbage collector. */
-export const DEFAULT_MAX_FREE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_FREE_BYTES = 16 * 1024 * 1024;
 
 /**
  * One pooled buffer and its holders. `pcm` must not be read once every holder has released it: the memory

@@ -27,7 +27,7 @@ export interface VoiceActivityOptions {
   pool?: PcmPool;
 }
 
-export const DEFAULT_VOICE_ACTIVITY_OPTIONS: VoiceActivityOptions = {
+const DEFAULT_VOICE_ACTIVITY_OPTIONS: VoiceActivityOptions = {
   sampleRateHz: SESSION_SAMPLE_RATE_HZ,
   frameMs: 20,
   thresholdRms: 500,

@@ -5,7 +5,7 @@ export type AudioFrameProblem = 'empty' | 'odd_length' | 'too_large';
 
 export type AudioFrameCheck = { ok: true } | { ok: false; reason: AudioFrameProblem; message: string };
 
-/** SPEC §3.2: a client audio frame is PCM s16le mono 16 kHz, of even length, 2 B ≤ size ≤ `maxBytes`. */
+/** A client audio frame (docs/protocol.md#audio) is PCM s16le mono 16 kHz, of even length, 2 B ≤ size ≤ `maxBytes`. */
 export function validateAudioFrame(frame: Buffer, maxBytes: number): AudioFrameCheck {
   if (frame.length === 0) {
     return { ok: false, reason: 'empty', message: 'Audio frame is empty; send PCM s16le mono 16 kHz audio in binary frames' };
@@ -33,7 +33,7 @@ export interface AudioRateOptions {
   bucketMs: number;
 }
 
-export const DEFAULT_AUDIO_RATE_OPTIONS: AudioRateOptions = {
+const DEFAULT_AUDIO_RATE_OPTIONS: AudioRateOptions = {
   bytesPerSecond: SESSION_BYTES_PER_SECOND,
   factor: 2,
   windowMs: 5000,
@@ -41,7 +41,7 @@ export const DEFAULT_AUDIO_RATE_OPTIONS: AudioRateOptions = {
 };
 
 /**
- * Tells a real-time stream from a flood (SPEC §3.2): accepts a frame while the bytes accepted in the trailing window,
+ * Tells a real-time stream from a flood (docs/protocol.md#audio): accepts a frame while the bytes accepted in the trailing window,
  * this frame included, stay within `factor` × real time. The first window may be spent at once (a start-up burst).
  * Counts live in a fixed ring of buckets, so memory does not grow with the frame rate; traffic leaves the window on
  * the first bucket boundary at most `windowMs` after it arrived. Rejected frames are not counted.

@@ -2,7 +2,7 @@ import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 
 const LANGUAGE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
 
-/** The first message of a session (SPEC §3.1 step 2). */
+/** The first message of a session (step 2 of the opening, docs/protocol.md). */
 export class AuthMessage {
   @IsIn(['auth'])
   type!: 'auth';

@@ -14,4 +14,5 @@ export class ConnectionOpens {
 }
 
 export const ConnectionOpensSchema = SchemaFactory.createForClass(ConnectionOpens);
+// Every compare-and-set matches exactly these keys, which the embedded server can then look up by index.
 ConnectionOpensSchema.index({ _id: 1, version: 1 }, { unique: true });

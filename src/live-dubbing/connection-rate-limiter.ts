@@ -1,52 +1,34 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectModel } from '@nestjs/mongoose';
-import type { Model } from 'mongoose';
+import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
-import { isDuplicateKeyError } from '../database/mongo-errors.js';
-import { ConnectionOpens } from './connection-open.schema.js';
+import { ConnectionOpensRepository } from './connection-opens.repository.js';
 
 const WINDOW_MS = 60_000;
 const MAX_ATTEMPTS = 50;
 
 /**
  * At most WS_CONNECTIONS_PER_MINUTE session opens per user in any rolling minute, across instances:
- * the opens live in one document per user, changed by compare-and-set on its version.
+ * the opens live in one record per user, changed by compare-and-set on its version.
  */
 @Injectable()
-export class ConnectionRateLimiter implements OnModuleInit {
+export class ConnectionRateLimiter {
   constructor(
-    @InjectModel(ConnectionOpens.name) private readonly opens: Model<ConnectionOpens>,
+    private readonly opens: ConnectionOpensRepository,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
-
-  async onModuleInit(): Promise<void> {
-    await this.opens.init();
-  }
 
   /** Records an open and returns true, or returns false when the user is over the limit. */
   async tryOpen(userId: string): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = this.clock.now();
-      const current = await this.opens.findById(userId).lean<ConnectionOpens>().exec();
-      const recent = (current?.opened_at ?? []).filter((at) => at > now - WINDOW_MS);
+      const current = await this.opens.find(userId);
+      const recent = (current?.openedAtMs ?? []).filter((at) => at > now - WINDOW_MS);
       if (recent.length >= this.config.ws.connectionsPerMinute) {
         return false;
       }
-      if (current === null) {
-        try {
-          await this.opens.create({ _id: userId, version: 0, opened_at: [now] });
-          return true;
-        } catch (error) {
-          if (!isDuplicateKeyError(error)) throw error;
-          continue;
-        }
-      }
-      const result = await this.opens
-        .updateOne({ _id: userId, version: current.version }, { $set: { opened_at: [...recent, now] }, $inc: { version: 1 } })
-        .exec();
-      if (result.modifiedCount === 1) {
+      const recorded = current === undefined ? await this.opens.insert(userId, [now]) : await this.opens.replace(current, [...recent, now]);
+      if (recorded) {
         return true;
       }
     }

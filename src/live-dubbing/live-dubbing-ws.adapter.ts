@@ -10,9 +10,9 @@ import { LiveSessionsService } from './live-sessions.service.js';
 import { PendingSockets } from './pending-sockets.js';
 
 /** The largest text message a client may send: its messages are a few short fields (an auth token is at most 4 KiB). */
-export const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
+const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
 /** Client messages are flat objects: text nested deeper than this is refused before it is parsed. */
-export const MAX_JSON_DEPTH = 8;
+const MAX_JSON_DEPTH = 8;
 /** A live client's frames wait only while a ping or stop is handled: about one socket read (64 KiB), which this covers. */
 const QUEUE_LIMIT_IN_FRAMES = 4;
 /** What a waiting frame costs besides its payload (its Buffer and queue entry), so that empty frames count too. */

@@ -8,6 +8,7 @@ import { QuotaModule } from '../quota/quota.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { ConnectionOpens, ConnectionOpensSchema } from './connection-open.schema.js';
+import { ConnectionOpensRepository } from './connection-opens.repository.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { LiveDubbingGateway } from './live-dubbing.gateway.js';
@@ -40,6 +41,7 @@ import { PendingSockets } from './pending-sockets.js';
     LiveSessionsRepository,
     LiveSessionSweeper,
     LiveQuotaMeter,
+    ConnectionOpensRepository,
     ConnectionRateLimiter,
     LiveDubbingExceptionFilter,
     AuthMessageGuard,

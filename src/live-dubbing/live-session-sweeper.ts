@@ -8,7 +8,7 @@ import { END_OUTCOMES, type EndCause } from './live-dubbing.protocol.js';
 import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
 
 /** A session whose owner has written no heartbeat for this many checkpoint intervals is lost. */
-export const LOST_AFTER_INTERVALS = 3;
+const LOST_AFTER_INTERVALS = 3;
 
 export function lostAfterMs(config: AppConfig): number {
   return LOST_AFTER_INTERVALS * config.beta.checkpointIntervalMs;

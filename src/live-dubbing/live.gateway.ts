@@ -29,7 +29,7 @@ import { LiveSessionsService } from './live-sessions.service.js';
 const NOT_AUTHENTICATED = 'The first message must be auth';
 
 /**
- * The live session protocol shared by the live gateways (dubbing, subtitles). Opening (SPEC §3.1) is
+ * The live session protocol shared by the live gateways (dubbing, subtitles). Opening (docs/protocol.md#opening-a-session) is
  * Nest's own machinery, in order: guards (message, token, rate limit, tier, channel), the beta
  * pre-authorization interceptor (the session's record, then the hold), then the handler (quota, pipeline, ready);
  * LiveSessionsService owns the session through all of it. Every refusal reaches the

@@ -17,7 +17,7 @@ export class MetricsService {
 
   readonly liveSessionsEnded = new Counter({
     name: 'live_dubbing_sessions_ended_total',
-    help: 'Live dubbing sessions ended, by cause (SPEC §3.3)',
+    help: 'Live dubbing sessions ended, by end cause',
     labelNames: ['cause'],
     registers: [this.registry],
   });

@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
+import { normalizeEmail } from './email.js';
 import { User, type SubscriptionTier, type UserRole } from './user.schema.js';
 
 export interface UserRecord {
@@ -84,10 +85,6 @@ function storedId(id: string): string | Types.ObjectId | undefined {
     return id;
   }
   return OBJECT_ID.test(id) ? new Types.ObjectId(id) : undefined;
-}
-
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 function toRecord(user: User): UserRecord {

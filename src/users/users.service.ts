@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import type { SubscriptionTier } from './user.schema.js';
-import { normalizeEmail, UsersRepository, type UserRecord } from './users.repository.js';
+import { normalizeEmail } from './email.js';
+import { UsersRepository, type UserRecord } from './users.repository.js';
 
 @Injectable()
 export class UsersService {

@@ -24,6 +24,12 @@ export interface CreditBalance {
   activeSessions: number;
 }
 
+/** A page of an account's ledger, newest first; `hasMore` when older entries follow the last one. */
+export interface LedgerPage {
+  entries: LedgerEntry[];
+  hasMore: boolean;
+}
+
 export interface Settlement {
   email: string;
   account: AccountCredit;
@@ -56,6 +62,12 @@ export class BetaCreditsService {
 
   account(email: string): Promise<AccountState | undefined> {
     return this.accounts.find(email);
+  }
+
+  /** Up to `limit` ledger entries of the account, newest first, older than `before` (the last entry of the previous page). */
+  async transactions(email: string, limit: number, before?: { createdAt: Date; key: string }): Promise<LedgerPage> {
+    const entries = await this.ledger.page(email, limit + 1, before);
+    return { entries: entries.slice(0, limit), hasMore: entries.length > limit };
   }
 
   /**
@@ -338,7 +350,7 @@ function isSameRequest(recorded: LedgerEntry, input: { email: string; type: stri
   );
 }
 
-export function toBalance(account: AccountState | undefined): CreditBalance {
+function toBalance(account: AccountState | undefined): CreditBalance {
   if (account === undefined) {
     return { totalCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
   }

@@ -1,6 +1,6 @@
 /**
  * Pure credit arithmetic. Credits are integers; a session is charged per started second:
- * total = ceil(ceil(duration s) × rate), capped at what the balance allowed (SPEC §4 I3).
+ * total = ceil(ceil(duration s) × rate), capped at what the balance allowed (invariant I3, docs/credits.md).
  */
 
 /** Credits owed for `seconds` of use at `rate` credits per second (rounded up to whole credits). */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
-import { normalizeEmail } from '../../users/users.repository.js';
+import { normalizeEmail } from '../../users/email.js';
 import { BetaCreditsService, type CreditBalance } from '../credits/beta-credits.service.js';
 import { BetaUsersRepository } from './beta-users.repository.js';
 

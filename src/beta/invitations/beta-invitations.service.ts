@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { DomainError, ErrorCode } from '../../common/errors/domain-error.js';
 import { AppConfig } from '../../config/app-config.js';
-import { normalizeEmail } from '../../users/users.repository.js';
+import { normalizeEmail } from '../../users/email.js';
 import { BetaEnrollmentService, type EnrollmentResult } from '../enrollment/beta-enrollment.service.js';
 import type { BetaInvitationStatus } from './beta-invitation.schema.js';
 import { BetaInvitationsRepository, type BetaInvitationRecord } from './beta-invitations.repository.js';

@@ -15,7 +15,7 @@ import {
   type SessionCredit,
 } from '../credits/credit-math.js';
 import { BetaSessionSignals } from './beta-session-signals.js';
-import type { BetaEndReason } from './beta-session.schema.js';
+import type { BetaEndReason, BetaSessionStatus } from './beta-session.schema.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
 import { InstanceIdentity } from '../../common/instance-identity.js';
 
@@ -100,6 +100,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   find(sessionId: string): Promise<BetaSessionRecord | undefined> {
     return this.sessions.find(sessionId);
+  }
+
+  /** The newest `limit` sessions matching the filter. */
+  list(filter: { status?: BetaSessionStatus; email?: string }, limit: number): Promise<BetaSessionRecord[]> {
+    return this.sessions.list(filter, limit);
   }
 
   /**

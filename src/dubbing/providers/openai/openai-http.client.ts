@@ -28,7 +28,7 @@ export interface RetryDelay {
   maxMs: number;
 }
 
-export const DEFAULT_RETRY_DELAY: RetryDelay = { baseMs: 250, maxMs: 4000 };
+const DEFAULT_RETRY_DELAY: RetryDelay = { baseMs: 250, maxMs: 4000 };
 
 /** Thrown by a response reader when a 2xx answer cannot be used (malformed JSON, wrong audio): not worth retrying. */
 export class UnusableResponseError extends Error {}
@@ -179,7 +179,7 @@ export class OpenAiHttpClient {
 }
 
 /** `Retry-After` as delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(header: string | null, nowMs: number): number | undefined {
+function parseRetryAfter(header: string | null, nowMs: number): number | undefined {
   if (header === null || header.trim() === '') {
     return undefined;
   }

@@ -1,0 +1,47 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import { isDuplicateKeyError } from '../database/mongo-errors.js';
+import { ConnectionOpens } from './connection-open.schema.js';
+
+/** The recent session opens of one user, at the version its next compare-and-set is conditioned on. */
+export interface ConnectionOpensRecord {
+  userId: string;
+  version: number;
+  openedAtMs: number[];
+}
+
+@Injectable()
+export class ConnectionOpensRepository implements OnModuleInit {
+  constructor(@InjectModel(ConnectionOpens.name) private readonly opens: Model<ConnectionOpens>) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.opens.init();
+  }
+
+  async find(userId: string): Promise<ConnectionOpensRecord | undefined> {
+    const found = await this.opens.findById(userId).lean<ConnectionOpens>().exec();
+    return found === null ? undefined : { userId: found._id, version: found.version, openedAtMs: found.opened_at };
+  }
+
+  /** Records the user's first opens; false when another instance recorded the user first. */
+  async insert(userId: string, openedAtMs: number[]): Promise<boolean> {
+    try {
+      await this.opens.create({ _id: userId, version: 0, opened_at: openedAtMs });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** Replaces the opens if the record is still at `record.version`; false when another write got there first. */
+  async replace(record: ConnectionOpensRecord, openedAtMs: number[]): Promise<boolean> {
+    const result = await this.opens
+      .updateOne({ _id: record.userId, version: record.version }, { $set: { opened_at: openedAtMs }, $inc: { version: 1 } })
+      .exec();
+    return result.modifiedCount === 1;
+  }
+}
