@@ -88,9 +88,21 @@ describe('checkTrial', () => {
     expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, closed: { code: 1000, atMs: T0 + 12_600 }, faults }))).toEqual([]);
   });
 
+  it('accepts an end at the resume of an owner that was paused when its client vanished', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 9000, endMs: T0 + 12_400 }];
+    const vanished = { action: { kind: 'vanish' as const, atMs: T0 + 10_100 }, closed: { code: 1006, atMs: T0 + 10_100 } };
+    expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, faults, ...vanished }))).toEqual([]);
+  });
+
+  it('finds an instance_lost end at the last heartbeat before a pause whose client was closed 1011 rather than 4409', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 10_400, endMs: T0 + 14_000 }];
+    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1011, atMs: T0 + 14_100 }, faults });
+    expect(checks(lost)).toEqual(['closed 1011 instead of 4409 session_moved after its session ended instance_lost']);
+  });
+
   it('finds an instance_lost end that no fault of its owner explains', () => {
     const faults: FaultRecord[] = [{ kind: 'kill', instance: 'b', startMs: T0 + 10_000 }];
-    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1006, atMs: T0 + 10_300 }, faults });
+    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 4409, atMs: T0 + 10_300 }, faults });
     expect(checks(lost)).toEqual(['instance_lost at an end_at no fault of its owner explains']);
   });
 

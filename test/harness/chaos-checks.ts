@@ -1,6 +1,7 @@
 import { chargeableSeconds, creditsForSeconds } from '../../src/beta/credits/credit-math.js';
 import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
 import type { DatabaseContext } from './database-context.js';
+import { CloseCode } from '../../src/live-dubbing/live-dubbing.protocol.js';
 import type { FaultKind } from './chaos-plan.js';
 
 /*
@@ -229,14 +230,16 @@ function checkEndWindow(
     add('end_at after the client left or saw the socket close', { ...detail(), observed_end: new Date(observedEnd) });
   }
   if (live.end_cause === 'user_stopped' || live.end_cause === 'disconnected') {
-    const left = client.action !== undefined && (client.closed === undefined || client.closed.atMs >= client.action.atMs);
-    if (!left) {
+    if (!leftFirst(client)) {
       add(`ended ${live.end_cause} although the client never left`, detail());
     } else if (endAt < client.action!.atMs - timing.marginMs) {
       add(`ended ${live.end_cause} before the client left`, detail());
     }
   }
   if (live.end_cause === 'instance_lost') {
+    if (toldOtherThanMoved(client, faults)) {
+      add(`closed ${client.closed!.code} instead of 4409 session_moved after its session ended instance_lost`, detail());
+    }
     const silence = silences(client.instance, faults, timing).find(
       (s) => s.startMs - timing.heartbeatMs - timing.marginMs <= endAt && endAt <= s.lastHeartbeatMs + timing.marginMs,
     );
@@ -249,19 +252,33 @@ function checkEndWindow(
   return undefined;
 }
 
-/** The earliest moment the owner could know the session was over: the client's leaving as the owner reads it, or the close. */
+/**
+ * The latest moment the owner can have learnt the session was over: when it could read the client's leaving, or
+ * else when it closed the socket. (A client that vanishes sees its own socket close at once; that says nothing.)
+ */
 function observedEndMs(client: ClientRecord, faults: FaultRecord[]): number | undefined {
-  const times: number[] = [];
-  if (client.action !== undefined) {
+  if (leftFirst(client)) {
     const pause = faults.find(
       (f) => f.kind === 'pause' && f.instance === client.instance && f.startMs <= client.action!.atMs && client.action!.atMs <= f.endMs!,
     );
-    times.push(pause?.endMs ?? client.action.atMs);
+    return pause?.endMs ?? client.action!.atMs;
   }
-  if (client.closed !== undefined) {
-    times.push(client.closed.atMs);
+  return client.closed?.atMs;
+}
+
+/** Whether the client left while its socket was still open (rather than being closed by the server or a dead owner). */
+function leftFirst(client: ClientRecord): boolean {
+  return client.action !== undefined && (client.closed === undefined || client.closed.atMs >= client.action.atMs);
+}
+
+/** A client still connected to a live owner when its session was taken from that owner is told so: 4409. */
+function toldOtherThanMoved(client: ClientRecord, faults: FaultRecord[]): boolean {
+  const closed = client.closed;
+  if (client.liveSessionId === undefined || closed === undefined || leftFirst(client)) {
+    return false;
   }
-  return times.length === 0 ? undefined : Math.min(...times);
+  const ownerKilled = faults.some((f) => f.kind === 'kill' && f.instance === client.instance && f.startMs <= closed.atMs);
+  return !ownerKilled && closed.code !== CloseCode.SessionMoved;
 }
 
 interface Silence {
