@@ -50,13 +50,13 @@ const ENV = {
 
 const FEATURES = { dubbing: LIVE_DUBBING_FEATURE, subtitles: LIVE_SUBTITLES_FEATURE } as const;
 
-/** CHAOS_SEED replays one trial; otherwise CHAOS_TRIALS trials (default 3) on fresh random seeds. */
+/** CHAOS_SEED replays one trial; otherwise CHAOS_TRIALS trials (default 4) on fresh random seeds. */
 function trialSeeds(): number[] {
   const seed = process.env.CHAOS_SEED;
   if (seed !== undefined && seed !== '') {
     return [wholeNumber('CHAOS_SEED', seed)];
   }
-  const trials = wholeNumber('CHAOS_TRIALS', process.env.CHAOS_TRIALS || '3');
+  const trials = wholeNumber('CHAOS_TRIALS', process.env.CHAOS_TRIALS || '4');
   return Array.from({ length: trials }, () => randomInt(2 ** 31 - 1));
 }
 
