@@ -256,9 +256,9 @@ async function runClient(
   if (!opened) {
     return;
   }
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
   record.authAtMs = Date.now();
   socket.send(JSON.stringify(authMessage(v)));
-  const isReady = new Promise<void>((resolve) => (ready = resolve));
   const outcome = await Promise.race([isReady.then(() => 'ready'), closed.then(() => 'closed'), trialOver.then(() => 'over')]);
   if (outcome === 'ready' && session.audioRepeats > 0) {
     void streamAudio(socket, session.audioRepeats, () => record.action !== undefined);
