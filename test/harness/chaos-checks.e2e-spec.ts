@@ -1,0 +1,137 @@
+import { checkTrial, type Books, type ClientRecord, type FaultRecord } from './chaos-checks.js';
+
+const T0 = Date.UTC(2030, 0, 1);
+const TIMING = { heartbeatMs: 500, marginMs: 1000 };
+const EMAIL = 'viewer@example.com';
+
+/** One session of 10.2 s at 1 credit/s on instance `a`, its client and the books it leaves; `overrides` bend one part. */
+function trial(
+  overrides: {
+    endCause?: string;
+    endAtMs?: number;
+    charged?: number;
+    granted?: number;
+    action?: ClientRecord['action'];
+    closed?: ClientRecord['closed'];
+    faults?: FaultRecord[];
+  } = {},
+) {
+  const endAtMs = overrides.endAtMs ?? T0 + 10_200;
+  const charged = overrides.charged ?? 11;
+  const granted = overrides.granted ?? 1000;
+  const books: Books = {
+    liveSessions: [
+      {
+        _id: 'live-1',
+        user_id: 'user-1',
+        email: EMAIL,
+        feature: 'live_dubbing',
+        status: 'ended',
+        started_at: new Date(T0),
+        beta_session_id: 'beta-1',
+        end_cause: overrides.endCause ?? 'user_stopped',
+        end_at: new Date(endAtMs),
+      },
+    ],
+    betaSessions: [
+      { _id: 'beta-1', email: EMAIL, status: 'ended', rate: 1, estimated_cost: 5, started_at: new Date(T0), charged_credits: charged },
+    ],
+    quotaSessions: [{ _id: 'quota-1', user_id: 'user-1', status: 'completed' }],
+    accounts: [{ _id: EMAIL, total_granted: granted, total_debited: charged, held: 0, sessions: {} }],
+    ledger: [
+      { _id: `enrollment:${EMAIL}`, email: EMAIL, type: 'grant', amount: granted, created_at: new Date(T0 - 1000) },
+      { _id: 'debit:beta-1:1', email: EMAIL, type: 'debit', amount: -charged, session_id: 'beta-1', created_at: new Date(endAtMs) },
+    ],
+    drifts: [],
+  };
+  const client: ClientRecord = {
+    index: 0,
+    email: EMAIL,
+    userId: 'user-1',
+    feature: 'live_dubbing',
+    instance: 'a',
+    authAtMs: T0 - 50,
+    liveSessionId: 'live-1',
+    action: 'action' in overrides ? overrides.action : { kind: 'stop', atMs: T0 + 10_100 },
+    closed: overrides.closed ?? { code: 1000, atMs: T0 + 10_300 },
+  };
+  return { clients: [client], faults: overrides.faults ?? [], books, timing: TIMING };
+}
+
+const checks = (input: ReturnType<typeof trial>) => checkTrial(input).violations.map((violation) => violation.check);
+
+describe('checkTrial', () => {
+  it('finds nothing wrong with a session stopped by its client and charged its started seconds', () => {
+    expect(checks(trial())).toEqual([]);
+  });
+
+  it('finds a session charged for time after its end_at', () => {
+    expect(checks(trial({ charged: 12 }))).toEqual(['I3: charged for time after the session’s end_at']);
+  });
+
+  it('finds a session charged less than its time while the balance allowed more', () => {
+    expect(checks(trial({ charged: 10 }))).toEqual(['I3: charged less than its time while the balance allowed more']);
+  });
+
+  it('accepts a session charged less than its time when the balance ran out', () => {
+    expect(checks(trial({ charged: 8, granted: 8 }))).toEqual([]);
+  });
+
+  it('finds a session ended well after its client stopped', () => {
+    expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, closed: { code: 1000, atMs: T0 + 12_600 } }))).toEqual([
+      'end_at after the client left or saw the socket close',
+    ]);
+  });
+
+  it('accepts an end at the resume of an owner that was paused when its client stopped', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 9000, endMs: T0 + 12_400 }];
+    expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, closed: { code: 1000, atMs: T0 + 12_600 }, faults }))).toEqual([]);
+  });
+
+  it('accepts an end at the resume of an owner that was paused when its client vanished', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 9000, endMs: T0 + 12_400 }];
+    const vanished = { action: { kind: 'vanish' as const, atMs: T0 + 10_100 }, closed: { code: 1006, atMs: T0 + 10_100 } };
+    expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, faults, ...vanished }))).toEqual([]);
+  });
+
+  it('finds an instance_lost end at the last heartbeat before a pause whose client was closed 1011 rather than 4409', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 10_400, endMs: T0 + 14_000 }];
+    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1011, atMs: T0 + 14_100 }, faults });
+    expect(checks(lost)).toEqual(['closed 1011 instead of 4409 session_moved after its session ended instance_lost']);
+  });
+
+  it('finds an instance_lost end that no fault of its owner explains', () => {
+    const faults: FaultRecord[] = [{ kind: 'kill', instance: 'b', startMs: T0 + 10_000 }];
+    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 4409, atMs: T0 + 10_300 }, faults });
+    expect(checks(lost)).toEqual(['instance_lost at an end_at no fault of its owner explains']);
+  });
+
+  it('accepts an instance_lost end at the last heartbeat before its owner was killed', () => {
+    const faults: FaultRecord[] = [{ kind: 'kill', instance: 'a', startMs: T0 + 10_600 }];
+    const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1006, atMs: T0 + 10_600 }, faults });
+    expect(checks(lost)).toEqual([]);
+  });
+
+  it('counts an instance_lost end explained only by a frozen database apart from the violations', () => {
+    const faults: FaultRecord[] = [{ kind: 'freeze', startMs: T0 + 10_400, endMs: T0 + 14_000 }];
+    const lost = checkTrial(trial({ endCause: 'instance_lost', action: undefined, closed: { code: 4409, atMs: T0 + 14_500 }, faults }));
+    expect(lost).toEqual({ violations: [], reapedAfterFreeze: 1 });
+  });
+
+  it('finds a ledger that does not replay to the balance and credits still held', () => {
+    const input = trial();
+    input.books.accounts[0] = { ...input.books.accounts[0], total_debited: 12, held: 5 };
+    expect(checks(input)).toEqual([
+      'I2: the ledger does not replay to the balance',
+      'I2: credits still held after every session ended',
+      'user debited other than the sum of its sessions’ charges',
+    ]);
+  });
+
+  it('finds records left running', () => {
+    const input = trial();
+    input.books.liveSessions[0].status = 'ending';
+    input.books.quotaSessions[0].status = 'active';
+    expect(checks(input)).toEqual(['live session left ending', 'quota session left active']);
+  });
+});
