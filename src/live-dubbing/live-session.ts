@@ -27,6 +27,8 @@ export class LiveSession {
   registeredAt?: number;
   /** The owner epoch this instance holds the session's record at. */
   epoch = 0;
+  /** Why and when it ends is in the record (at `epoch`, which that write moved). */
+  endRecorded = false;
   betaSessionId?: string;
   betaEstimate?: number;
   betaRemaining?: number;

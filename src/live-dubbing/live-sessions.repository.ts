@@ -81,11 +81,14 @@ export class LiveSessionsRepository implements OnModuleInit {
     return new Set(owned.filter(({ id }) => !held.has(id)).map(({ id }) => id));
   }
 
-  /** The owner records why and when its session ends; false when it no longer owns it. A re-driven end writes the same values. */
+  /**
+   * The owner records why and when its session ends, and moves the epoch: a sweep that read the session before
+   * then can no longer take it over. False when this owner no longer holds it at `owner.epoch`.
+   */
   async markEnding(owner: Ownership, end: { cause: string; atMs: number }): Promise<boolean> {
     const result = await driverCollection(this.sessions).updateOne(
       { _id: owner.id, owner_epoch: owner.epoch },
-      { $set: { status: 'ending', end_cause: end.cause, end_at: new Date(end.atMs) } },
+      { $set: { status: 'ending', end_cause: end.cause, end_at: new Date(end.atMs) }, $inc: { owner_epoch: 1 } },
     );
     return result.matchedCount === 1;
   }

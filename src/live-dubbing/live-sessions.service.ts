@@ -375,14 +375,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (session.registeredAt === undefined) {
       return undefined;
     }
-    const owner = { id: session.id, epoch: session.epoch };
     const outcome = END_OUTCOMES[session.endCause!];
     const endAt = session.endAt!;
     try {
-      if (!(await this.records.markEnding(owner, { cause: session.endCause!, atMs: endAt }))) {
+      if (!(await this.recordEnd(session))) {
         this.letGo(session);
         return undefined;
       }
+      const owner = { id: session.id, epoch: session.epoch };
       const [betaEnd] = await Promise.all([
         session.betaSessionId === undefined || session.betaEnded
           ? undefined
@@ -400,6 +400,32 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       });
       return undefined;
     }
+  }
+
+  /**
+   * Writes why and when the session ends, moving the owner epoch so that a sweep which read the session as silent
+   * before cannot overwrite it. False when another instance holds the session. A write whose answer was lost is
+   * recognised on the next attempt by what it wrote.
+   */
+  private async recordEnd(session: LiveSession): Promise<boolean> {
+    if (session.endRecorded) {
+      return true;
+    }
+    const end = { cause: session.endCause!, atMs: session.endAt! };
+    let recorded = await this.records.markEnding({ id: session.id, epoch: session.epoch }, end);
+    if (!recorded) {
+      const found = await this.records.find(session.id);
+      recorded =
+        found?.ownerEpoch === session.epoch + 1 &&
+        found.ownerInstanceId === this.instance.id &&
+        found.endCause === end.cause &&
+        found.endAtMs === end.atMs;
+    }
+    if (recorded) {
+      session.epoch += 1;
+      session.endRecorded = true;
+    }
+    return recorded;
   }
 
   /**
