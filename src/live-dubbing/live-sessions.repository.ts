@@ -126,7 +126,11 @@ export class LiveSessionsRepository implements OnModuleInit {
       end_cause: session.endCause ?? end.cause,
       end_at: new Date(session.endAtMs ?? end.atMs),
     };
-    const result = await driverCollection(this.sessions).updateOne({ _id: session.id, owner_epoch: session.ownerEpoch }, { $set: taken });
+    // The heartbeat read is part of the condition: an owner that proved itself since (a pause just ended) keeps it.
+    const result = await driverCollection(this.sessions).updateOne(
+      { _id: session.id, owner_epoch: session.ownerEpoch, heartbeat_at: new Date(session.heartbeatAtMs) },
+      { $set: taken },
+    );
     if (result.matchedCount !== 1) {
       return undefined;
     }

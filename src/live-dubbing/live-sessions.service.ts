@@ -79,7 +79,13 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {
-    this.beta.chargeOnlyUntil(() => this.heldUntil());
+    this.beta.useOwnership({
+      prove: async () => {
+        await this.proveHeld();
+        return this.confirmedAt;
+      },
+      inDoubt: () => this.inDoubt(),
+    });
   }
 
   /** A new socket's session, or undefined when this instance is shutting down (the socket is closed 1012). */
@@ -186,12 +192,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * no audio taken, no pong — until the next heartbeat settles it one way or the other.
    */
   inDoubt(): boolean {
-    return this.clock.now() > this.heldUntil();
-  }
-
-  /** Until when no other instance can have taken this instance's sessions over: charging stops there too. */
-  private heldUntil(): number {
-    return this.confirmedAt + lostAfterMs(this.config) - this.config.ws.heartbeatMs;
+    return this.clock.now() > this.confirmedAt + lostAfterMs(this.config) - this.config.ws.heartbeatMs;
   }
 
   /** A well-formed auth message arrived: the opening's checks begin. */
@@ -520,15 +521,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   private async heartbeat(): Promise<void> {
     this.cancelHeartbeat = undefined;
-    const held = [...this.held.values()];
-    const now = this.clock.now();
     try {
-      const lost = await this.records.heartbeat(
-        held.map((session) => ({ id: session.id, epoch: session.epoch })),
-        now,
-      );
-      this.confirmedAt = now;
-      held.filter((session) => lost.has(session.id)).forEach((session) => this.letGo(session));
+      const held = await this.proveHeld();
       await this.endRevokedAccess(held.filter((session) => session.phase === 'live'));
     } catch (error) {
       this.logger.error({ err: error }, 'Live session heartbeat failed; trying again at the next one');
@@ -536,6 +530,19 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (this.held.size > 0) {
       this.scheduleHeartbeat();
     }
+  }
+
+  /** One heartbeat round: the sessions still held are proven so at its start; those another instance took are let go. */
+  private async proveHeld(): Promise<LiveSession[]> {
+    const held = [...this.held.values()];
+    const now = this.clock.now();
+    const lost = await this.records.heartbeat(
+      held.map((session) => ({ id: session.id, epoch: session.epoch })),
+      now,
+    );
+    this.confirmedAt = Math.max(this.confirmedAt, now);
+    held.filter((session) => lost.has(session.id)).forEach((session) => this.letGo(session));
+    return held.filter((session) => !lost.has(session.id));
   }
 
   private async endRevokedAccess(live: LiveSession[]): Promise<void> {

@@ -189,14 +189,20 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 500 });
     const start = await ctx.sessions.start(user);
     if (!start.ok) throw new Error('start refused');
-    const heldUntil = clock.now() + 12_000;
-    ctx.sessions.chargeOnlyUntil(() => heldUntil);
+    const provenUntil = clock.now() + 12_000;
+    let inDoubt = true;
+    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt });
     await clock.advance(45_000);
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
-    ctx.sessions.chargeOnlyUntil(() => Number.POSITIVE_INFINITY);
+    // The paid time (the 60-credit hold) runs out while in doubt: nothing is charged until the owner knows.
+    await clock.advance(20_000);
+    expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
+    inDoubt = false;
+    ctx.sessions.useOwnership({ prove: () => Promise.resolve(Number.POSITIVE_INFINITY), inDoubt: () => inDoubt });
+    await clock.advance(1_000);
     await ctx.checkpoint.tick();
-    expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ charged_credits: 45 });
+    expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ charged_credits: 66 });
     await ctx.sessions.end(start.sessionId, 'user_stopped');
     await ctx.connection.dropDatabase();
     await ctx.close();

@@ -33,7 +33,7 @@ export class CreditCheckpointService {
 
   async tick(): Promise<CheckpointReport> {
     // Never past the instant this instance surely still holds its sessions (docs/credits.md).
-    const now = this.betaSessions.chargeableNow();
+    const now = await this.betaSessions.chargeableNow();
     const active = await this.sessions.findActive();
     const owned = active.filter((session) => session.instance_id === this.instance.id && this.betaSessions.isWatched(session._id));
     // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.

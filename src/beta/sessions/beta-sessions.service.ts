@@ -23,6 +23,13 @@ export type StartResult =
   | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number; startedAt: number }
   | { ok: false; remainingCredits: number; estimatedCost: number };
 
+/** See `useOwnership`. */
+export interface SessionOwnership {
+  /** Proves the sessions still held (letting go of the others); resolves with the instant of the last proof. */
+  prove(): Promise<number>;
+  inDoubt(): boolean;
+}
+
 interface Watch {
   email: string;
   grantedCredits: number;
@@ -39,7 +46,7 @@ interface Watch {
 export class BetaSessionsService implements OnApplicationShutdown {
   private readonly logger = new Logger(BetaSessionsService.name);
   private readonly watches = new Map<string, Watch>();
-  private chargeableUntil: () => number = () => Number.POSITIVE_INFINITY;
+  private ownership: SessionOwnership = { prove: () => Promise.resolve(Number.POSITIVE_INFINITY), inDoubt: () => false };
 
   constructor(
     private readonly credits: BetaCreditsService,
@@ -166,17 +173,19 @@ export class BetaSessionsService implements OnApplicationShutdown {
   }
 
   /**
-   * The instant up to which this instance may charge the sessions it watches: the owner of live sessions sets it to
-   * how long it surely still holds them, so an instance that was paused charges nothing for time another instance
-   * may already have ended its sessions at (docs/credits.md, "Ownership across instances").
+   * What the owner of live sessions knows of its hold on them: the checkpoint has it prove that it still holds them
+   * and charges no later than that proof, and the cut-off waits while it is in doubt, so an instance that was paused
+   * charges nothing for time another instance may already have ended its sessions at (docs/credits.md, "Ownership
+   * across instances").
    */
-  chargeOnlyUntil(horizon: () => number): void {
-    this.chargeableUntil = horizon;
+  useOwnership(ownership: SessionOwnership): void {
+    this.ownership = ownership;
   }
 
-  /** Now, or the charging horizon if that is earlier. */
-  chargeableNow(): number {
-    return Math.min(this.clock.now(), this.chargeableUntil());
+  /** The instant the checkpoint charges up to: now, once ownership is proven, or the last proof if that is earlier. */
+  async chargeableNow(): Promise<number> {
+    const proven = await this.ownership.prove();
+    return Math.min(this.clock.now(), proven);
   }
 
   isWatched(sessionId: string): boolean {
@@ -241,7 +250,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
     if (watch === undefined) {
       return;
     }
-    if (this.chargeableNow() < this.clock.now()) {
+    if (this.ownership.inDoubt()) {
       // Not sure this instance still holds the session: check again once the owner has proved it.
       watch.timers.push(this.clock.setTimer(1000, () => this.onPaidTimeOver(sessionId)));
       return;
