@@ -33,12 +33,12 @@ import { LiveSessionsRepository } from './live-sessions.repository.js';
 import { PendingSockets } from './pending-sockets.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
-export const MAX_BUFFERED_BYTES = 1 << 20;
+const MAX_BUFFERED_BYTES = 1 << 20;
 /** A failed end is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
 const REDRIVE_FIRST_MS = 500;
 const REDRIVE_MAX_MS = 10_000;
 
-export interface Farewell {
+interface Farewell {
   message?: object;
   closeCode: number;
   closeReason: string;
@@ -231,7 +231,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   }
 
   /**
-   * Holds the beta estimate (SPEC step 7 of the opening). The session follows its credit signals from before the
+   * Holds the beta estimate (step 7 of the opening, docs/protocol.md). The session follows its credit signals from before the
    * hold, so a warning already due when it starts reaches the client. Too few credits: the insufficient-credits error.
    */
   async holdCredits(session: LiveSession): Promise<void> {

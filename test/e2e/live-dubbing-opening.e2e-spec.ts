@@ -2,7 +2,7 @@ import { startTestApp, type TestApp } from '../harness/app.js';
 import { authMessage, openSession, refusal, signedToken, viewer, waitUntil } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
-describe('LiveDubbingGateway: opening a session (SPEC §3.1)', () => {
+describe('LiveDubbingGateway: opening a session', () => {
   let t: TestApp;
 
   beforeAll(async () => {

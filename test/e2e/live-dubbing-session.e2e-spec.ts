@@ -8,7 +8,7 @@ import { speech } from '../harness/audio.js';
 import { openSession, viewer, waitUntil } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
 
-/** Ending a session (SPEC §3.3), with the clock driven by the test: exact seconds, no waiting. */
+/** Ending a session (docs/protocol.md, "How a session ends"), with the clock driven by the test: exact seconds, no waiting. */
 describe('LiveDubbingGateway: a running session', () => {
   const clock = new ManualClock();
   let t: TestApp;
