@@ -37,6 +37,9 @@ export class LiveSession {
   quotaSessionId?: string;
   pipeline?: DubbingPipeline;
   droppedAudioSegments = 0;
+  /** When the client was last heard from: its last frame or pong. */
+  lastHeardAt = 0;
+  unansweredPings = 0;
   /** Credit messages due before `ready` went out, sent right after it. */
   readonly heldMessages: object[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */

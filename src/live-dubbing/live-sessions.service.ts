@@ -95,8 +95,18 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       return undefined;
     }
     const session = new LiveSession(randomUUID(), socket, feature, new AudioRateMeter(this.clock));
+    session.lastHeardAt = this.clock.now();
     this.sessions.set(socket, session);
     this.metrics.liveSessions.inc();
+    socket.on('message', () => (session.lastHeardAt = this.clock.now()));
+    socket.on('pong', () => {
+      session.lastHeardAt = this.clock.now();
+      session.unansweredPings = 0;
+    });
+    // A close frame means the client left now; a connection lost without one was last in use when last heard from.
+    socket.once('close', (code: number) => {
+      void this.end(session, 'disconnected', undefined, code === CloseCode.Abnormal ? session.lastHeardAt : undefined);
+    });
     return session;
   }
 
@@ -270,13 +280,12 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
   }
 
-  async end(session: LiveSession, cause: EndCause, farewell?: Farewell): Promise<void> {
+  /** Ends the session; charging stops `at` (now by default), or where it started if it never went live. */
+  async end(session: LiveSession, cause: EndCause, farewell?: Farewell, at = this.clock.now()): Promise<void> {
     if (session.phase === 'ended') {
       return;
     }
-    const now = this.clock.now();
-    // A session refused before it went live has used nothing: charging stops where it started.
-    session.endAt = session.phase === 'live' ? now : (session.registeredAt ?? now);
+    session.endAt = session.phase === 'live' ? at : (session.registeredAt ?? at);
     session.phase = 'ended';
     session.endCause = cause;
     session.runCleanups();
@@ -521,6 +530,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   private async heartbeat(): Promise<void> {
     this.cancelHeartbeat = undefined;
+    this.pingLiveConnections();
     try {
       const held = await this.proveHeld();
       await this.endRevokedAccess(held.filter((session) => session.phase === 'live'));
@@ -529,6 +539,25 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
     if (this.held.size > 0) {
       this.scheduleHeartbeat();
+    }
+  }
+
+  /**
+   * A WebSocket ping to every live connection; one that left two pings unanswered is lost: it is cut, and its
+   * session ends as the client leaving, charged up to when it was last heard from.
+   */
+  private pingLiveConnections(): void {
+    for (const session of this.sessions.values()) {
+      if (session.phase !== 'live') {
+        continue;
+      }
+      if (session.unansweredPings >= 2) {
+        this.logger.warn({ session_id: session.id }, 'Live connection lost: two pings unanswered');
+        session.socket.terminate();
+      } else {
+        session.unansweredPings++;
+        session.socket.ping();
+      }
     }
   }
 

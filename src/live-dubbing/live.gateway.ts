@@ -1,6 +1,6 @@
 import { DomainError } from '../common/errors/domain-error.js';
 import { Logger, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { ConnectedSocket, MessageBody, OnGatewayConnection, OnGatewayDisconnect, SubscribeMessage } from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, OnGatewayConnection, SubscribeMessage } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { Clock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
@@ -38,7 +38,7 @@ const NOT_AUTHENTICATED = 'The first message must be auth';
  * failSocket path as the filter's. Subclasses name the feature and its path.
  */
 @UseFilters(LiveDubbingExceptionFilter)
-export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export abstract class LiveGateway implements OnGatewayConnection {
   private readonly logger = new Logger(this.constructor.name);
 
   protected abstract readonly feature: LiveFeature;
@@ -63,14 +63,6 @@ export abstract class LiveGateway implements OnGatewayConnection, OnGatewayDisco
     });
     session.onEnd(cancel);
     socket.once('close', cancel);
-  }
-
-  async handleDisconnect(socket: WebSocket): Promise<void> {
-    try {
-      await this.sessions.end(this.sessions.get(socket), 'disconnected');
-    } catch {
-      // already ended
-    }
   }
 
   @SubscribeMessage(ClientMessageType.Auth)

@@ -149,6 +149,37 @@ describe(LiveSessionsService.name, () => {
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'access_revoked', charged_credits: 10 });
   });
 
+  it('pings every live connection; one that leaves two pings unanswered is cut and charged up to when it was last heard from', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const client = await TestWsClient.connect(t.baseUrl, '/ws/live-dubbing', { autoPong: false });
+    client.send({ type: 'auth', token: v.token, channel_id: v.channel.id, target_lang: 'en' });
+    const ready = await client.next('ready');
+    await clock.advance(2_500);
+    client.send({ type: 'ping' });
+    await client.next('pong');
+    await clock.advance(2 * HEARTBEAT_MS);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(HEARTBEAT_MS);
+    expect((await client.waitClose()).code).toBe(1006);
+    await waitUntil(async () => (await record(ready.session_id))?.status === 'ended');
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'user_stopped', charged_credits: 3 });
+    expect(await record(ready.session_id)).toMatchObject({ endCause: 'disconnected' });
+  });
+
+  it('keeps a connection that answers the pings, however quiet it is', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { client } = await openSession(t, v);
+    for (let round = 0; round < 5; round++) {
+      await clock.advance(HEARTBEAT_MS);
+      // The client's pong travels over a real socket.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    client.send({ type: 'ping' });
+    expect(await client.next('pong')).toEqual({ type: 'pong' });
+    client.send({ type: 'stop' });
+    expect(await client.next('session_ended')).toMatchObject({ session_charged: 50 });
+  });
+
   it('sends a warning already due when the session starts right after ready', async () => {
     const v = await viewer(t.app, { credits: 500 });
     await t.app.get(BetaCreditsService).change({ email: v.user.email, amount: -410, key: `spend:${v.user.email}`, type: 'adjustment' });

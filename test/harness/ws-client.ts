@@ -28,8 +28,9 @@ export class TestWsClient {
     socket.on('error', () => this.wake());
   }
 
-  static connect(baseUrl: string, path = '/ws/live-dubbing'): Promise<TestWsClient> {
-    const socket = new WebSocket(baseUrl.replace(/^http/, 'ws') + path);
+  /** `autoPong: false` makes a client whose connection went dead: it leaves the server's pings unanswered. */
+  static connect(baseUrl: string, path = '/ws/live-dubbing', options: { autoPong?: boolean } = {}): Promise<TestWsClient> {
+    const socket = new WebSocket(baseUrl.replace(/^http/, 'ws') + path, options);
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new TestWsClient(socket)));
       socket.once('error', reject);

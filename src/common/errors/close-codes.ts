@@ -2,6 +2,8 @@
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** Never sent: the code a socket reports when its connection ended without a close frame. */
+  Abnormal: 1006,
   InvalidFramePayload: 1007,
   PolicyViolation: 1008,
   MessageTooBig: 1009,
