@@ -85,6 +85,12 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         return this.confirmedAt;
       },
       inDoubt: () => this.inDoubt(),
+      lastHeardFrom: () =>
+        new Map(
+          [...this.held.values()]
+            .filter((session) => session.betaSessionId !== undefined)
+            .map((session) => [session.betaSessionId!, session.lastHeardAt]),
+        ),
     });
   }
 

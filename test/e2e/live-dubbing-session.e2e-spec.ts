@@ -56,6 +56,9 @@ describe('LiveDubbingGateway: a running session', () => {
     const v = await viewer(t.app, { credits: 100 });
     const { client, ready } = await openSession(t, v);
     await clock.advance(30_000);
+    // A checkpoint charges a session up to when its client was last heard from: a quiet one, at its last ping.
+    client.send({ type: 'ping' });
+    await client.next('pong');
     await tick();
     expect(await client.next('credits')).toEqual({ type: 'credits', remaining_credits: 70, session_charged: 30 });
     await clock.advance(50_000);

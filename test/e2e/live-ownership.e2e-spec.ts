@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
+import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
 import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
 import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { InstanceIdentity } from '../../src/common/instance-identity.js';
@@ -159,6 +160,9 @@ describe(LiveSessionsService.name, () => {
     await client.next('pong');
     await clock.advance(2 * HEARTBEAT_MS);
     expect(client.closed).toBeUndefined();
+    // Not heard from since 2.5 s: a checkpoint now charges the 2 completed seconds up to then, not 20.
+    await t.app.get(CreditCheckpointService).tick();
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'active', charged_credits: 2 });
     await clock.advance(HEARTBEAT_MS);
     expect((await client.waitClose()).code).toBe(1006);
     await waitUntil(async () => (await record(ready.session_id))?.status === 'ended');
@@ -222,7 +226,7 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     if (!start.ok) throw new Error('start refused');
     const provenUntil = clock.now() + 12_000;
     let inDoubt = true;
-    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt });
+    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt, lastHeardFrom: () => new Map() });
     await clock.advance(45_000);
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
@@ -230,7 +234,11 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     await clock.advance(20_000);
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
     inDoubt = false;
-    ctx.sessions.useOwnership({ prove: () => Promise.resolve(Number.POSITIVE_INFINITY), inDoubt: () => inDoubt });
+    ctx.sessions.useOwnership({
+      prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
+      inDoubt: () => inDoubt,
+      lastHeardFrom: () => new Map(),
+    });
     await clock.advance(1_000);
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ charged_credits: 66 });

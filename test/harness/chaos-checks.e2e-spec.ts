@@ -94,6 +94,19 @@ describe('checkTrial', () => {
     expect(checks(trial({ endAtMs: T0 + 12_500, charged: 13, faults, ...vanished }))).toEqual([]);
   });
 
+  it('accepts a vanished client charged up to when its paused owner last heard from it', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 9000, endMs: T0 + 12_400 }];
+    const vanished = { action: { kind: 'vanish' as const, atMs: T0 + 10_100 }, closed: { code: 1006, atMs: T0 + 10_100 } };
+    expect(checks(trial({ endCause: 'disconnected', endAtMs: T0 + 8_800, charged: 9, faults, ...vanished }))).toEqual([]);
+  });
+
+  it('finds a vanished client ended long before it was last heard from', () => {
+    const vanished = { action: { kind: 'vanish' as const, atMs: T0 + 10_100 }, closed: { code: 1006, atMs: T0 + 10_100 } };
+    expect(checks(trial({ endCause: 'disconnected', endAtMs: T0 + 5_000, charged: 5, ...vanished }))).toEqual([
+      'ended disconnected before the client left',
+    ]);
+  });
+
   it('finds an instance_lost end at the last heartbeat before a pause whose client was closed 1011 rather than 4409', () => {
     const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 10_400, endMs: T0 + 14_000 }];
     const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1011, atMs: T0 + 14_100 }, faults });

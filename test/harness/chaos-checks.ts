@@ -232,7 +232,7 @@ function checkEndWindow(
   if (live.end_cause === 'user_stopped' || live.end_cause === 'disconnected') {
     if (!leftFirst(client)) {
       add(`ended ${live.end_cause} although the client never left`, detail());
-    } else if (endAt < client.action!.atMs - timing.marginMs) {
+    } else if (endAt < lastHeardBy(client, faults, timing) - timing.marginMs) {
       add(`ended ${live.end_cause} before the client left`, detail());
     }
   }
@@ -267,6 +267,25 @@ function observedEndMs(client: ClientRecord, faults: FaultRecord[]): number | un
 }
 
 /** Whether the client left while its socket was still open (rather than being closed by the server or a dead owner). */
+/**
+ * The earliest a session may end once its client left. A close frame or `stop` ends it when the client left. A
+ * vanished client (no close frame) is charged up to when its owner last heard from it: its pong to the ping before
+ * (pings go out every heartbeat), or before any pause of the owner that was under way, when no pong could be read.
+ */
+function lastHeardBy(client: ClientRecord, faults: FaultRecord[], timing: Timing): number {
+  const leftAt = client.action!.atMs;
+  if (client.action!.kind !== 'vanish') {
+    return leftAt;
+  }
+  const pausedBefore = faults
+    .filter(
+      (f) =>
+        f.kind === 'pause' && f.instance === client.instance && f.startMs <= leftAt && (f.endMs ?? Infinity) >= leftAt - timing.heartbeatMs,
+    )
+    .map((f) => f.startMs);
+  return Math.min(leftAt, ...pausedBefore) - timing.heartbeatMs;
+}
+
 function leftFirst(client: ClientRecord): boolean {
   return client.action !== undefined && (client.closed === undefined || client.closed.atMs >= client.action.atMs);
 }

@@ -33,7 +33,7 @@ export class CreditCheckpointService {
 
   async tick(): Promise<CheckpointReport> {
     // Never past the instant this instance surely still holds its sessions (docs/credits.md).
-    const now = await this.betaSessions.chargeableNow();
+    const { proven, until } = await this.betaSessions.chargeableUntil();
     const active = await this.sessions.findActive();
     const owned = active.filter((session) => session.instance_id === this.instance.id && this.betaSessions.isWatched(session._id));
     // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.
@@ -43,7 +43,7 @@ export class CreditCheckpointService {
     ]);
     let ended = 0;
     for (const session of owned.filter((s) => revoked.has(s.email))) {
-      await this.betaSessions.end(session._id, 'beta_revoked', now);
+      await this.betaSessions.end(session._id, 'beta_revoked', proven);
       ended++;
     }
     const running = owned.filter((session) => !revoked.has(session.email));
@@ -57,7 +57,7 @@ export class CreditCheckpointService {
       }
     }
     const accounts = withSessions.filter((account) => sessionsByEmail.has(account._id));
-    const settlements = await this.credits.settleMany(accounts, sessionsByEmail, now);
+    const settlements = await this.credits.settleMany(accounts, sessionsByEmail, until);
 
     // An account also holds sessions other instances serve: only this instance's progress is written here.
     const progress: SessionProgress[] = [];
@@ -77,7 +77,7 @@ export class CreditCheckpointService {
     }
     // A session the account no longer holds was settled for the last time by an end that did not finish.
     for (const orphan of running.filter((session) => !stillHeld.has(session._id))) {
-      await this.betaSessions.end(orphan._id, 'error', now);
+      await this.betaSessions.end(orphan._id, 'error', proven);
       ended++;
     }
     const report = { activeSessions: owned.length, checkpointed: progress.length, ended };

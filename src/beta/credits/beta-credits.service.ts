@@ -11,6 +11,7 @@ import {
   remainingCredits,
   type AccountCredit,
   type PlannedDebit,
+  type SettleAt,
   type SettlementPlan,
 } from './credit-math.js';
 
@@ -201,7 +202,7 @@ export class BetaCreditsService {
   }
 
   /** Charges sessions of one account up to `now` (the final settlement for those in `final`); idempotent. */
-  async settle(email: string, sessionIds: string[], now: number, final: Set<string> = new Set()): Promise<Settlement | undefined> {
+  async settle(email: string, sessionIds: string[], now: SettleAt, final: Set<string> = new Set()): Promise<Settlement | undefined> {
     const adopted = new Map<string, number>();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const account = await this.accounts.find(email);
@@ -223,7 +224,7 @@ export class BetaCreditsService {
    * Settles many accounts with one bulk ledger insert and one bulk compare-and-set; accounts whose
    * debits were already recorded or whose write lost a race are settled again one by one.
    */
-  async settleMany(accounts: AccountCreditState[], sessionsByEmail: Map<string, string[]>, now: number): Promise<Settlement[]> {
+  async settleMany(accounts: AccountCreditState[], sessionsByEmail: Map<string, string[]>, now: SettleAt): Promise<Settlement[]> {
     const plans = new Map<string, { account: AccountCreditState; plan: SettlementPlan }>();
     for (const account of accounts) {
       const sessionIds = sessionsByEmail.get(account._id);

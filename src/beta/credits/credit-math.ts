@@ -96,10 +96,13 @@ export interface SettlementPlan {
  * entry written before a crash, `adopted`) can always be applied. `final` sessions are charged for
  * every started second, then their hold is released and they leave the account.
  */
+/** The instant each session is settled up to: one for all, or one per session. */
+export type SettleAt = number | ((sessionId: string) => number);
+
 export function planSettlement(
   current: AccountCredit,
   sessionIds: string[],
-  now: number,
+  now: SettleAt,
   final: Set<string>,
   adopted: Map<string, number> = new Map(),
 ): SettlementPlan {
@@ -112,7 +115,8 @@ export function planSettlement(
     }
     const session = { ...original };
     const isFinal = final.has(id);
-    const target = creditsForSeconds(chargeableSeconds(now - session.started_at, isFinal), session.rate);
+    const at = typeof now === 'number' ? now : now(id);
+    const target = creditsForSeconds(chargeableSeconds(at - session.started_at, isFinal), session.rate);
     for (;;) {
       const key = debitKey(id, session.seq + 1);
       const owed = target - session.charged;

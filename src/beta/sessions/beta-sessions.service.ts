@@ -28,6 +28,8 @@ export interface SessionOwnership {
   /** Proves the sessions still held (letting go of the others); resolves with the instant of the last proof. */
   prove(): Promise<number>;
   inDoubt(): boolean;
+  /** When the client of each beta session served here was last heard from (its last frame or pong). */
+  lastHeardFrom(): Map<string, number>;
 }
 
 interface Watch {
@@ -46,7 +48,11 @@ interface Watch {
 export class BetaSessionsService implements OnApplicationShutdown {
   private readonly logger = new Logger(BetaSessionsService.name);
   private readonly watches = new Map<string, Watch>();
-  private ownership: SessionOwnership = { prove: () => Promise.resolve(Number.POSITIVE_INFINITY), inDoubt: () => false };
+  private ownership: SessionOwnership = {
+    prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
+    inDoubt: () => false,
+    lastHeardFrom: () => new Map(),
+  };
 
   constructor(
     private readonly credits: BetaCreditsService,
@@ -182,10 +188,14 @@ export class BetaSessionsService implements OnApplicationShutdown {
     this.ownership = ownership;
   }
 
-  /** The instant the checkpoint charges up to: now, once ownership is proven, or the last proof if that is earlier. */
-  async chargeableNow(): Promise<number> {
-    const proven = await this.ownership.prove();
-    return Math.min(this.clock.now(), proven);
+  /**
+   * The instant the checkpoint charges each session up to: now once ownership is proven (or the last proof if that is
+   * earlier), and never past when its client was last heard from, which is where a lost connection's charge ends.
+   */
+  async chargeableUntil(): Promise<{ proven: number; until: (sessionId: string) => number }> {
+    const proven = Math.min(this.clock.now(), await this.ownership.prove());
+    const heard = this.ownership.lastHeardFrom();
+    return { proven, until: (sessionId) => Math.min(proven, heard.get(sessionId) ?? proven) };
   }
 
   isWatched(sessionId: string): boolean {
