@@ -14,6 +14,10 @@ import { GATEWAY_PATHS, planTrial, type FaultKind, type PlannedSession, type Tri
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
 import { authMessage, observeUntil, sleep, viewer, type Viewer } from '../harness/live.js';
 import {
+  FAULT_ENV,
+  FAULT_HEARTBEAT_MS,
+  FAULT_INTERVAL_MS,
+  FAULT_LOST_AFTER_MS,
   startDatabaseProcess,
   startInstance,
   stopAllProcesses,
@@ -22,10 +26,9 @@ import {
   type ServiceInstance,
 } from '../harness/processes.js';
 
-const INTERVAL_MS = 1000;
-const HEARTBEAT_MS = 500;
-/** A session whose owner's heartbeat is older than this is lost. */
-const LOST_AFTER_MS = 3 * INTERVAL_MS;
+const INTERVAL_MS = FAULT_INTERVAL_MS;
+const HEARTBEAT_MS = FAULT_HEARTBEAT_MS;
+const LOST_AFTER_MS = FAULT_LOST_AFTER_MS;
 /** Scheduling and database round trips on a loaded 2-core machine. */
 const MARGIN_MS = 1000;
 /** A failed end is written again with a backoff of up to 10 s: after a freeze, the last attempt may come that late. */
@@ -36,11 +39,7 @@ const TRIAL_TIMEOUT_MS = 150_000;
 const LABELS = ['a', 'b', 'c'];
 
 const ENV = {
-  BETA_CHECKPOINT_INTERVAL_MS: String(INTERVAL_MS),
-  QUOTA_UPDATE_INTERVAL_MS: String(INTERVAL_MS),
-  WS_HEARTBEAT_MS: String(HEARTBEAT_MS),
-  // No trial runs near this long, so idle protection never ends a session here.
-  WS_IDLE_TIMEOUT_MS: '60000',
+  ...FAULT_ENV,
   // A frozen database fails writes within a second rather than holding them.
   MONGODB_TIMEOUT_MS: '1000',
   // A 5-s estimate, so a balance of a few seconds can open a session and run out within a trial.

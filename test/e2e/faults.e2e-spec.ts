@@ -4,6 +4,10 @@ import { createUserWithToken } from '../harness/factories.js';
 import { http } from '../harness/http.js';
 import { observeUntil, openSession, sleep, viewer } from '../harness/live.js';
 import {
+  FAULT_ENV,
+  FAULT_HEARTBEAT_MS,
+  FAULT_INTERVAL_MS,
+  FAULT_LOST_AFTER_MS,
   startDatabaseProcess,
   startInstance,
   stopAllProcesses,
@@ -13,23 +17,16 @@ import {
 } from '../harness/processes.js';
 import type { Closed, TestWsClient } from '../harness/ws-client.js';
 
-const INTERVAL_MS = 1000;
-const HEARTBEAT_MS = 500;
-/** A session whose owner's heartbeat is older than this is lost. */
-const LOST_AFTER_MS = 3 * INTERVAL_MS;
+const INTERVAL_MS = FAULT_INTERVAL_MS;
+const HEARTBEAT_MS = FAULT_HEARTBEAT_MS;
+const LOST_AFTER_MS = FAULT_LOST_AFTER_MS;
 /** Scheduling and database round trips on a loaded 2-core machine. */
 const MARGIN_MS = 1500;
 /** One checkpoint runs this long after a session's heartbeat turns stale, at the latest. */
 const LOST_FOUND_WITHIN_MS = LOST_AFTER_MS + INTERVAL_MS + MARGIN_MS;
 const TEST_TIMEOUT_MS = 60_000;
 
-const ENV = {
-  BETA_CHECKPOINT_INTERVAL_MS: String(INTERVAL_MS),
-  QUOTA_UPDATE_INTERVAL_MS: String(INTERVAL_MS),
-  WS_HEARTBEAT_MS: String(HEARTBEAT_MS),
-  // No test streams audio; none runs near this long, so idle protection never ends a session here.
-  WS_IDLE_TIMEOUT_MS: '60000',
-};
+const ENV = FAULT_ENV;
 
 /**
  * Real faults across real processes: service instances on an embedded database of their own, an instance killed or

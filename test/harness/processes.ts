@@ -257,3 +257,18 @@ function logDirectoryPath(): string {
   logDirectory ??= mkdtempSync(join(tmpdir(), 'live-dubbing-faults-'));
   return logDirectory;
 }
+
+/** Short real intervals for fault tests: a checkpoint and a quota record every second, a heartbeat every half second. */
+export const FAULT_INTERVAL_MS = 1000;
+export const FAULT_HEARTBEAT_MS = 500;
+/** A session whose owner's heartbeat is older than this is lost. */
+export const FAULT_LOST_AFTER_MS = 3 * FAULT_INTERVAL_MS;
+
+/** The instances' environment for fault tests. */
+export const FAULT_ENV: Record<string, string> = {
+  BETA_CHECKPOINT_INTERVAL_MS: String(FAULT_INTERVAL_MS),
+  QUOTA_UPDATE_INTERVAL_MS: String(FAULT_INTERVAL_MS),
+  WS_HEARTBEAT_MS: String(FAULT_HEARTBEAT_MS),
+  // Idle protection must never end a session these tests keep quiet on purpose.
+  WS_IDLE_TIMEOUT_MS: '60000',
+};
