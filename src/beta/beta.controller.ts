@@ -6,12 +6,12 @@ import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { EmailParamDto } from '../users/email.dto.js';
 import { normalizeEmail } from '../users/email.js';
 import {
   AcceptInvitationDto,
   AdjustCreditsDto,
   CreateInvitationDto,
-  EmailParamDto,
   EnrollDto,
   InvitationsQueryDto,
   PreauthorizeDto,
@@ -24,6 +24,7 @@ import { creditsForSeconds } from './credits/credit-math.js';
 import { BetaEnrollmentService, type EnrollmentResult } from './enrollment/beta-enrollment.service.js';
 import type { BetaInvitationRecord } from './invitations/beta-invitations.repository.js';
 import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
+import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor.js';
 import type { BetaSessionRecord } from './sessions/beta-sessions.repository.js';
 import { BetaSessionsService } from './sessions/beta-sessions.service.js';
 
@@ -80,23 +81,6 @@ function sessionView(session: BetaSessionRecord) {
   };
 }
 
-function encodeCursor(entry: LedgerEntry): string {
-  return Buffer.from(JSON.stringify([entry.created_at.toISOString(), entry._id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; key: string } {
-  try {
-    const [at, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-    const createdAt = new Date(at);
-    if (typeof key !== 'string' || Number.isNaN(createdAt.getTime())) {
-      throw new Error('bad cursor');
-    }
-    return { createdAt, key };
-  } catch {
-    throw new DomainError(ErrorCode.InvalidInput, 'cursor is not a cursor this API returned');
-  }
-}
-
 @ApiTags('beta')
 @ApiBearerAuth()
 @UseGuards(HttpAuthGuard)
@@ -116,11 +100,12 @@ export class BetaController {
 
   @Get('credits/transactions')
   async myTransactions(@CurrentUser() user: AuthenticatedUser, @Query() query: TransactionsQueryDto) {
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const before = query.cursor === undefined ? undefined : decodeLedgerCursor(query.cursor);
     const page = await this.credits.transactions(user.email, query.limit ?? 20, before);
+    const last = page.entries[page.entries.length - 1];
     return {
       transactions: page.entries.map(entryView),
-      next_cursor: page.hasMore ? encodeCursor(page.entries[page.entries.length - 1]) : null,
+      next_cursor: page.hasMore ? encodeLedgerCursor({ createdAt: last.created_at, key: last._id }) : null,
     };
   }
 

@@ -3,7 +3,8 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
-import { CreateUserDto, EmailParamDto, UserView } from './users.dto.js';
+import { EmailParamDto } from './email.dto.js';
+import { CreateUserDto, UserView } from './users.dto.js';
 import { UsersService } from './users.service.js';
 
 @ApiTags('users')

@@ -1,32 +1,21 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { BooleanField, EnumField, TextField } from '../common/openapi/fields.js';
+import { EmailField } from './email.dto.js';
 import { SUBSCRIPTION_TIERS, type SubscriptionTier } from './user.schema.js';
 import type { UserRecord } from './users.repository.js';
 
 export class CreateUserDto {
-  @ApiProperty({ example: 'viewer@example.com' })
-  @IsEmail()
+  @EmailField()
   email!: string;
 
-  @ApiProperty({ enum: SUBSCRIPTION_TIERS })
-  @IsIn(SUBSCRIPTION_TIERS)
+  @EnumField({ values: SUBSCRIPTION_TIERS })
   tier!: SubscriptionTier;
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean()
+  @BooleanField({ required: false, description: 'Grant the admin role (default false)' })
   admin?: boolean;
 
-  @ApiPropertyOptional({ example: 'Dana' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 100)
+  @TextField({ required: false, minLength: 1, maxLength: 100, example: 'Dana', description: 'Default: the part of the email before @' })
   display_name?: string;
-}
-
-export class EmailParamDto {
-  @IsEmail()
-  email!: string;
 }
 
 export class UserView {
