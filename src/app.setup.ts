@@ -2,6 +2,7 @@ import { type INestApplication, RequestMethod, ValidationPipe } from '@nestjs/co
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { methodNotAllowed } from './common/method-not-allowed.js';
 import { createOpenApiDocument } from './common/openapi/openapi-document.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
 import { AppConfig } from './config/app-config.js';
@@ -14,6 +15,7 @@ const DOCS_PATH = 'docs';
 export function configureApp(app: INestApplication): void {
   // Middleware registered here runs before every route, Swagger's included.
   app.use(securityHeaders());
+  app.use(methodNotAllowed(app));
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new LiveDubbingWsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {

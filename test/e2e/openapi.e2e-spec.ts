@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { ErrorCode } from '../../src/common/errors/domain-error.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { http } from '../harness/http.js';
@@ -6,6 +7,26 @@ const METRICS_TOKEN = 'metrics-scrape-token-0123456789abcdef';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
 
 type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, any>; security?: unknown[]; requestBody?: any };
+
+/** Any method, TRACE included (fetch refuses it); a JSON body parsed. */
+function send(baseUrl: string, method: string, path: string): Promise<{ status: number; allow?: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    request(new URL(path, baseUrl), { method }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => {
+        const json = response.headers['content-type']?.startsWith('application/json') === true;
+        resolve({
+          status: response.statusCode!,
+          allow: response.headers.allow,
+          body: text === '' ? undefined : json ? JSON.parse(text) : text,
+        });
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 function operationsOf(document: any): [string, string, Operation][] {
   return Object.entries(document.paths as Record<string, Record<string, Operation>>).flatMap(([path, item]) =>
@@ -108,5 +129,51 @@ describe('The OpenAPI document with METRICS_TOKEN set', () => {
     expect(metrics.security).toEqual([{ metrics_token: [] }]);
     expect(metrics.responses['401'].content['application/json'].example.code).toBe('unauthorized');
     expect(document.components.securitySchemes.metrics_token).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+});
+
+describe('Methods a path does not serve', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it.each([
+    ['TRACE', '/health', 'GET, HEAD'],
+    ['POST', '/metrics', 'GET, HEAD'],
+    ['PUT', '/api/v1/users/me', 'GET, HEAD'],
+    ['GET', '/api/v1/admin/users', 'POST'],
+    ['OPTIONS', '/api/v1/beta/preauthorize', 'POST'],
+    ['PATCH', '/api/v1/admin/beta/users/viewer@example.com', 'GET, HEAD'],
+    ['DELETE', '/api/v1/admin/beta/invitations', 'GET, HEAD, POST'],
+    ['POST', '/docs-json', 'GET, HEAD'],
+  ])('answers %s %s with a 405 that allows %s, before any authentication', async (method, path, allow) => {
+    const response = await send(t.baseUrl, method, path);
+    expect(response.status).toBe(405);
+    expect(response.allow).toBe(allow);
+    expect(response.body).toEqual({
+      statusCode: 405,
+      error: 'Method Not Allowed',
+      message: `${method} is not allowed on ${path}; allowed: ${allow}`,
+    });
+  });
+
+  it.each([
+    ['GET', '/api/v1/nothing-here'],
+    ['POST', '/nothing-here'],
+    ['TRACE', '/api/v1/admin/users/viewer@example.com/more'],
+  ])('keeps %s %s, a path no route serves, a 404', async (method, path) => {
+    const response = await send(t.baseUrl, method, path);
+    expect(response.status).toBe(404);
+    expect(response.allow).toBeUndefined();
+  });
+
+  it('answers HEAD where GET is served', async () => {
+    expect(await send(t.baseUrl, 'HEAD', '/health')).toEqual({ status: 200, allow: undefined, body: undefined });
   });
 });
