@@ -3,10 +3,9 @@ import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { buildMessage, IsBoolean, IsIn, IsInt, Max, Min, NotEquals, ValidateBy, ValidateIf } from 'class-validator';
 
-/**
- * Request fields declared once for both readers: the OpenAPI schema and the validation pipe get the same type and
- * bounds from one decorator, so what the document calls valid is exactly what the service accepts.
- */
+// Request fields declared once for both readers: the OpenAPI schema and the validation pipe get the same type and
+// bounds from one decorator, so what the document calls valid is exactly what the service accepts.
+
 interface FieldOptions {
   /** Required unless false; an optional field may be left out, but `null` is never a value for it. */
   required?: boolean;
