@@ -1,7 +1,9 @@
 import { type INestApplication, RequestMethod, ValidationPipe } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { methodNotAllowed } from './common/method-not-allowed.js';
+import { createOpenApiDocument } from './common/openapi/openapi-document.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
 import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
@@ -13,6 +15,7 @@ const DOCS_PATH = 'docs';
 export function configureApp(app: INestApplication): void {
   // Middleware registered here runs before every route, Swagger's included.
   app.use(securityHeaders());
+  app.use(methodNotAllowed(app));
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new LiveDubbingWsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {
@@ -31,24 +34,14 @@ export function configureApp(app: INestApplication): void {
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
-  if (app.get(AppConfig).docs.enabled) {
-    serveDocs(app);
+  const config = app.get(AppConfig);
+  if (config.docs.enabled) {
+    serveDocs(app, config);
   }
 }
 
 /** Swagger UI at `/docs` and its JSON at `/docs-json`; when not served, both are a 404 like any unknown route. */
-function serveDocs(app: INestApplication): void {
+function serveDocs(app: INestApplication, config: AppConfig): void {
   app.use(`/${DOCS_PATH}`, docsContentSecurityPolicy());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Live dubbing service')
-      .setDescription(
-        'Beta 500 credits, enrolment and operations. The live dubbing protocol is a WebSocket at /ws/live-dubbing (see README).',
-      )
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup(DOCS_PATH, app, document);
+  SwaggerModule.setup(DOCS_PATH, app, createOpenApiDocument(app, { metricsTokenRequired: config.metrics.token !== undefined }));
 }

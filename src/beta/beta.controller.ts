@@ -1,104 +1,52 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
+import { ADMIN_ERRORS, USER_ERRORS } from '../auth/http-auth.openapi.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { ApiErrors, BODY_TOO_LARGE, failsWith, invalidRequest } from '../common/openapi/error-responses.js';
 import { AppConfig } from '../config/app-config.js';
+import { EmailParamDto } from '../users/email.dto.js';
 import { normalizeEmail } from '../users/email.js';
 import {
   AcceptInvitationDto,
   AdjustCreditsDto,
   CreateInvitationDto,
-  EmailParamDto,
   EnrollDto,
   InvitationsQueryDto,
   PreauthorizeDto,
   SessionsQueryDto,
   TransactionsQueryDto,
 } from './beta.dto.js';
-import { BetaCreditsService, type CreditBalance } from './credits/beta-credits.service.js';
-import type { LedgerEntry } from './credits/credit-ledger.repository.js';
+import {
+  AccountCreditsView,
+  BetaUserView,
+  CreditsView,
+  EnrollmentView,
+  InvitationListView,
+  InvitationView,
+  IssuedInvitationView,
+  LedgerEntryView,
+  PreauthorizationView,
+  RevokedEnrollmentView,
+  SessionListView,
+  SessionView,
+  TransactionsPageView,
+} from './beta.views.js';
+import { BetaCreditsService } from './credits/beta-credits.service.js';
 import { creditsForSeconds } from './credits/credit-math.js';
-import { BetaEnrollmentService, type EnrollmentResult } from './enrollment/beta-enrollment.service.js';
-import type { BetaInvitationRecord } from './invitations/beta-invitations.repository.js';
+import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
 import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
-import type { BetaSessionRecord } from './sessions/beta-sessions.repository.js';
+import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor.js';
 import { BetaSessionsService } from './sessions/beta-sessions.service.js';
 
-function creditsView(isBetaUser: boolean, balance: CreditBalance) {
-  return {
-    is_beta_user: isBetaUser,
-    total_credits: balance.totalCredits,
-    remaining_credits: balance.remainingCredits,
-    held_credits: balance.heldCredits,
-    available_credits: balance.availableCredits,
-    active_sessions: balance.activeSessions,
-  };
-}
-
-function enrollmentView(result: EnrollmentResult) {
-  return { email: result.email, newly_enrolled: result.newlyEnrolled, ...creditsView(true, result.balance) };
-}
-
-function invitationView(invitation: BetaInvitationRecord) {
-  return {
-    id: invitation._id,
-    email: invitation.email,
-    status: invitation.status,
-    created_at: invitation.created_at,
-    expires_at: invitation.expires_at,
-    accepted_at: invitation.accepted_at ?? null,
-    revoked_at: invitation.revoked_at ?? null,
-    created_by: invitation.created_by,
-  };
-}
-
-function entryView(entry: LedgerEntry) {
-  return {
-    id: entry._id,
-    type: entry.type,
-    amount: entry.amount,
-    session_id: entry.session_id ?? null,
-    reason: entry.reason ?? null,
-    created_at: entry.created_at,
-  };
-}
-
-function sessionView(session: BetaSessionRecord) {
-  return {
-    session_id: session._id,
-    email: session.email,
-    feature: session.feature,
-    status: session.status,
-    started_at: session.started_at,
-    charged_credits: session.charged_credits,
-    charged_seconds: session.charged_seconds,
-    ended_at: session.ended_at ?? null,
-    end_reason: session.end_reason ?? null,
-  };
-}
-
-function encodeCursor(entry: LedgerEntry): string {
-  return Buffer.from(JSON.stringify([entry.created_at.toISOString(), entry._id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; key: string } {
-  try {
-    const [at, key] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-    const createdAt = new Date(at);
-    if (typeof key !== 'string' || Number.isNaN(createdAt.getTime())) {
-      throw new Error('bad cursor');
-    }
-    return { createdAt, key };
-  } catch {
-    throw new DomainError(ErrorCode.InvalidInput, 'cursor is not a cursor this API returned');
-  }
-}
+const CONTENTION = failsWith(ErrorCode.ServiceUnavailable, 'Too many concurrent changes of this account; try again');
 
 @ApiTags('beta')
 @ApiBearerAuth()
+@ApiErrors(...USER_ERRORS)
 @UseGuards(HttpAuthGuard)
 @Controller('beta')
 export class BetaController {
@@ -110,23 +58,32 @@ export class BetaController {
   ) {}
 
   @Get('credits')
-  async myCredits(@CurrentUser() user: AuthenticatedUser) {
-    return creditsView(await this.enrollment.isMember(user.email), await this.credits.balance(user.email));
+  @ApiOperation({ summary: "The caller's beta credits" })
+  @ApiOkResponse({ type: CreditsView, description: 'Zeros for a caller who never had credits' })
+  async myCredits(@CurrentUser() user: AuthenticatedUser): Promise<CreditsView> {
+    return CreditsView.of(await this.enrollment.isMember(user.email), await this.credits.balance(user.email));
   }
 
   @Get('credits/transactions')
-  async myTransactions(@CurrentUser() user: AuthenticatedUser, @Query() query: TransactionsQueryDto) {
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  @ApiOperation({ summary: "A page of the caller's ledger, newest first" })
+  @ApiOkResponse({ type: TransactionsPageView, description: 'Up to `limit` entries older than the cursor' })
+  @ApiErrors(invalidRequest('A query parameter is invalid'))
+  async myTransactions(@CurrentUser() user: AuthenticatedUser, @Query() query: TransactionsQueryDto): Promise<TransactionsPageView> {
+    const before = query.cursor === undefined ? undefined : decodeLedgerCursor(query.cursor);
     const page = await this.credits.transactions(user.email, query.limit ?? 20, before);
+    const last = page.entries[page.entries.length - 1];
     return {
-      transactions: page.entries.map(entryView),
-      next_cursor: page.hasMore ? encodeCursor(page.entries[page.entries.length - 1]) : null,
+      transactions: page.entries.map(LedgerEntryView.of),
+      next_cursor: page.hasMore ? encodeLedgerCursor({ createdAt: last.created_at, key: last._id }) : null,
     };
   }
 
   @Post('preauthorize')
   @HttpCode(200)
-  async preauthorize(@CurrentUser() user: AuthenticatedUser, @Body() body: PreauthorizeDto) {
+  @ApiOperation({ summary: 'Whether the caller could start a session of the estimated length now (nothing is held)' })
+  @ApiOkResponse({ type: PreauthorizationView, description: 'The estimate and whether it is covered' })
+  @ApiErrors(invalidRequest('The body is invalid'), BODY_TOO_LARGE)
+  async preauthorize(@CurrentUser() user: AuthenticatedUser, @Body() body: PreauthorizeDto): Promise<PreauthorizationView> {
     const rate = this.config.beta.creditsPerSecond;
     const required = creditsForSeconds(body.estimated_seconds ?? this.config.beta.preauthSeconds, rate);
     const isMember = await this.enrollment.isMember(user.email);
@@ -140,13 +97,25 @@ export class BetaController {
 
   @Post('invitations/accept')
   @HttpCode(200)
-  async acceptInvitation(@CurrentUser() user: AuthenticatedUser, @Body() body: AcceptInvitationDto) {
-    return enrollmentView(await this.invitations.accept(user, body.code));
+  @ApiOperation({ summary: 'Enrol the caller with the code of a pending invitation for their email' })
+  @ApiOkResponse({ type: EnrollmentView, description: 'The caller is enrolled' })
+  @ApiErrors(
+    invalidRequest('The body is invalid'),
+    BODY_TOO_LARGE,
+    failsWith(
+      ErrorCode.InvitationInvalid,
+      'No pending, unexpired invitation for the caller has this code (the same answer whatever the reason)',
+    ),
+    CONTENTION,
+  )
+  async acceptInvitation(@CurrentUser() user: AuthenticatedUser, @Body() body: AcceptInvitationDto): Promise<EnrollmentView> {
+    return EnrollmentView.ofEnrollment(await this.invitations.accept(user, body.code));
   }
 }
 
 @ApiTags('admin')
 @ApiBearerAuth()
+@ApiErrors(...ADMIN_ERRORS)
 @UseGuards(HttpAuthGuard, AdminGuard)
 @Controller('admin/beta')
 export class AdminBetaController {
@@ -158,23 +127,48 @@ export class AdminBetaController {
   ) {}
 
   @Post('invitations')
-  async invite(@CurrentUser() admin: AuthenticatedUser, @Body() body: CreateInvitationDto) {
-    const invitation = await this.invitations.create(body.email, admin.email);
-    return { id: invitation.id, email: invitation.email, code: invitation.code, status: 'pending', expires_at: invitation.expires_at };
+  @ApiOperation({ summary: "Invite an email; the email's pending invitation, if any, stops working" })
+  @ApiCreatedResponse({ type: IssuedInvitationView, description: 'The invitation, with its code this once' })
+  @ApiErrors(
+    invalidRequest('The body is invalid'),
+    BODY_TOO_LARGE,
+    failsWith(ErrorCode.Conflict, 'Invitations for this email are being created concurrently; try again'),
+  )
+  async invite(@CurrentUser() admin: AuthenticatedUser, @Body() body: CreateInvitationDto): Promise<IssuedInvitationView> {
+    return IssuedInvitationView.of(await this.invitations.create(body.email, admin.email));
   }
 
   @Get('invitations')
-  async listInvitations(@Query() query: InvitationsQueryDto) {
-    return { invitations: (await this.invitations.list(query.status)).map(invitationView) };
+  @ApiOperation({ summary: 'Invitations, newest first, without their codes' })
+  @ApiOkResponse({ type: InvitationListView, description: 'At most 200 invitations' })
+  @ApiErrors(invalidRequest('A query parameter is invalid'))
+  async listInvitations(@Query() query: InvitationsQueryDto): Promise<InvitationListView> {
+    return { invitations: (await this.invitations.list(query.status)).map(InvitationView.of) };
   }
 
   @Post('enrollments')
-  async enroll(@CurrentUser() admin: AuthenticatedUser, @Body() body: EnrollDto) {
-    return enrollmentView(await this.enrollment.enroll({ email: body.email, credits: body.credits, via: 'admin', actor: admin.email }));
+  @ApiOperation({ summary: 'Enrol an email; a repeat returns the existing enrolment and grants nothing' })
+  @ApiCreatedResponse({
+    type: EnrollmentView,
+    description: 'The enrolment, new or existing',
+    links: {
+      GetBetaUser: { operationId: 'AdminBetaController_user', parameters: { email: '$response.body#/email' } },
+      AdjustCredits: { operationId: 'AdminBetaController_adjust', parameters: { email: '$response.body#/email' } },
+      RevokeEnrollment: { operationId: 'AdminBetaController_revoke', parameters: { email: '$response.body#/email' } },
+    },
+  })
+  @ApiErrors(invalidRequest('The body is invalid'), BODY_TOO_LARGE, CONTENTION)
+  async enroll(@CurrentUser() admin: AuthenticatedUser, @Body() body: EnrollDto): Promise<EnrollmentView> {
+    return EnrollmentView.ofEnrollment(
+      await this.enrollment.enroll({ email: body.email, credits: body.credits, via: 'admin', actor: admin.email }),
+    );
   }
 
   @Delete('enrollments/:email')
-  async revoke(@Param() params: EmailParamDto) {
+  @ApiOperation({ summary: 'Revoke an enrolment; its active sessions end at the next checkpoint' })
+  @ApiOkResponse({ type: RevokedEnrollmentView, description: 'The enrolment is revoked' })
+  @ApiErrors(invalidRequest('The path does not name an email'), failsWith(ErrorCode.NotFound, 'The email is not enrolled'))
+  async revoke(@Param() params: EmailParamDto): Promise<RevokedEnrollmentView> {
     if (!(await this.enrollment.revoke(params.email))) {
       throw new DomainError(ErrorCode.NotFound, `${normalizeEmail(params.email)} is not enrolled`);
     }
@@ -182,7 +176,25 @@ export class AdminBetaController {
   }
 
   @Post('users/:email/credits')
-  async adjust(@CurrentUser() admin: AuthenticatedUser, @Param() params: EmailParamDto, @Body() body: AdjustCreditsDto) {
+  @ApiOperation({ summary: 'Add or remove credits (a ledger adjustment), once per idempotency key' })
+  @ApiCreatedResponse({
+    type: AccountCreditsView,
+    description: 'The balance after the adjustment (or after its first request, for a retry)',
+    links: { GetBetaUser: { operationId: 'AdminBetaController_user', parameters: { email: '$response.body#/email' } } },
+  })
+  @ApiErrors(
+    invalidRequest('The path or the body is invalid'),
+    BODY_TOO_LARGE,
+    failsWith(ErrorCode.NotFound, 'The email has no beta account'),
+    failsWith(ErrorCode.Conflict, 'The idempotency key was used for another amount or reason; nothing changed'),
+    failsWith(ErrorCode.InsufficientCredits, 'The removal would take the balance below 0; `available_credits` says how far it can go'),
+    CONTENTION,
+  )
+  async adjust(
+    @CurrentUser() admin: AuthenticatedUser,
+    @Param() params: EmailParamDto,
+    @Body() body: AdjustCreditsDto,
+  ): Promise<AccountCreditsView> {
     const email = normalizeEmail(params.email);
     if (!(await this.enrollment.isMember(email)) && (await this.credits.account(email)) === undefined) {
       throw new DomainError(ErrorCode.NotFound, `${email} is not enrolled`);
@@ -195,11 +207,14 @@ export class AdminBetaController {
       reason: body.reason,
       actor: admin.email,
     });
-    return { email, ...creditsView(await this.enrollment.isMember(email), balance) };
+    return AccountCreditsView.ofAccount(email, await this.enrollment.isMember(email), balance);
   }
 
   @Get('users/:email')
-  async user(@Param() params: EmailParamDto) {
+  @ApiOperation({ summary: 'A beta account: balance, holds, recent ledger entries and sessions' })
+  @ApiOkResponse({ type: BetaUserView, description: 'The account' })
+  @ApiErrors(invalidRequest('The path does not name an email'), failsWith(ErrorCode.NotFound, 'The email has no beta account'))
+  async user(@Param() params: EmailParamDto): Promise<BetaUserView> {
     const email = normalizeEmail(params.email);
     const account = await this.credits.account(email);
     if (account === undefined) {
@@ -212,14 +227,17 @@ export class AdminBetaController {
     ]);
     return {
       email,
-      ...creditsView(isMember, await this.credits.balance(email)),
-      recent_transactions: recent.entries.map(entryView),
-      sessions: sessions.map(sessionView),
+      ...CreditsView.of(isMember, await this.credits.balance(email)),
+      recent_transactions: recent.entries.map(LedgerEntryView.of),
+      sessions: sessions.map(SessionView.of),
     };
   }
 
   @Get('sessions')
-  async list(@Query() query: SessionsQueryDto) {
-    return { sessions: (await this.sessions.list(query.status === undefined ? {} : { status: query.status }, 200)).map(sessionView) };
+  @ApiOperation({ summary: 'The newest 200 sessions' })
+  @ApiOkResponse({ type: SessionListView, description: 'Newest first' })
+  @ApiErrors(invalidRequest('A query parameter is invalid'))
+  async list(@Query() query: SessionsQueryDto): Promise<SessionListView> {
+    return { sessions: (await this.sessions.list(query.status === undefined ? {} : { status: query.status }, 200)).map(SessionView.of) };
   }
 }

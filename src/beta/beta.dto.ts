@@ -1,99 +1,88 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsEmail, IsIn, IsInt, IsOptional, IsString, Length, Max, Min, NotEquals } from 'class-validator';
+import { EnumField, IntegerField, TextField } from '../common/openapi/fields.js';
+import { EmailField } from '../users/email.dto.js';
 import { BETA_INVITATION_STATUSES, type BetaInvitationStatus } from './invitations/beta-invitation.schema.js';
+import { LEDGER_CURSOR_MAX_LENGTH, LEDGER_CURSOR_PATTERN } from './ledger-cursor.js';
 import { BETA_SESSION_STATUSES, type BetaSessionStatus } from './sessions/beta-session.schema.js';
 
 export class PreauthorizeDto {
-  @ApiProperty({ enum: ['live_dubbing'] })
-  @IsIn(['live_dubbing'])
+  @EnumField({ values: ['live_dubbing'] })
   feature!: 'live_dubbing';
 
-  @ApiPropertyOptional({ description: 'Seconds to estimate; defaults to BETA_PREAUTH_SECONDS' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IntegerField({
+    required: false,
+    minimum: 1,
+    maximum: 86_400,
+    example: 120,
+    description: 'Seconds to estimate; defaults to BETA_PREAUTH_SECONDS',
+  })
   estimated_seconds?: number;
 }
 
 export class TransactionsQueryDto {
-  @ApiPropertyOptional({ default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntegerField({ required: false, inQuery: true, minimum: 1, maximum: 100, default: 20 })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'The next_cursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 300)
+  @TextField({
+    required: false,
+    minLength: 1,
+    maxLength: LEDGER_CURSOR_MAX_LENGTH,
+    pattern: LEDGER_CURSOR_PATTERN,
+    description: 'The next_cursor of the previous page',
+  })
   cursor?: string;
 }
 
 export class EnrollDto {
-  @ApiProperty()
-  @IsEmail()
+  @EmailField()
   email!: string;
 
-  @ApiPropertyOptional({ description: 'Credits granted at enrolment (at least 1); defaults to BETA_INITIAL_CREDITS' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IntegerField({
+    required: false,
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Credits granted at enrolment; defaults to BETA_INITIAL_CREDITS',
+  })
   credits?: number;
 }
 
-export class EmailParamDto {
-  @IsEmail()
-  email!: string;
-}
-
 export class AdjustCreditsDto {
-  @ApiProperty({ description: 'Credits to add (positive) or remove (negative); never below 0' })
-  @IsInt()
-  @NotEquals(0)
-  @Min(-1_000_000)
-  @Max(1_000_000)
+  @IntegerField({
+    minimum: -1_000_000,
+    maximum: 1_000_000,
+    not: 0,
+    example: 100,
+    description: 'Credits to add (positive) or remove (negative); never below 0',
+  })
   amount!: number;
 
-  @ApiProperty()
-  @IsString()
-  @Length(3, 200)
+  @TextField({ minLength: 3, maxLength: 200, example: 'support goodwill' })
   reason!: string;
 
-  @ApiPropertyOptional({ description: 'Makes a retried request apply once; reused with another amount or reason: 409' })
-  @IsOptional()
-  @IsString()
-  @Length(8, 100)
+  @TextField({
+    required: false,
+    minLength: 8,
+    maxLength: 100,
+    description: 'Makes a retried request apply once; reused with another amount or reason: 409',
+  })
   idempotency_key?: string;
 }
 
 export class SessionsQueryDto {
-  @ApiPropertyOptional({ enum: BETA_SESSION_STATUSES })
-  @IsOptional()
-  @IsIn(BETA_SESSION_STATUSES)
+  @EnumField({ required: false, values: BETA_SESSION_STATUSES })
   status?: BetaSessionStatus;
 }
 
 export class CreateInvitationDto {
-  @ApiProperty({ example: 'viewer@example.com' })
-  @IsEmail()
+  @EmailField()
   email!: string;
 }
 
 export class InvitationsQueryDto {
-  @ApiPropertyOptional({ enum: BETA_INVITATION_STATUSES })
-  @IsOptional()
-  @IsIn(BETA_INVITATION_STATUSES)
+  @EnumField({ required: false, values: BETA_INVITATION_STATUSES })
   status?: BetaInvitationStatus;
 }
 
 export class AcceptInvitationDto {
-  @ApiProperty({ description: 'The code from the invitation' })
-  @IsString()
-  @Length(1, 200)
+  @TextField({ minLength: 1, maxLength: 200, description: 'The code from the invitation' })
   code!: string;
 }

@@ -1,40 +1,34 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsEmail, IsIn, IsOptional, IsString, Length } from 'class-validator';
-import { SUBSCRIPTION_TIERS, type SubscriptionTier } from './user.schema.js';
+import { ApiProperty } from '@nestjs/swagger';
+import { BooleanField, EnumField, TextField } from '../common/openapi/fields.js';
+import { EmailField } from './email.dto.js';
+import { SUBSCRIPTION_STATUSES, SUBSCRIPTION_TIERS, USER_ROLES, type SubscriptionTier } from './user.schema.js';
 import type { UserRecord } from './users.repository.js';
 
 export class CreateUserDto {
-  @ApiProperty({ example: 'viewer@example.com' })
-  @IsEmail()
+  @EmailField()
   email!: string;
 
-  @ApiProperty({ enum: SUBSCRIPTION_TIERS })
-  @IsIn(SUBSCRIPTION_TIERS)
+  @EnumField({ values: SUBSCRIPTION_TIERS })
   tier!: SubscriptionTier;
 
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsBoolean()
+  @BooleanField({ required: false, description: 'Grant the admin role (default false)' })
   admin?: boolean;
 
-  @ApiPropertyOptional({ example: 'Dana' })
-  @IsOptional()
-  @IsString()
-  @Length(1, 100)
+  @TextField({ required: false, minLength: 1, maxLength: 100, example: 'Dana', description: 'Default: the part of the email before @' })
   display_name?: string;
 }
 
-export class EmailParamDto {
-  @IsEmail()
-  email!: string;
+export class SubscriptionView {
+  @ApiProperty({ enum: SUBSCRIPTION_TIERS, example: 'premium' }) tier!: string;
+  @ApiProperty({ enum: SUBSCRIPTION_STATUSES, example: 'active' }) status!: string;
 }
 
 export class UserView {
-  @ApiProperty() id!: string;
-  @ApiProperty() email!: string;
-  @ApiProperty() display_name!: string;
-  @ApiProperty({ example: { tier: 'premium', status: 'active' } }) subscription!: { tier: string; status: string };
-  @ApiProperty({ type: [String] }) roles!: string[];
+  @ApiProperty({ description: 'A UUID, or an ObjectId for older users', example: '3f0c9a4e-8b8e-4c1e-9a57-5d2f1b7e6a10' }) id!: string;
+  @ApiProperty({ example: 'viewer@example.com' }) email!: string;
+  @ApiProperty({ example: 'viewer' }) display_name!: string;
+  @ApiProperty({ type: SubscriptionView }) subscription!: SubscriptionView;
+  @ApiProperty({ enum: USER_ROLES, isArray: true, example: ['user'] }) roles!: string[];
   @ApiProperty() is_active!: boolean;
 
   static of(user: UserRecord): UserView {

@@ -7,8 +7,8 @@ import { ManualClock } from '../harness/manual-clock.js';
 
 const DAY_MS = 86_400_000;
 const INVALID_INVITATION = {
-  statusCode: 400,
-  error: 'Bad Request',
+  statusCode: 404,
+  error: 'Not Found',
   message: 'Invalid or expired invitation code',
   code: 'invitation_invalid',
 };
@@ -100,7 +100,7 @@ describe(BetaInvitationsService.name, () => {
     const { user, token } = await createUserWithToken(t.app);
     await invite(user.email);
     const response = await accept(token, randomBytes(16).toString('base64url'));
-    expect(response).toMatchObject({ status: 400, body: INVALID_INVITATION });
+    expect(response).toMatchObject({ status: 404, body: INVALID_INVITATION });
     expect(await grantsOf(user.email)).toEqual([]);
   });
 
@@ -108,7 +108,7 @@ describe(BetaInvitationsService.name, () => {
     const invitee = await createUserWithToken(t.app);
     const other = await createUserWithToken(t.app);
     const { id, code } = await invite(invitee.user.email);
-    expect(await accept(other.token, code)).toMatchObject({ status: 400, body: INVALID_INVITATION });
+    expect(await accept(other.token, code)).toMatchObject({ status: 404, body: INVALID_INVITATION });
     expect(await grantsOf(other.user.email)).toEqual([]);
     expect((await listed(id)).status).toBe('pending');
     expect((await accept(invitee.token, code)).status).toBe(200);
@@ -118,7 +118,7 @@ describe(BetaInvitationsService.name, () => {
     const { user, token } = await createUserWithToken(t.app);
     const { id, code } = await invite(user.email);
     expect((await accept(token, code)).status).toBe(200);
-    expect(await accept(token, code)).toMatchObject({ status: 400, body: INVALID_INVITATION });
+    expect(await accept(token, code)).toMatchObject({ status: 404, body: INVALID_INVITATION });
     expect(await grantsOf(user.email)).toHaveLength(1);
     expect(await listed(id, 'accepted')).toMatchObject({ status: 'accepted', accepted_at: new Date(clock.now()).toISOString() });
   });
@@ -131,7 +131,7 @@ describe(BetaInvitationsService.name, () => {
     await clock.advance(14 * DAY_MS - 1);
     expect((await accept(early.token, forEarly.code)).status).toBe(200);
     await clock.advance(2);
-    expect(await accept(late.token, forLate.code)).toMatchObject({ status: 400, body: INVALID_INVITATION });
+    expect(await accept(late.token, forLate.code)).toMatchObject({ status: 404, body: INVALID_INVITATION });
     expect(await grantsOf(late.user.email)).toEqual([]);
     expect((await listed(forLate.id, 'expired')).status).toBe('expired');
   });
@@ -140,8 +140,8 @@ describe(BetaInvitationsService.name, () => {
     const { user, token } = await createUserWithToken(t.app);
     const { id, code } = await invite(user.email);
     const responses = await Promise.all(Array.from({ length: 10 }, () => accept(token, code)));
-    expect(responses.map((response) => response.status).sort()).toEqual([200, ...Array<number>(9).fill(400)]);
-    expect(responses.filter((response) => response.status === 400).map((response) => response.body)).toEqual(
+    expect(responses.map((response) => response.status).sort()).toEqual([200, ...Array<number>(9).fill(404)]);
+    expect(responses.filter((response) => response.status === 404).map((response) => response.body)).toEqual(
       Array(9).fill(INVALID_INVITATION),
     );
     expect(await grantsOf(user.email)).toEqual([expect.objectContaining({ amount: 500 })]);
@@ -156,7 +156,7 @@ describe(BetaInvitationsService.name, () => {
     const { user, token } = await createUserWithToken(t.app);
     const first = await invite(user.email);
     const second = await invite(user.email);
-    expect(await accept(token, first.code)).toMatchObject({ status: 400, body: INVALID_INVITATION });
+    expect(await accept(token, first.code)).toMatchObject({ status: 404, body: INVALID_INVITATION });
     expect(await listed(first.id, 'revoked')).toMatchObject({ status: 'revoked', revoked_at: new Date(clock.now()).toISOString() });
     expect((await accept(token, second.code)).status).toBe(200);
   });

@@ -167,6 +167,33 @@ describe('Beta REST', () => {
     );
   });
 
+  it.each([null, 1.5, '60', 0, 86_401])('refuses a pre-authorization for %j seconds with 400, as the schema does', async (seconds) => {
+    const { token } = await createUserWithToken(t.app);
+    const response = await http(t.baseUrl, 'POST', '/api/v1/beta/preauthorize', {
+      token,
+      body: { feature: 'live_dubbing', estimated_seconds: seconds },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toEqual(expect.arrayContaining([expect.stringMatching(/^estimated_seconds /)]));
+  });
+
+  it.each(['1.0', '0x10', '%205', '05', '1e1', ''])('refuses the ledger page limit %j, which is not a decimal integer', async (limit) => {
+    const { token } = await createUserWithToken(t.app);
+    const response = await http(t.baseUrl, 'GET', `/api/v1/beta/credits/transactions?limit=${limit}`, { token });
+    expect(response.status).toBe(400);
+  });
+
+  it('reads any cursor of the documented form as a position in the ledger, and refuses any other', async () => {
+    const { user, token } = await createUserWithToken(t.app);
+    await admin('POST', '/enrollments', { email: user.email, credits: 100 });
+    const page = (cursor: string) => http(t.baseUrl, 'GET', `/api/v1/beta/credits/transactions?cursor=${cursor}`, { token });
+    expect((await page('0.')).body).toEqual({ transactions: [], next_cursor: null });
+    expect((await page(`${Date.now() + 60_000}.bm8ta2V5`)).body.transactions).toHaveLength(1);
+    for (const cursor of ['x', '01.AA', '1.A=', '1', `${'9'.repeat(16)}.A`]) {
+      expect((await page(cursor)).status).toBe(400);
+    }
+  });
+
   it('revokes, shows a user to admins, and answers 404 for unknown users', async () => {
     const { user } = await createUserWithToken(t.app);
     await admin('POST', '/enrollments', { email: user.email });
@@ -184,6 +211,9 @@ describe('Beta REST', () => {
     ['POST', '/enrollments', { email: { $gt: '' } }],
     ['POST', '/enrollments', { email: 'a@example.com', credits: -5 }],
     ['POST', '/enrollments', { email: 'a@example.com', credits: '500' }],
+    ['POST', '/enrollments', { email: 'a@example.com', credits: null }],
+    ['POST', '/enrollments', { email: 'a@example.com', extra: true }],
+    ['POST', '/users/a@example.com/credits', { amount: 5, reason: 'x y z', idempotency_key: null }],
     ['POST', '/users/a@example.com/credits', { amount: 1.5, reason: 'x y z' }],
     ['POST', '/users/a@example.com/credits', { amount: 0, reason: 'nothing' }],
     ['POST', '/users/a@example.com/credits', { amount: 5 }],

@@ -33,7 +33,7 @@ export const ERROR_RESPONSES: Record<ErrorCode, { status: HttpStatus; close: Clo
   [ErrorCode.Conflict]: { status: HttpStatus.CONFLICT, close: CloseCode.ProtocolError },
   [ErrorCode.InvalidInput]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
   [ErrorCode.InsufficientCredits]: { status: HttpStatus.CONFLICT, close: CloseCode.InsufficientCredits },
-  [ErrorCode.InvitationInvalid]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
+  [ErrorCode.InvitationInvalid]: { status: HttpStatus.NOT_FOUND, close: CloseCode.ProtocolError },
   [ErrorCode.ServiceUnavailable]: { status: HttpStatus.SERVICE_UNAVAILABLE, close: CloseCode.TryAgainLater },
   [ErrorCode.ProtocolError]: { status: HttpStatus.BAD_REQUEST, close: CloseCode.ProtocolError },
   [ErrorCode.AuthTimeout]: { status: HttpStatus.REQUEST_TIMEOUT, close: CloseCode.AuthTimeout },

@@ -1,13 +1,26 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { DomainError, ErrorCode } from '../errors/domain-error.js';
 
-export interface HttpErrorBody {
-  statusCode: number;
-  error: string;
-  message: string | string[];
-  code?: string;
+/** Every HTTP error answer; a domain error adds its `details` as further properties. */
+export class HttpErrorBody {
+  @ApiProperty({ type: 'integer', example: 404, description: 'The HTTP status' })
+  statusCode!: number;
+
+  @ApiProperty({ example: 'Not Found', description: 'The name of the status' })
+  error!: string;
+
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+    example: 'No user with email viewer@example.com',
+    description: 'What went wrong; a request the validation refuses lists every problem',
+  })
+  message!: string | string[];
+
+  @ApiPropertyOptional({ enum: Object.values(ErrorCode), description: 'Stable code of a domain error, for programs to act on' })
+  code?: ErrorCode;
 }
 
 /**
@@ -55,7 +68,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 }
 
-function statusName(status: number): string {
+export function statusName(status: number): string {
   const name = HttpStatus[status];
   return name === undefined
     ? 'Error'
