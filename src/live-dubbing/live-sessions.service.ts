@@ -133,10 +133,6 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     return session;
   }
 
-  count(): number {
-    return this.sessions.size;
-  }
-
   send(session: LiveSession, message: object): void {
     if (session.socket.readyState === session.socket.OPEN) {
       session.socket.send(JSON.stringify(message));
