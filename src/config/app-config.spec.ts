@@ -42,6 +42,7 @@ describe(loadAppConfig.name, () => {
       maxPendingPerAddress: 20,
       trustedProxies: [],
       heartbeatMs: 10000,
+      resumeWindowMs: 20000,
     });
   });
 

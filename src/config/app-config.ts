@@ -70,6 +70,8 @@ export class AppConfig {
     /** TRUST_PROXY: addresses and CIDR blocks of the proxies whose X-Forwarded-For is believed. */
     trustedProxies: string[];
     heartbeatMs: number;
+    /** How long a session whose connection was lost waits, suspended, for its client to resume it. */
+    resumeWindowMs: number;
   };
   readonly dubbing!: DubbingConfig;
 }
@@ -118,6 +120,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
       heartbeatMs: checkHeartbeat(env),
+      resumeWindowMs: env.WS_RESUME_WINDOW_MS,
       maxPendingPerAddress: env.WS_MAX_PENDING_PER_ADDRESS,
       trustedProxies: splitList(env.TRUST_PROXY ?? ''),
     },

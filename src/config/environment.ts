@@ -168,6 +168,11 @@ export class Environment {
 
   @Transform(toNumber)
   @IsInt()
+  @Min(1000)
+  WS_RESUME_WINDOW_MS = 20000;
+
+  @Transform(toNumber)
+  @IsInt()
   @Min(1)
   WS_MAX_PENDING_PER_ADDRESS = 20;
 

@@ -1,8 +1,13 @@
-import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches, ValidateIf } from 'class-validator';
 
 const LANGUAGE = /^[a-z]{2,3}(-[A-Z]{2})?$/;
 
-/** The first message of a session (step 2 of the opening, docs/protocol.md). */
+const opening = (message: AuthMessage) => message.resume_token === undefined;
+
+/**
+ * The first message of a session (step 2 of the opening, docs/protocol.md): a new session names its channel and
+ * languages; a resume names only the session's resume token, and the session brings its own.
+ */
 export class AuthMessage {
   @IsIn(['auth'])
   type!: 'auth';
@@ -11,11 +16,18 @@ export class AuthMessage {
   @Length(1, 4096)
   token!: string;
 
+  @IsOptional()
+  @IsString()
+  @Length(1, 256)
+  resume_token?: string;
+
+  @ValidateIf(opening)
   @IsString()
   @Length(1, 128)
   @Matches(/^[\w.-]+$/, { message: 'channel_id may contain letters, digits, "_", "." and "-" only' })
   channel_id!: string;
 
+  @ValidateIf(opening)
   @IsString()
   @Matches(LANGUAGE, { message: 'target_lang must be a language code such as "en" or "pt-BR"' })
   target_lang!: string;

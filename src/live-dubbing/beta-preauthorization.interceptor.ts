@@ -21,6 +21,10 @@ export class BetaPreauthorizationInterceptor implements NestInterceptor {
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     const session = this.sessions.get(context.switchToWs().getClient<WebSocket>());
+    if (session.resuming) {
+      // A resumed session keeps its record and its hold.
+      return next.handle();
+    }
     const beta = this.config.beta.enabled && (await this.enrollment.isMember(session.user!.email));
     await this.sessions.register(session, { beta });
     if (beta && session.phase === 'opening') {

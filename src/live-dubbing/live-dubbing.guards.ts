@@ -60,6 +60,10 @@ export class ConnectionRateGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = sessionOf(context, this.sessions);
+    if (session.resuming) {
+      // A resume is not a new session: it takes no slot.
+      return true;
+    }
     if (!(await this.limiter.tryOpen(session.user!.id))) {
       throw new DomainError(ErrorCode.RateLimited, 'Too many live dubbing sessions opened in the last minute');
     }
@@ -93,6 +97,10 @@ export class ChannelGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = sessionOf(context, this.sessions);
+    if (session.resuming) {
+      // A resumed session goes on with the channel and languages it was opened with.
+      return true;
+    }
     const { channel_id: channelId, target_lang: targetLang } = session.auth!;
     const channel = await this.channels.findById(channelId);
     const problem =

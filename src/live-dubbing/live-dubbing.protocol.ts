@@ -73,6 +73,16 @@ export function accessRevoked(deactivated: boolean): DomainError {
       });
 }
 
+/** A resume token that is not valid now: unknown, used, expired, another user's, or its session has ended. */
+export function resumeFailed(): DomainError {
+  return new DomainError(ErrorCode.ResumeFailed, 'This session cannot be resumed; open a new session');
+}
+
+/** The database is unreachable: an opening or a resume is refused (1013, try again later); a live session is suspended (4503). */
+export function serviceUnavailable(): DomainError {
+  return new DomainError(ErrorCode.ServiceUnavailable, 'The service cannot reach its database; try again shortly', {}, 'Service unavailable');
+}
+
 export function internalError(): DomainError {
   return new DomainError(ErrorCode.InternalError, 'Internal error');
 }
@@ -93,6 +103,7 @@ export type EndCause =
   | 'server_shutdown'
   | 'access_revoked'
   | 'instance_lost'
+  | 'service_unavailable'
   | 'insufficient_credits';
 
 export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaEndStatus }> = {
@@ -108,6 +119,8 @@ export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaE
   server_shutdown: { beta: 'server_shutdown', quota: 'completed' },
   access_revoked: { beta: 'access_revoked', quota: 'completed' },
   instance_lost: { beta: 'instance_lost', quota: 'error' },
+  // Suspended while the database was unreachable, and not resumed in time.
+  service_unavailable: { beta: 'error', quota: 'error' },
   // Refused at the hold: no beta session was created, and no quota session either.
   insufficient_credits: { beta: 'error', quota: 'completed' },
 };
@@ -126,6 +139,8 @@ export function endCauseOf(error: DomainError): EndCause {
       return 'speech_service_failed';
     case ErrorCode.InternalError:
       return 'internal_error';
+    case ErrorCode.ServiceUnavailable:
+      return 'service_unavailable';
     case ErrorCode.Unauthorized:
     case ErrorCode.UpgradeRequired:
       return 'access_revoked';

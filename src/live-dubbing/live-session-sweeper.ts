@@ -19,6 +19,7 @@ export function lostAfterMs(config: AppConfig): number {
  * session whose owner went silent is taken over by compare-and-set on its owner epoch and ended — as the owner
  * recorded if it had begun ending it, otherwise `instance_lost` — charged up to the owner's last heartbeat, its
  * quota session too. The old owner, should it wake, finds the session is no longer its own (docs/credits.md).
+ * A suspended session not resumed within its window is ended the same way, charged up to when it was lost.
  */
 @Injectable()
 export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -57,10 +58,18 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
 
   private async endSilentSessions(): Promise<number> {
     const now = this.clock.now();
-    const silent = await this.records.findSilentSince(now - lostAfterMs(this.config));
+    const [silent, expired] = await Promise.all([
+      this.records.findSilentSince(now - lostAfterMs(this.config)),
+      this.records.findSuspendedPast(now),
+    ]);
+    const ends = [
+      ...silent.map((session) => ({ session, end: { cause: 'instance_lost', atMs: session.heartbeatAtMs } })),
+      // Not resumed in time: ended as it was suspended (a lost connection as the user leaving), charged up to the loss.
+      ...expired.map((session) => ({ session, end: { cause: session.suspendCause!, atMs: session.lostAtMs! } })),
+    ];
     let ended = 0;
-    for (const session of silent) {
-      const taken = await this.records.takeOverToEnd(session, this.instance.id, { cause: 'instance_lost', atMs: session.heartbeatAtMs });
+    for (const { session, end } of ends) {
+      const taken = await this.records.takeOverToEnd(session, this.instance.id, end);
       if (taken !== undefined) {
         await this.finish(taken);
         ended++;

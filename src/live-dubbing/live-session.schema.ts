@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
-export const LIVE_SESSION_STATUSES = ['live', 'ending', 'ended'] as const;
+export const LIVE_SESSION_STATUSES = ['live', 'suspended', 'ending', 'ended'] as const;
 export type LiveSessionStatus = (typeof LIVE_SESSION_STATUSES)[number];
 
 /**
@@ -45,6 +45,30 @@ export class LiveSessionDocument {
   @Prop({ type: String, required: true })
   quota_session_id!: string;
 
+  /** What a resume serves again: the channel and the languages the session was opened with. */
+  @Prop({ type: String, required: true })
+  channel_id!: string;
+
+  @Prop({ type: String, required: true })
+  source_lang!: string;
+
+  @Prop({ type: String, required: true })
+  target_lang!: string;
+
+  /** SHA-256 of the one resume token the client holds now; a resume replaces it (docs/protocol.md, "Resuming"). */
+  @Prop({ type: String, required: true })
+  resume_token_hash!: string;
+
+  /** Suspended: why (the end cause if it is not resumed), when it stopped being charged, and until when it waits. */
+  @Prop({ type: String })
+  suspend_cause?: string;
+
+  @Prop({ type: Date })
+  lost_at?: Date;
+
+  @Prop({ type: Date })
+  resume_until?: Date;
+
   /** Why it ends and the instant charging stops; written before the beta and quota sessions are ended. */
   @Prop({ type: String })
   end_cause?: string;
@@ -64,3 +88,6 @@ export const LiveSessionSchema = SchemaFactory.createForClass(LiveSessionDocumen
 // Every owner write matches exactly these keys, which the embedded server can then look up by index.
 LiveSessionSchema.index({ _id: 1, owner_epoch: 1 }, { unique: true });
 LiveSessionSchema.index({ status: 1, heartbeat_at: 1 });
+// A resume finds its session by the token's hash alone, a unique key the embedded server can look up.
+LiveSessionSchema.index({ resume_token_hash: 1 }, { unique: true });
+LiveSessionSchema.index({ status: 1, resume_until: 1 });

@@ -9,25 +9,38 @@ import type { EndCause } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
 
 /**
- * awaiting_auth → opening → live → ended, and opening → ended for a refusal. Only LiveSessionsService moves a
- * session between phases (docs/protocol.md, "A session's life").
+ * awaiting_auth → opening → live → ended, opening → ended for a refusal, and live → suspended when the connection is
+ * lost (the session then waits for a resume on a new connection, maybe on another instance). Only
+ * LiveSessionsService moves a session between phases (docs/protocol.md, "A session's life").
  */
-export type LivePhase = 'awaiting_auth' | 'opening' | 'live' | 'ended';
+export type LivePhase = 'awaiting_auth' | 'opening' | 'live' | 'suspended' | 'ended';
+
+/** Why a session was suspended; also how it ends if it is not resumed in time. */
+export type SuspendCause = Extract<EndCause, 'disconnected' | 'server_shutdown' | 'service_unavailable'>;
 
 /** Everything one socket's session holds; cleaned up once when the session ends. */
 export class LiveSession {
   phase: LivePhase = 'awaiting_auth';
   endCause?: EndCause;
-  /** The instant charging stops: the end, or the opening's own start for a session that never went live. */
+  suspendCause?: SuspendCause;
+  /**
+   * The instant charging stops: the end or the loss of the connection, or the opening's own start for a session
+   * that never went live.
+   */
   endAt?: number;
   auth?: AuthMessage;
   user?: AuthenticatedUser;
   channel?: ChannelRecord;
+  /** The session's languages: the opening's, or a resumed session's own. */
+  sourceLang?: string;
+  targetLang?: string;
+  /** The token this connection's client resumes the session with; only its hash is stored. */
+  resumeToken?: string;
   /** When the session's record was written; undefined until then (nothing in the database to end). */
   registeredAt?: number;
   /** The owner epoch this instance holds the session's record at. */
   epoch = 0;
-  /** Why and when it ends is in the record (at `epoch`, which that write moved). */
+  /** Why and when it ends (or was suspended) is in the record (at `epoch`, which that write moved). */
   endRecorded = false;
   betaSessionId?: string;
   betaEstimate?: number;
@@ -44,15 +57,23 @@ export class LiveSession {
   readonly heldMessages: object[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */
   ending?: Promise<void>;
+  /** A resume is taking the session over: its exit, if it comes meanwhile, is written once the resume has finished. */
+  resumeInFlight = false;
   cancelRedrive?: CancelTimer;
   private readonly cleanups: (() => void)[] = [];
 
+  /** A provisional id until the opening registers the session, or a resume adopts the one it resumes. */
   constructor(
-    readonly id: string,
+    public id: string,
     readonly socket: WebSocket,
     readonly feature: LiveFeature,
     readonly meter: AudioRateMeter,
   ) {}
+
+  /** Whether the first message asked to resume a session rather than open one. */
+  get resuming(): boolean {
+    return this.auth?.resume_token !== undefined;
+  }
 
   onEnd(cleanup: () => void): void {
     this.cleanups.push(cleanup);

@@ -19,6 +19,13 @@ export interface LiveSessionRecord {
   quotaSessionId: string;
   endCause?: string;
   endAtMs?: number;
+  channelId: string;
+  sourceLang: string;
+  targetLang: string;
+  resumeTokenHash: string;
+  suspendCause?: string;
+  lostAtMs?: number;
+  resumeUntilMs?: number;
 }
 
 /** One owner's claim on a session: the epoch its writes are conditioned on. */
@@ -35,7 +42,9 @@ export class LiveSessionsRepository implements OnModuleInit {
     await this.sessions.init();
   }
 
-  async insert(session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs'>): Promise<void> {
+  async insert(
+    session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs' | 'suspendCause' | 'lostAtMs' | 'resumeUntilMs'>,
+  ): Promise<void> {
     await driverCollection(this.sessions).insertOne({
       _id: session.id,
       user_id: session.userId,
@@ -48,6 +57,10 @@ export class LiveSessionsRepository implements OnModuleInit {
       started_at: new Date(session.startedAtMs),
       beta_session_id: session.betaSessionId,
       quota_session_id: session.quotaSessionId,
+      channel_id: session.channelId,
+      source_lang: session.sourceLang,
+      target_lang: session.targetLang,
+      resume_token_hash: session.resumeTokenHash,
     });
   }
 
@@ -91,6 +104,85 @@ export class LiveSessionsRepository implements OnModuleInit {
       { $set: { status: 'ending', end_cause: end.cause, end_at: new Date(end.atMs) }, $inc: { owner_epoch: 1 } },
     );
     return result.matchedCount === 1;
+  }
+
+  /**
+   * The owner lost the session's connection (or closed it 1012/4503): it stops being charged at `lostAtMs` and waits
+   * for a resume until `resumeUntilMs`. Moves the epoch, so the owner holds it no more. False when it did not hold it.
+   */
+  async markSuspended(owner: Ownership, suspension: { cause: string; lostAtMs: number; resumeUntilMs: number }): Promise<boolean> {
+    const result = await driverCollection(this.sessions).updateOne(
+      { _id: owner.id, owner_epoch: owner.epoch },
+      {
+        $set: {
+          status: 'suspended',
+          suspend_cause: suspension.cause,
+          lost_at: new Date(suspension.lostAtMs),
+          resume_until: new Date(suspension.resumeUntilMs),
+        },
+        $inc: { owner_epoch: 1 },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async findByResumeToken(tokenHash: string): Promise<LiveSessionRecord | undefined> {
+    const found = await this.sessions.findOne({ resume_token_hash: tokenHash }).lean<LiveSessionDocument>().exec();
+    return found === null ? undefined : toRecord(found);
+  }
+
+  /**
+   * A resume takes the session over: a compare-and-set on everything it read (epoch, token, status, and the owner's
+   * last heartbeat, up to which a live session is charged), so of two racing resumes one wins, a token works once,
+   * and an owner that proved itself since keeps it. Returns the session as resumed, or undefined when it lost.
+   */
+  async takeOverToResume(
+    session: LiveSessionRecord,
+    resume: { instanceId: string; atMs: number; tokenHash: string },
+  ): Promise<LiveSessionRecord | undefined> {
+    const epoch = session.ownerEpoch + 1;
+    const result = await driverCollection(this.sessions).updateOne(
+      {
+        _id: session.id,
+        owner_epoch: session.ownerEpoch,
+        status: session.status,
+        resume_token_hash: session.resumeTokenHash,
+        heartbeat_at: new Date(session.heartbeatAtMs),
+      },
+      {
+        $set: {
+          status: 'live',
+          owner_instance_id: resume.instanceId,
+          owner_epoch: epoch,
+          heartbeat_at: new Date(resume.atMs),
+          resume_token_hash: resume.tokenHash,
+        },
+        $unset: { suspend_cause: '', lost_at: '', resume_until: '' },
+      },
+    );
+    if (result.matchedCount !== 1) {
+      return undefined;
+    }
+    return {
+      ...session,
+      status: 'live',
+      ownerInstanceId: resume.instanceId,
+      ownerEpoch: epoch,
+      heartbeatAtMs: resume.atMs,
+      resumeTokenHash: resume.tokenHash,
+      suspendCause: undefined,
+      lostAtMs: undefined,
+      resumeUntilMs: undefined,
+    };
+  }
+
+  /** Suspended sessions whose resume window closed before `nowMs`. */
+  async findSuspendedPast(nowMs: number): Promise<LiveSessionRecord[]> {
+    const found = await this.sessions
+      .find({ status: 'suspended', resume_until: { $lt: new Date(nowMs) } })
+      .lean<LiveSessionDocument[]>()
+      .exec();
+    return found.map(toRecord);
   }
 
   async markEnded(owner: Ownership, endedAtMs: number): Promise<void> {
@@ -160,5 +252,12 @@ function toRecord(session: LiveSessionDocument): LiveSessionRecord {
     quotaSessionId: session.quota_session_id,
     endCause: session.end_cause,
     endAtMs: session.end_at?.getTime(),
+    channelId: session.channel_id,
+    sourceLang: session.source_lang,
+    targetLang: session.target_lang,
+    resumeTokenHash: session.resume_token_hash,
+    suspendCause: session.suspend_cause,
+    lostAtMs: session.lost_at?.getTime(),
+    resumeUntilMs: session.resume_until?.getTime(),
   };
 }

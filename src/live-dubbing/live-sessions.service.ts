@@ -1,5 +1,5 @@
 import { DomainError } from '../common/errors/domain-error.js';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { BetaSessionSignals, type BetaSessionSignal } from '../beta/sessions/beta-session-signals.js';
@@ -23,13 +23,15 @@ import {
   insufficientCredits,
   internalError,
   protocolError,
+  resumeFailed,
   sessionMoved,
   type EndCause,
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
-import { LiveSession } from './live-session.js';
+import { LiveSession, type SuspendCause } from './live-session.js';
 import { lostAfterMs } from './live-session-sweeper.js';
-import { LiveSessionsRepository } from './live-sessions.repository.js';
+import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
+import type { QuotaRecordResult } from '../quota/quota.service.js';
 import { PendingSockets } from './pending-sockets.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
@@ -37,6 +39,8 @@ const MAX_BUFFERED_BYTES = 1 << 20;
 /** A failed end is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
 const REDRIVE_FIRST_MS = 500;
 const REDRIVE_MAX_MS = 10_000;
+/** A resume that lost its compare-and-set to an owner's heartbeat reads the session again, this many times. */
+const RESUME_ATTEMPTS = 3;
 
 interface Farewell {
   message?: object;
@@ -85,11 +89,11 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         return this.confirmedAt;
       },
       inDoubt: () => this.inDoubt(),
-      lastHeardFrom: () =>
+      served: () =>
         new Map(
           [...this.held.values()]
-            .filter((session) => session.betaSessionId !== undefined)
-            .map((session) => [session.betaSessionId!, session.lastHeardAt]),
+            .filter((session) => session.betaSessionId !== undefined && session.phase === 'live')
+            .map((session) => [session.betaSessionId!, { lastHeardAt: session.lastHeardAt, epoch: session.epoch }]),
         ),
     });
   }
@@ -109,9 +113,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       session.lastHeardAt = this.clock.now();
       session.unansweredPings = 0;
     });
-    // A close frame means the client left now; a connection lost without one was last in use when last heard from.
+    // A close frame means the client left now; a connection lost without one is suspended, charged up to when its
+    // client was last heard from, and waits for a resume.
     socket.once('close', (code: number) => {
-      void this.end(session, 'disconnected', undefined, code === CloseCode.Abnormal ? session.lastHeardAt : undefined);
+      if (code === CloseCode.Abnormal) {
+        void this.suspend(session, 'disconnected', session.lastHeardAt);
+      } else {
+        void this.end(session, 'disconnected');
+      }
     });
     return session;
   }
@@ -222,6 +231,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const now = this.clock.now();
     session.betaSessionId = options.beta ? randomUUID() : undefined;
     session.quotaSessionId = randomUUID();
+    session.sourceLang = session.auth!.source_lang ?? session.channel!.sourceLanguage;
+    session.targetLang = session.auth!.target_lang;
+    session.resumeToken = newResumeToken();
     await this.records.insert({
       id: session.id,
       userId: user.id,
@@ -231,15 +243,38 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       startedAtMs: now,
       betaSessionId: session.betaSessionId,
       quotaSessionId: session.quotaSessionId,
+      channelId: session.channel!.id,
+      sourceLang: session.sourceLang,
+      targetLang: session.targetLang,
+      resumeTokenHash: hashResumeToken(session.resumeToken),
     });
     session.registeredAt = now;
-    if (this.held.size === 0) {
-      // No heartbeat runs while nothing is held: this write is the newest proof that nothing held was taken.
-      this.confirmedAt = now;
-    }
-    this.held.set(session.id, session);
-    this.scheduleHeartbeat();
+    this.hold(session, now);
     await this.afterOpeningStep(session);
+  }
+
+  /**
+   * Resumes the session the client's resume token names (docs/protocol.md, "Resuming a session"), on this instance,
+   * whichever held it: a compare-and-set on its record takes it over, then its beta session (the same hold) and
+   * its quota session go on from now, never charging the time since it stopped being charged. Refused 4410 when the
+   * token is unknown, used, expired or another user's; nothing changes then. Returns the quota left.
+   */
+  async resume(session: LiveSession): Promise<QuotaRecordResult> {
+    const user = session.user!;
+    const tokenHash = hashResumeToken(session.auth!.resume_token!);
+    for (let attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
+      const record = await this.records.findByResumeToken(tokenHash);
+      const now = this.clock.now();
+      if (!this.isResumable(record, user.id, session.feature.name, now)) {
+        break;
+      }
+      const resumeToken = newResumeToken();
+      const taken = await this.records.takeOverToResume(record, { instanceId: this.instance.id, atMs: now, tokenHash: hashResumeToken(resumeToken) });
+      if (taken !== undefined) {
+        return this.adopt(session, taken, { resumeToken, cutAt: record.status === 'suspended' ? record.lostAtMs! : record.heartbeatAtMs, now });
+      }
+    }
+    throw resumeFailed();
   }
 
   /**
@@ -284,7 +319,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** Ends the session; charging stops `at` (now by default), or where it started if it never went live. */
   async end(session: LiveSession, cause: EndCause, farewell?: Farewell, at = this.clock.now()): Promise<void> {
-    if (session.phase === 'ended') {
+    if (session.phase === 'ended' || session.phase === 'suspended') {
       return;
     }
     session.endAt = session.phase === 'live' ? at : (session.registeredAt ?? at);
@@ -301,7 +336,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (farewell !== undefined && !reportsEnd) {
       this.sayFarewell(session, farewell);
     }
-    const betaEnd = await this.writeEnd(session);
+    const betaEnd = await this.writeExit(session);
     this.forget(session);
     this.metrics.liveSessionsEnded.inc({ cause });
     this.logger.log(
@@ -310,6 +345,41 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     );
     if (farewell !== undefined && reportsEnd) {
       this.sayFarewell(session, farewell, betaEnd);
+    }
+  }
+
+  /**
+   * The session's connection is gone, but not the session (docs/protocol.md, "Resuming a session"): it stops being
+   * charged at `lostAt` and waits, suspended, for its client to resume it on a new connection, here or on another
+   * instance, for WS_RESUME_WINDOW_MS. A session that was not live yet has nothing to resume: it ends. The farewell
+   * (1012 `reconnect`, 4503 `service_unavailable`) carries the resume token; a restart sends it once the suspension
+   * is written, so the client's resume elsewhere finds it.
+   */
+  async suspend(session: LiveSession, cause: SuspendCause, lostAt: number, farewell?: Farewell): Promise<void> {
+    if (session.phase !== 'live' && !(session.phase === 'opening' && session.resuming)) {
+      return this.end(session, cause, farewell, lostAt);
+    }
+    session.endAt = session.phase === 'live' ? lostAt : (session.registeredAt ?? lostAt);
+    session.phase = 'suspended';
+    session.suspendCause = cause;
+    session.runCleanups();
+    session.pipeline?.close();
+    if (session.betaSessionId !== undefined) {
+      this.beta.stopWatching(session.betaSessionId);
+    }
+    const sayFirst = cause !== 'server_shutdown';
+    if (farewell !== undefined && sayFirst) {
+      this.sayFarewell(session, farewell);
+    }
+    await this.writeExit(session);
+    this.forget(session);
+    this.metrics.liveSessionsEnded.inc({ cause: 'suspended' });
+    this.logger.log(
+      { session_id: session.id, cause, lost_at: new Date(session.endAt).toISOString() },
+      'Live dubbing session suspended; its client may resume it',
+    );
+    if (farewell !== undefined && !sayFirst) {
+      this.sayFarewell(session, farewell);
     }
   }
 
@@ -339,16 +409,22 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
   }
 
-  /** Shutting down: no new socket is accepted, and every session ends (charged to this instant). */
+  /**
+   * Shutting down (a rolling restart): no new socket is accepted, and every live session is charged to this instant,
+   * suspended, and told to `reconnect` (1012), to resume on another instance. One not live yet is closed 1012.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     this.accepting = false;
+    const now = this.clock.now();
+    const restart = { closeCode: CloseCode.ServiceRestart, closeReason: 'Server restarting: reconnect' };
     await Promise.all(
       [...this.sessions.values()].map((session) =>
-        this.end(session, 'server_shutdown', {
-          message: { type: 'session_ended', reason: 'server_shutdown' },
-          closeCode: CloseCode.GoingAway,
-          closeReason: 'Server shutting down',
-        }),
+        session.phase === 'live'
+          ? this.suspend(session, 'server_shutdown', now, {
+              ...restart,
+              message: { type: 'reconnect', resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
+            })
+          : this.end(session, 'server_shutdown', restart),
       ),
     );
   }
@@ -364,7 +440,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   /** A session that ended while an opening step was in flight: what that step created is ended too. */
   private async afterOpeningStep(session: LiveSession): Promise<void> {
     if (session.phase === 'ended') {
-      await this.writeEnd(session);
+      await this.writeExit(session);
     }
   }
 
@@ -374,10 +450,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * the record is ended. Each step is idempotent; if one fails, all are written again later until they land.
    * Returns the beta end's balance when it landed now.
    */
-  private writeEnd(session: LiveSession): Promise<BetaEnd | undefined> {
+  private writeExit(session: LiveSession): Promise<BetaEnd | undefined> {
+    if (session.resumeInFlight) {
+      // The resume that is taking the session over writes its exit once it has finished (see adopt).
+      return Promise.resolve(undefined);
+    }
     let outcome: BetaEnd | undefined;
     const attempt = async () => {
-      outcome = await this.tryWriteEnd(session);
+      outcome = session.phase === 'suspended' ? await this.tryWriteSuspension(session) : await this.tryWriteEnd(session);
     };
     session.ending = (session.ending ?? Promise.resolve()).then(attempt);
     return session.ending.then(() => outcome);
@@ -402,15 +482,144 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         this.quota.endSession(session.quotaSessionId!, outcome.quota, { atMs: endAt }),
       ]);
       await this.records.markEnded(owner, this.clock.now());
-      this.held.delete(session.id);
+      this.release(session);
       return betaEnd;
     } catch (error) {
-      const delay = Math.min(REDRIVE_FIRST_MS * 2 ** attempt, REDRIVE_MAX_MS);
-      this.logger.error({ session_id: session.id, err: error }, `Ending the session failed; writing it again in ${delay} ms`);
-      session.cancelRedrive = this.clock.setTimer(delay, () => {
-        session.ending = session.ending!.then(() => this.tryWriteEnd(session, attempt + 1).then(() => undefined));
-      });
+      this.redrive(session, attempt, error, () => this.tryWriteEnd(session, attempt + 1));
       return undefined;
+    }
+  }
+
+  /**
+   * The suspension's writes, in order: the record (which moves the epoch: from then on a resume may take the session
+   * anywhere), then the beta session charged up to the loss and marked suspended, the quota session too. Re-driven
+   * like an end's.
+   */
+  private async tryWriteSuspension(session: LiveSession, attempt = 0): Promise<undefined> {
+    if (session.registeredAt === undefined) {
+      return undefined;
+    }
+    const lostAt = session.endAt!;
+    try {
+      if (!session.endRecorded) {
+        const suspension = { cause: session.suspendCause!, lostAtMs: lostAt, resumeUntilMs: this.clock.now() + this.config.ws.resumeWindowMs };
+        let recorded = await this.records.markSuspended({ id: session.id, epoch: session.epoch }, suspension);
+        if (!recorded) {
+          const found = await this.records.find(session.id);
+          recorded =
+            found?.status === 'suspended' &&
+            found.ownerEpoch === session.epoch + 1 &&
+            found.ownerInstanceId === this.instance.id &&
+            found.lostAtMs === lostAt;
+        }
+        if (!recorded) {
+          this.letGo(session);
+          return undefined;
+        }
+        session.epoch += 1;
+        session.endRecorded = true;
+      }
+      await Promise.all([
+        session.betaSessionId === undefined || session.betaEnded
+          ? undefined
+          : this.beta.suspend(session.betaSessionId, session.user!.email, { lostAt, epoch: session.epoch - 1, suspendedEpoch: session.epoch }),
+        this.quota.suspendSession(session.quotaSessionId!, { lostAtMs: lostAt, epoch: session.epoch }),
+      ]);
+      this.release(session);
+    } catch (error) {
+      this.redrive(session, attempt, error, () => this.tryWriteSuspension(session, attempt + 1));
+    }
+    return undefined;
+  }
+
+  /** A failed exit is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
+  private redrive(session: LiveSession, attempt: number, error: unknown, again: () => Promise<unknown>): void {
+    const delay = Math.min(REDRIVE_FIRST_MS * 2 ** attempt, REDRIVE_MAX_MS);
+    this.logger.error({ session_id: session.id, err: error }, `Writing the session's ${session.phase === 'suspended' ? 'suspension' : 'end'} failed; writing it again in ${delay} ms`);
+    session.cancelRedrive = this.clock.setTimer(delay, () => {
+      session.ending = session.ending!.then(() => again().then(() => undefined));
+    });
+  }
+
+  /** This instance no longer holds the session's record (unless a newer connection here resumed it). */
+  private release(session: LiveSession): void {
+    if (this.held.get(session.id) === session) {
+      this.held.delete(session.id);
+    }
+  }
+
+  /** Holds a session's record from `now`: it joins the heartbeat. */
+  private hold(session: LiveSession, now: number): void {
+    if (this.held.size === 0) {
+      // No heartbeat runs while nothing is held: this write is the newest proof that nothing held was taken.
+      this.confirmedAt = now;
+    }
+    this.held.set(session.id, session);
+    this.scheduleHeartbeat();
+  }
+
+  private isResumable(record: LiveSessionRecord | undefined, userId: string, feature: string, now: number): record is LiveSessionRecord {
+    return (
+      record !== undefined &&
+      record.userId === userId &&
+      record.feature === feature &&
+      (record.status === 'live' || (record.status === 'suspended' && record.resumeUntilMs! >= now))
+    );
+  }
+
+  /**
+   * The resume won the session's record: this connection becomes its owner. A connection here that still held it
+   * lets go (4409). The beta and quota sessions resume from `now`, not charging the time since `cutAt`; those steps
+   * finish even if the client leaves meanwhile, and then its exit is written, charged up to where they left it.
+   */
+  private async adopt(
+    session: LiveSession,
+    record: LiveSessionRecord,
+    resume: { resumeToken: string; cutAt: number; now: number },
+  ): Promise<QuotaRecordResult> {
+    const previous = this.held.get(record.id);
+    if (previous !== undefined && previous !== session) {
+      this.letGo(previous);
+    }
+    session.resumeInFlight = true;
+    session.id = record.id;
+    session.epoch = record.ownerEpoch;
+    session.registeredAt = resume.cutAt;
+    session.betaSessionId = record.betaSessionId;
+    session.quotaSessionId = record.quotaSessionId;
+    session.sourceLang = record.sourceLang;
+    session.targetLang = record.targetLang;
+    session.resumeToken = resume.resumeToken;
+    this.hold(session, resume.now);
+    try {
+      const user = session.user!;
+      if (session.betaSessionId !== undefined) {
+        const betaSessionId = session.betaSessionId;
+        session.onEnd(this.signals.subscribe(betaSessionId, (signal) => this.onCreditSignal(session, signal)));
+        const credits = await this.beta.resume(betaSessionId, user.email, { cutAt: resume.cutAt, resumeAt: resume.now, epoch: session.epoch });
+        if (credits === undefined) {
+          throw new Error(`Beta session ${betaSessionId} of a resumed session is no longer held`);
+        }
+        session.betaRemaining = credits.remainingCredits;
+        session.betaEstimate = credits.estimatedCost;
+      }
+      session.registeredAt = resume.now;
+      const quota = await this.quota.resumeSession(session.quotaSessionId!, {
+        cutAtMs: resume.cutAt,
+        epoch: session.epoch,
+        instanceId: this.instance.id,
+      });
+      if (quota === undefined) {
+        throw new Error(`Quota session ${session.quotaSessionId} of a resumed session has ended`);
+      }
+      this.logger.log({ session_id: session.id, epoch: session.epoch, cut_at: new Date(resume.cutAt).toISOString() }, 'Live session resumed');
+      return quota;
+    } finally {
+      session.resumeInFlight = false;
+      if (session.phase === 'ended' || session.phase === 'suspended') {
+        session.endAt = session.registeredAt;
+        await this.writeExit(session);
+      }
     }
   }
 
@@ -445,13 +654,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * charged here; a client still connected is told so (4409).
    */
   private letGo(session: LiveSession): void {
-    this.held.delete(session.id);
     session.cancelRedrive?.();
-    if (session.betaSessionId !== undefined) {
-      this.beta.stopWatching(session.betaSessionId);
+    const heldHere = this.held.get(session.id);
+    if (heldHere === undefined || heldHere === session) {
+      // Unless a newer connection here resumed it, nothing of the session is served here any more.
+      this.held.delete(session.id);
+      if (session.betaSessionId !== undefined) {
+        this.beta.stopWatching(session.betaSessionId);
+      }
+      this.quota.forget(session.quotaSessionId!);
     }
-    this.quota.forget(session.quotaSessionId!);
-    if (session.phase === 'ended') {
+    if (session.phase === 'ended' || session.phase === 'suspended') {
       return;
     }
     session.phase = 'ended';
@@ -589,6 +802,15 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       }
     }
   }
+}
+
+/** A resume token: 256 random bits, URL-safe. Only its hash is stored. */
+function newResumeToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function hashResumeToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** Live features are for active Premium and Family subscriptions. */

@@ -73,18 +73,15 @@ export abstract class LiveGateway implements OnGatewayConnection {
     if (session.phase !== 'opening') {
       return undefined;
     }
-    const quota = await this.sessions.startQuota(session);
-    if (!quota.allowed) {
-      throw quotaExceeded(quota.remaining);
-    }
+    const quota = await this.openQuota(session);
     if (session.phase !== 'opening') {
       return undefined;
     }
     this.quotaMeter.track(session, quota.runsOutAt);
     session.pipeline = this.dubbing.createPipeline({
       sessionId: session.id,
-      sourceLang: session.auth!.source_lang ?? session.channel!.sourceLanguage,
-      targetLang: session.auth!.target_lang,
+      sourceLang: session.sourceLang!,
+      targetLang: session.targetLang!,
       synthesize: this.feature.synthesize,
       onEvent: (event) => this.deliver(session, event),
       onError: (error) => {
@@ -95,7 +92,9 @@ export abstract class LiveGateway implements OnGatewayConnection {
     });
     this.sessions.goLive(session, {
       type: 'ready',
+      ...(session.resuming ? { resumed: true } : {}),
       session_id: session.id,
+      resume_token: session.resumeToken,
       beta:
         session.betaSessionId === undefined
           ? null
@@ -104,6 +103,25 @@ export abstract class LiveGateway implements OnGatewayConnection {
       quota: quota.remaining,
     });
     return undefined;
+  }
+
+  /**
+   * Step 8: a new session's quota session, or a resumed session's own, going on from now; the quota error when no
+   * minutes are left.
+   */
+  private async openQuota(session: LiveSession): Promise<{ remaining: object; runsOutAt: number | null }> {
+    if (session.resuming) {
+      const quota = await this.sessions.resume(session);
+      if (quota.exceeded) {
+        throw quotaExceeded(quota.remaining);
+      }
+      return quota;
+    }
+    const quota = await this.sessions.startQuota(session);
+    if (!quota.allowed) {
+      throw quotaExceeded(quota.remaining);
+    }
+    return quota;
   }
 
   @SubscribeMessage(ClientMessageType.Stop)

@@ -2,9 +2,14 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { SUBSCRIPTION_TIERS, type SubscriptionTier } from '../users/user.schema.js';
 import { QUOTA_FEATURES, type QuotaFeature } from './quota-feature.js';
 
-export const QUOTA_SESSION_STATUSES = ['active', 'completed', 'error'] as const;
+export const QUOTA_SESSION_STATUSES = ['active', 'suspended', 'completed', 'error'] as const;
 export type QuotaSessionStatus = (typeof QUOTA_SESSION_STATUSES)[number];
-export type QuotaSessionEndStatus = Exclude<QuotaSessionStatus, 'active'>;
+export type QuotaSessionEndStatus = Exclude<QuotaSessionStatus, 'active' | 'suspended'>;
+
+/** A session that has not ended: running, or suspended until its live session resumes or ends. */
+export function isOpen(status: QuotaSessionStatus): status is 'active' | 'suspended' {
+  return status === 'active' || status === 'suspended';
+}
 
 /** One connection's use of a metered feature, from open to close. */
 @Schema({ collection: 'live_quota_sessions', versionKey: false })
@@ -29,7 +34,10 @@ export class QuotaSession {
   @Prop({ type: Date, required: true })
   started_at!: Date;
 
-  /** Usage up to this instant is claimed (and counted); also the session's last sign of life. */
+  /**
+   * Usage up to this instant is claimed (and counted); also the session's last sign of life. A resume moves it and
+   * `started_at` later by the time the session was suspended, which is never counted.
+   */
   @Prop({ type: Date, required: true })
   recorded_until!: Date;
 
@@ -42,6 +50,10 @@ export class QuotaSession {
 
   @Prop({ type: String })
   owner_instance_id?: string;
+
+  /** The owner epoch of the live session that last suspended or resumed it: a later epoch's move always wins. */
+  @Prop({ type: Number })
+  owner_epoch?: number;
 
   /** The batch whose claim last moved `recorded_until`: how a batch of claims tells the ones that won. */
   @Prop({ type: String })

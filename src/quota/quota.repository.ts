@@ -21,6 +21,7 @@ export interface QuotaSessionRecord {
   usedSeconds: number;
   endedAtMs?: number;
   ownerInstanceId?: string;
+  ownerEpoch: number;
 }
 
 export interface NewQuotaSession {
@@ -32,11 +33,12 @@ export interface NewQuotaSession {
   ownerInstanceId?: string;
 }
 
-/** What a claim moves the session to; with `end`, the same write closes the session. */
+/** What a claim moves the session to; with `end`, the same write closes the session, with `suspend`, suspends it. */
 export interface SpanClaim {
   toMs: number;
   seconds: number;
   end?: { status: QuotaSessionEndStatus; endedAtMs: number };
+  suspend?: { epoch: number };
 }
 
 export function usageKey(userId: string, feature: QuotaFeature, window: QuotaWindow, windowStartMs: number): string {
@@ -133,9 +135,28 @@ export class QuotaRepository {
    */
   async claimSpan(session: QuotaSessionRecord, claim: SpanClaim): Promise<boolean> {
     const ending = claim.end === undefined ? {} : { status: claim.end.status, ended_at: new Date(claim.end.endedAtMs) };
+    const suspending = claim.suspend === undefined ? {} : { status: 'suspended' as const, owner_epoch: claim.suspend.epoch };
     const result = await driverCollection(this.sessions).updateOne(claimFilter(session), {
-      $set: { recorded_until: new Date(claim.toMs), ...ending },
+      $set: { recorded_until: new Date(claim.toMs), ...ending, ...suspending },
       $inc: { used_seconds: claim.seconds },
+    });
+    return result.matchedCount === 1;
+  }
+
+  /**
+   * Resumes the session as owner `epoch` on `instanceId` at `resumeAtMs`: `started_at` and `recorded_until` move later
+   * by the time since its last record, which is never counted. A compare-and-set on what `session` read.
+   */
+  async resume(session: QuotaSessionRecord, resume: { resumeAtMs: number; epoch: number; instanceId: string }): Promise<boolean> {
+    const gap = Math.max(0, resume.resumeAtMs - session.recordedUntilMs);
+    const result = await driverCollection(this.sessions).updateOne(claimFilter(session), {
+      $set: {
+        status: 'active',
+        started_at: new Date(session.startedAtMs + gap),
+        recorded_until: new Date(session.recordedUntilMs + gap),
+        owner_epoch: resume.epoch,
+        owner_instance_id: resume.instanceId,
+      },
     });
     return result.matchedCount === 1;
   }
@@ -168,9 +189,9 @@ export class QuotaRepository {
   }
 }
 
-/** A claim wins only if the session is still active and nobody moved `recorded_until` since `session` was read. */
+/** A claim wins only if nobody moved the session (its status, `recorded_until`) since `session` was read. */
 function claimFilter(session: QuotaSessionRecord) {
-  return { _id: session.id, status: 'active' as const, recorded_until: new Date(session.recordedUntilMs) };
+  return { _id: session.id, status: session.status, recorded_until: new Date(session.recordedUntilMs) };
 }
 
 function toRecord(session: QuotaSession): QuotaSessionRecord {
@@ -185,5 +206,6 @@ function toRecord(session: QuotaSession): QuotaSessionRecord {
     usedSeconds: session.used_seconds,
     endedAtMs: session.ended_at?.getTime(),
     ownerInstanceId: session.owner_instance_id,
+    ownerEpoch: session.owner_epoch ?? 0,
   };
 }

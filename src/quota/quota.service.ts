@@ -5,7 +5,7 @@ import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { AppConfig, type SubscriptionTierWithQuota } from '../config/app-config.js';
 import type { SubscriptionTier } from '../users/user.schema.js';
 import type { QuotaFeature } from './quota-feature.js';
-import type { QuotaSessionEndStatus, QuotaSessionStatus } from './quota-session.schema.js';
+import { isOpen, type QuotaSessionEndStatus, type QuotaSessionStatus } from './quota-session.schema.js';
 import { QuotaRepository, type QuotaSessionRecord, type SpanClaim } from './quota.repository.js';
 import {
   chargedSecondsUntil,
@@ -190,7 +190,7 @@ export class QuotaService {
     }
     let session = known;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-      if (session.status !== 'active') {
+      if (!isOpen(session.status)) {
         this.lastWritten.delete(sessionId);
         return { ended: false, status: session.status, usedSeconds: session.usedSeconds };
       }
@@ -202,10 +202,68 @@ export class QuotaService {
       }
       session = await this.getSession(sessionId);
     }
-    throw new DomainError(
-      ErrorCode.ServiceUnavailable,
-      `Quota session ${sessionId} could not be ended: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over it`,
-    );
+    throw contention(sessionId);
+  }
+
+  /**
+   * The live session was suspended at `lostAtMs` by its owner, whose suspension moved its epoch to `epoch`: usage is
+   * counted up to then (never back: what was recorded stays), and nothing more until a resume. Changes nothing when
+   * the session ended, or a later epoch has moved it already.
+   */
+  async suspendSession(sessionId: string, suspension: { lostAtMs: number; epoch: number }): Promise<void> {
+    let session = this.lastWritten.get(sessionId) ?? (await this.getSession(sessionId));
+    this.lastWritten.delete(sessionId);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      if (session.status !== 'active' || session.ownerEpoch >= suspension.epoch) {
+        return;
+      }
+      const toMs = Math.max(session.recordedUntilMs, suspension.lostAtMs);
+      if ((await this.chargeSpan(session, { toMs, suspend: { epoch: suspension.epoch } })) !== undefined) {
+        return;
+      }
+      session = await this.getSession(sessionId);
+    }
+    throw contention(sessionId);
+  }
+
+  /**
+   * Resumes the session here as owner `epoch`: usage up to `cutAtMs` (when it stopped being used) is counted, the time
+   * from then to now never is, and metering goes on from now. Undefined when the session has ended.
+   */
+  async resumeSession(
+    sessionId: string,
+    resume: { cutAtMs: number; epoch: number; instanceId: string },
+  ): Promise<QuotaRecordResult | undefined> {
+    let session = await this.getSession(sessionId);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      if (!isOpen(session.status)) {
+        return undefined;
+      }
+      const nowMs = this.clock.now();
+      if (session.ownerEpoch >= resume.epoch) {
+        this.lastWritten.set(sessionId, session);
+        return this.usageOf(session, session.recordedUntilMs);
+      }
+      const counted =
+        session.status === 'active' && session.recordedUntilMs < resume.cutAtMs
+          ? await this.chargeSpan(session, { toMs: Math.min(resume.cutAtMs, nowMs) })
+          : session;
+      if (counted !== undefined && (await this.quota.resume(counted, { resumeAtMs: nowMs, epoch: resume.epoch, instanceId: resume.instanceId }))) {
+        const gap = Math.max(0, nowMs - counted.recordedUntilMs);
+        const resumed: QuotaSessionRecord = {
+          ...counted,
+          status: 'active',
+          startedAtMs: counted.startedAtMs + gap,
+          recordedUntilMs: counted.recordedUntilMs + gap,
+          ownerEpoch: resume.epoch,
+          ownerInstanceId: resume.instanceId,
+        };
+        this.lastWritten.set(sessionId, resumed);
+        return this.usageOf(resumed, resumed.recordedUntilMs);
+      }
+      session = await this.getSession(sessionId);
+    }
+    throw contention(sessionId);
   }
 
   /** This instance no longer runs the session (another one ended it): its cached copy goes. */
@@ -255,6 +313,10 @@ export class QuotaService {
     }
     return session;
   }
+}
+
+function contention(sessionId: string): DomainError {
+  return new DomainError(ErrorCode.ServiceUnavailable, `Quota session ${sessionId}: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over this one`);
 }
 
 /** The span a claim from the session's last record to `toMs` covers. */

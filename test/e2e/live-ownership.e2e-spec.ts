@@ -21,6 +21,10 @@ const HEARTBEAT_MS = 10_000;
 const CHECKPOINT_MS = 30_000;
 
 /** One owner per live session: its heartbeat, letting go of a session taken elsewhere, the lost-session sweep. */
+
+/** What a session recorded by hand was opened on; its resume token is never used here. */
+const OPENED_ON = () => ({ channelId: 'ch-1', sourceLang: 'he', targetLang: 'en', resumeTokenHash: randomUUID() });
+
 describe(LiveSessionsService.name, () => {
   const clock = new ManualClock();
   let t: TestApp;
@@ -92,6 +96,7 @@ describe(LiveSessionsService.name, () => {
       startedAtMs: startedAt,
       betaSessionId,
       quotaSessionId,
+      ...OPENED_ON(),
     });
     await startOnDeadInstance(v.user, betaSessionId);
     await t.app.get(QuotaService).startSession({ id: v.user.id, tier: 'premium' }, 'live_dubbing', { sessionId: quotaSessionId });
@@ -124,6 +129,7 @@ describe(LiveSessionsService.name, () => {
       startedAtMs: startedAt,
       betaSessionId,
       quotaSessionId,
+      ...OPENED_ON(),
     });
     await startOnDeadInstance(v.user, betaSessionId);
     await clock.advance(7_500);
@@ -226,7 +232,7 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     if (!start.ok) throw new Error('start refused');
     const provenUntil = clock.now() + 12_000;
     let inDoubt = true;
-    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt, lastHeardFrom: () => new Map() });
+    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt, served: () => new Map() });
     await clock.advance(45_000);
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
@@ -237,7 +243,7 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     ctx.sessions.useOwnership({
       prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
       inDoubt: () => inDoubt,
-      lastHeardFrom: () => new Map(),
+      served: () => new Map(),
     });
     await clock.advance(1_000);
     await ctx.checkpoint.tick();

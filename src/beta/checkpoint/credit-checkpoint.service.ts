@@ -33,7 +33,7 @@ export class CreditCheckpointService {
 
   async tick(): Promise<CheckpointReport> {
     // Never past the instant this instance surely still holds its sessions (docs/credits.md).
-    const { proven, until } = await this.betaSessions.chargeableUntil();
+    const { proven, until, epochs } = await this.betaSessions.chargeableUntil();
     const active = await this.sessions.findActive();
     const owned = active.filter((session) => session.instance_id === this.instance.id && this.betaSessions.isWatched(session._id));
     // Accounts are read after the sessions: a session is inserted only once its hold is on the account, so every one seen is there.
@@ -57,7 +57,7 @@ export class CreditCheckpointService {
       }
     }
     const accounts = withSessions.filter((account) => sessionsByEmail.has(account._id));
-    const settlements = await this.credits.settleMany(accounts, sessionsByEmail, until);
+    const settlements = await this.credits.settleMany(accounts, sessionsByEmail, until, epochs);
 
     // An account also holds sessions other instances serve: only this instance's progress is written here.
     const progress: SessionProgress[] = [];

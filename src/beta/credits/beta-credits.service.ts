@@ -9,6 +9,7 @@ import {
   availableCredits,
   planSettlement,
   remainingCredits,
+  resumeSessionCredit,
   type AccountCredit,
   type PlannedDebit,
   type SettleAt,
@@ -201,15 +202,39 @@ export class BetaCreditsService {
     return outcome;
   }
 
-  /** Charges sessions of one account up to `now` (the final settlement for those in `final`); idempotent. */
-  async settle(email: string, sessionIds: string[], now: SettleAt, final: Set<string> = new Set()): Promise<Settlement | undefined> {
+  /**
+   * A suspended (or taken over) session resumes as owner `epoch`: the time from `cutAt` to `resumeAt` is not charged.
+   * Applied once per epoch, however often it is retried; false when the account no longer holds the session.
+   */
+  async resumeSession(email: string, sessionId: string, resume: { cutAt: number; resumeAt: number; epoch: number }): Promise<boolean> {
+    let held = false;
+    await this.casLoop(email, (account) => {
+      const session = account.sessions[sessionId];
+      held = session !== undefined;
+      const resumed = session === undefined ? undefined : resumeSessionCredit(session, resume);
+      return resumed === undefined ? undefined : { next: { ...account, sessions: { ...account.sessions, [sessionId]: resumed } } };
+    });
+    return held;
+  }
+
+  /**
+   * Charges sessions of one account up to `now` (the final settlement for those in `final`); idempotent. With
+   * `epochs`, a session resumed by another owner since is not charged (see planSettlement).
+   */
+  async settle(
+    email: string,
+    sessionIds: string[],
+    now: SettleAt,
+    final: Set<string> = new Set(),
+    epochs?: Map<string, number>,
+  ): Promise<Settlement | undefined> {
     const adopted = new Map<string, number>();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const account = await this.accounts.find(email);
       if (account === undefined) {
         return undefined;
       }
-      const plan = planSettlement(account, sessionIds, now, final, adopted);
+      const plan = planSettlement(account, sessionIds, now, final, adopted, epochs);
       if (await this.adoptRecordedDebits(email, plan.debits, adopted)) {
         continue;
       }
@@ -224,12 +249,17 @@ export class BetaCreditsService {
    * Settles many accounts with one bulk ledger insert and one bulk compare-and-set; accounts whose
    * debits were already recorded or whose write lost a race are settled again one by one.
    */
-  async settleMany(accounts: AccountCreditState[], sessionsByEmail: Map<string, string[]>, now: SettleAt): Promise<Settlement[]> {
+  async settleMany(
+    accounts: AccountCreditState[],
+    sessionsByEmail: Map<string, string[]>,
+    now: SettleAt,
+    epochs?: Map<string, number>,
+  ): Promise<Settlement[]> {
     const plans = new Map<string, { account: AccountCreditState; plan: SettlementPlan }>();
     for (const account of accounts) {
       const sessionIds = sessionsByEmail.get(account._id);
       if (sessionIds !== undefined) {
-        plans.set(account._id, { account, plan: planSettlement(account, sessionIds, now, new Set()) });
+        plans.set(account._id, { account, plan: planSettlement(account, sessionIds, now, new Set(), new Map(), epochs) });
       }
     }
     const debits = [...plans.values()].flatMap(({ account, plan }) => plan.debits.map((debit) => this.debitEntry(account._id, debit)));
@@ -245,7 +275,7 @@ export class BetaCreditsService {
     const settled: Settlement[] = [];
     for (const [email, { plan }] of plans) {
       if (retry.has(email)) {
-        const again = await this.settle(email, sessionsByEmail.get(email) ?? [], now);
+        const again = await this.settle(email, sessionsByEmail.get(email) ?? [], now, new Set(), epochs);
         if (again !== undefined) {
           settled.push(again);
         }

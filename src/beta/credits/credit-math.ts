@@ -29,10 +29,16 @@ export interface SessionCredit {
   seq: number;
   hold: number;
   charged: number;
+  /**
+   * When the session would have started had it run without a break: a resume moves it later by the time the session
+   * was suspended, so the time since it is the session's connected time (docs/credits.md, "Charging a session that moves").
+   */
   started_at: number;
   rate: number;
   /** Credits a hold is topped up to at each checkpoint (the pre-authorization estimate). */
   hold_target: number;
+  /** The owner epoch of the live session whose owner charges it; moved by each resume (absent: 0, the first owner). */
+  epoch?: number;
 }
 
 export interface AccountCredit {
@@ -99,12 +105,17 @@ export interface SettlementPlan {
 /** The instant each session is settled up to: one for all, or one per session. */
 export type SettleAt = number | ((sessionId: string) => number);
 
+/**
+ * `epochs`: the owner epoch each (non-final) session is charged as; a session another owner has resumed since is
+ * skipped, so an old owner that has not noticed yet charges nothing after the takeover.
+ */
 export function planSettlement(
   current: AccountCredit,
   sessionIds: string[],
   now: SettleAt,
   final: Set<string>,
   adopted: Map<string, number> = new Map(),
+  epochs?: Map<string, number>,
 ): SettlementPlan {
   const account: AccountCredit = { ...current, sessions: { ...current.sessions } };
   const plan: SettlementPlan = { account, debits: [], exhausted: [], closed: [], closedSessions: {}, changed: false };
@@ -115,6 +126,9 @@ export function planSettlement(
     }
     const session = { ...original };
     const isFinal = final.has(id);
+    if (!isFinal && epochs?.has(id) === true && (session.epoch ?? 0) !== epochs.get(id)) {
+      continue;
+    }
     const at = typeof now === 'number' ? now : now(id);
     const target = creditsForSeconds(chargeableSeconds(at - session.started_at, isFinal), session.rate);
     for (;;) {
@@ -151,6 +165,18 @@ export function planSettlement(
     plan.changed ||= isFinal || session.seq !== original.seq || session.hold !== original.hold;
   }
   return plan;
+}
+
+/**
+ * The session resumed at `resumeAt` after it stopped being charged at `cutAt` (its connection was lost, or its old
+ * owner last proved it held it): its start moves later by the gap, so the gap is never charged (invariant I7), and
+ * it is charged as `epoch` from now on. Undefined when that resume is already applied (a retried write).
+ */
+export function resumeSessionCredit(session: SessionCredit, resume: { cutAt: number; resumeAt: number; epoch: number }): SessionCredit | undefined {
+  if ((session.epoch ?? 0) >= resume.epoch) {
+    return undefined;
+  }
+  return { ...session, started_at: session.started_at + Math.max(0, resume.resumeAt - resume.cutAt), epoch: resume.epoch };
 }
 
 /** When the session's paid time (charged + held) runs out, in epoch ms. */

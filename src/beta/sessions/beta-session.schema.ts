@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
-export const BETA_SESSION_STATUSES = ['active', 'ended'] as const;
+export const BETA_SESSION_STATUSES = ['active', 'suspended', 'ended'] as const;
 export type BetaSessionStatus = (typeof BETA_SESSION_STATUSES)[number];
 export const BETA_END_REASONS = [
   'user_stopped',
@@ -42,6 +42,10 @@ export class BetaSession {
 
   @Prop({ type: String, required: true })
   instance_id!: string;
+
+  /** The owner epoch of the live session that last moved it (suspended, or resumed on `instance_id`). */
+  @Prop({ type: Number })
+  owner_epoch?: number;
 
   @Prop({ type: Number, required: true })
   rate!: number;

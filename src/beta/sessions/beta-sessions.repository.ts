@@ -55,6 +55,22 @@ export class BetaSessionsRepository implements OnModuleInit {
     await driverCollection(this.sessions).bulkWrite(operations, { ordered: false });
   }
 
+  /**
+   * Suspends or resumes the session as owner `epoch` of its live session: a later epoch's move always wins, so a slow
+   * old owner cannot mark suspended a session another instance has resumed. False when it changed nothing.
+   */
+  async move(sessionId: string, to: { status: 'active' | 'suspended'; instanceId: string; epoch: number }): Promise<boolean> {
+    const result = await driverCollection(this.sessions).updateOne(
+      {
+        _id: sessionId,
+        status: { $in: ['active', 'suspended'] },
+        $or: [{ owner_epoch: { $exists: false } }, { owner_epoch: { $lt: to.epoch } }],
+      },
+      { $set: { status: to.status, instance_id: to.instanceId, owner_epoch: to.epoch } },
+    );
+    return result.matchedCount === 1;
+  }
+
   /** Marks the session ended once: a compare-and-set on its version, so the first end wins. */
   async markEnded(
     session: BetaSessionRecord,

@@ -28,8 +28,17 @@ export interface SessionOwnership {
   /** Proves the sessions still held (letting go of the others); resolves with the instant of the last proof. */
   prove(): Promise<number>;
   inDoubt(): boolean;
-  /** When the client of each beta session served here was last heard from (its last frame or pong). */
-  lastHeardFrom(): Map<string, number>;
+  /**
+   * Each beta session served here: when its client was last heard from (its last frame or pong) and the owner epoch
+   * it is charged as.
+   */
+  served(): Map<string, { lastHeardAt: number; epoch: number }>;
+}
+
+/** What a resumed session's client is told of its credits. */
+export interface ResumeResult {
+  remainingCredits: number;
+  estimatedCost: number;
 }
 
 interface Watch {
@@ -51,7 +60,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private ownership: SessionOwnership = {
     prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
     inDoubt: () => false,
-    lastHeardFrom: () => new Map(),
+    served: () => new Map(),
   };
 
   constructor(
@@ -192,10 +201,48 @@ export class BetaSessionsService implements OnApplicationShutdown {
    * The instant the checkpoint charges each session up to: now once ownership is proven (or the last proof if that is
    * earlier), and never past when its client was last heard from, which is where a lost connection's charge ends.
    */
-  async chargeableUntil(): Promise<{ proven: number; until: (sessionId: string) => number }> {
+  async chargeableUntil(): Promise<{ proven: number; until: (sessionId: string) => number; epochs: Map<string, number> }> {
     const proven = Math.min(this.clock.now(), await this.ownership.prove());
-    const heard = this.ownership.lastHeardFrom();
-    return { proven, until: (sessionId) => Math.min(proven, heard.get(sessionId) ?? proven) };
+    const served = this.ownership.served();
+    return {
+      proven,
+      until: (sessionId) => Math.min(proven, served.get(sessionId)?.lastHeardAt ?? proven),
+      epochs: new Map([...served].map(([sessionId, { epoch }]) => [sessionId, epoch])),
+    };
+  }
+
+  /**
+   * The session's connection was lost (or closed 1012/4503) at `lostAt`: it is charged up to then, as the owner
+   * epoch `epoch` that served it, and marked suspended as `suspendedEpoch` (the epoch its suspension moved the live
+   * record to). Its hold stays; nothing charges it until a resume or its end.
+   */
+  async suspend(sessionId: string, email: string, suspension: { lostAt: number; epoch: number; suspendedEpoch: number }): Promise<void> {
+    this.unwatch(sessionId);
+    await this.credits.settle(email, [sessionId], suspension.lostAt, new Set(), new Map([[sessionId, suspension.epoch]]));
+    await this.sessions.move(sessionId, { status: 'suspended', instanceId: this.instance.id, epoch: suspension.suspendedEpoch });
+  }
+
+  /**
+   * A suspended (or taken over) session resumes here as owner `epoch`: the time from `cutAt` (when it stopped being
+   * charged) to `resumeAt` is never charged, the same hold goes on, and this instance watches it from now on.
+   * Undefined when the account no longer holds the session (it was ended meanwhile).
+   */
+  async resume(
+    sessionId: string,
+    email: string,
+    resume: { cutAt: number; resumeAt: number; epoch: number },
+  ): Promise<ResumeResult | undefined> {
+    if (!(await this.credits.resumeSession(email, sessionId, resume))) {
+      return undefined;
+    }
+    await this.sessions.move(sessionId, { status: 'active', instanceId: this.instance.id, epoch: resume.epoch });
+    const account = await this.credits.account(email);
+    const state = account?.sessions[sessionId];
+    if (account === undefined || state === undefined) {
+      return undefined;
+    }
+    this.watch(sessionId, email, account.total_granted, state, remainingCredits(account));
+    return { remainingCredits: remainingCredits(account), estimatedCost: state.hold_target };
   }
 
   isWatched(sessionId: string): boolean {
@@ -266,7 +313,9 @@ export class BetaSessionsService implements OnApplicationShutdown {
       return;
     }
     try {
-      const settlement = await this.credits.settle(watch.email, [sessionId], this.clock.now());
+      // Like the checkpoint: never past the owner's last proof, never as an owner another instance has replaced.
+      const { until, epochs } = await this.chargeableUntil();
+      const settlement = await this.credits.settle(watch.email, [sessionId], until(sessionId), new Set(), epochs);
       if (settlement === undefined || settlement.account.sessions[sessionId] === undefined) {
         return;
       }

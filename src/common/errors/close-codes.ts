@@ -21,5 +21,8 @@ export const CloseCode = {
   BetaRevoked: 4033,
   CreditsExhausted: 4402,
   SessionMoved: 4409,
+  ResumeFailed: 4410,
+  /** The database is unreachable and the session's hold is used up: suspended, resume with backoff. */
+  SuspendedUnavailable: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -20,6 +20,7 @@ export const ErrorCode = {
   CreditsExhausted: 'credits_exhausted',
   BetaRevoked: 'beta_revoked',
   SessionMoved: 'session_moved',
+  ResumeFailed: 'resume_failed',
   SpeechServiceUnavailable: 'speech_service_unavailable',
   InternalError: 'internal_error',
 } as const;
@@ -44,6 +45,7 @@ export const ERROR_RESPONSES: Record<ErrorCode, { status: HttpStatus; close: Clo
   [ErrorCode.CreditsExhausted]: { status: HttpStatus.PAYMENT_REQUIRED, close: CloseCode.CreditsExhausted },
   [ErrorCode.BetaRevoked]: { status: HttpStatus.FORBIDDEN, close: CloseCode.BetaRevoked },
   [ErrorCode.SessionMoved]: { status: HttpStatus.CONFLICT, close: CloseCode.SessionMoved },
+  [ErrorCode.ResumeFailed]: { status: HttpStatus.GONE, close: CloseCode.ResumeFailed },
   [ErrorCode.SpeechServiceUnavailable]: { status: HttpStatus.SERVICE_UNAVAILABLE, close: CloseCode.InternalError },
   [ErrorCode.InternalError]: { status: HttpStatus.INTERNAL_SERVER_ERROR, close: CloseCode.InternalError },
 };
