@@ -1,6 +1,7 @@
-import { Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { AppConfig } from '../config/app-config.js';
+import { ConnectionPing, DatabaseHealth, DatabasePing } from './database-health.js';
 import { acquireEmbeddedDatabase, EMBEDDED_DB_NAME, withDatabaseName, type EmbeddedDatabase } from './embedded-database.js';
 
 /** Resolves the database URI: `MONGODB_URI` when set, else the embedded server on `EMBEDDED_DB_PATH`. */
@@ -32,6 +33,8 @@ class DatabaseUriResolver implements OnApplicationShutdown {
 @Module({ providers: [DatabaseUriResolver], exports: [DatabaseUriResolver] })
 class DatabaseUriModule {}
 
+/** The mongoose connection and DatabaseHealth; global, like the connection, so any module can check the database. */
+@Global()
 @Module({
   imports: [
     MongooseModule.forRootAsync({
@@ -46,5 +49,7 @@ class DatabaseUriModule {}
       }),
     }),
   ],
+  providers: [{ provide: DatabasePing, useClass: ConnectionPing }, DatabaseHealth],
+  exports: [DatabaseHealth],
 })
 export class DatabaseModule {}

@@ -58,6 +58,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly databaseReachable = new Gauge({
+    name: 'database_reachable',
+    help: 'Whether this instance reaches the database: 1 while its pings are answered, 0 from a failed ping or one unanswered for 750 ms',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

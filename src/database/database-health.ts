@@ -1,0 +1,170 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
+import { InjectConnection } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
+import { Clock, type CancelTimer } from '../common/clock.js';
+import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+
+/** A ping starts this long after the previous one settled. */
+export const PROBE_INTERVAL_MS = 500;
+/** A ping unanswered this long means the database is lost, without waiting for the ping to give up. */
+export const PROBE_TIMEOUT_MS = 750;
+
+/** One round trip to the database; an abstract class so unit tests can stand in for the database. */
+export abstract class DatabasePing {
+  abstract ping(): Promise<unknown>;
+}
+
+/** The `ping` command on the application's mongoose connection. */
+@Injectable()
+export class ConnectionPing extends DatabasePing {
+  constructor(@InjectConnection() private readonly connection: Connection) {
+    super();
+  }
+
+  async ping(): Promise<unknown> {
+    const db = this.connection.db;
+    if (db === undefined) {
+      throw new Error('The mongoose connection is not open');
+    }
+    return db.command({ ping: 1 });
+  }
+}
+
+export type ReachabilityListener = (reachable: boolean) => void;
+
+/**
+ * Whether this instance reaches the database right now, so callers can refuse work at once (close 1013, HTTP 503)
+ * instead of each waiting out MONGODB_TIMEOUT_MS on an operation of its own.
+ *
+ * One ping at a time, PROBE_INTERVAL_MS after the previous one settled: a frozen server never piles up pings. A
+ * failed ping, or one unanswered for PROBE_TIMEOUT_MS, makes the database unreachable at once; a ping that goes on
+ * hanging holds back the next one until it settles (the driver gives it up after MONGODB_TIMEOUT_MS), and an answer,
+ * however late, makes the database reachable again. So a frozen or lost database shows within PROBE_INTERVAL_MS +
+ * PROBE_TIMEOUT_MS of the last answer; a crashed one often sooner, its closed connection failing the next ping at once.
+ */
+@Injectable()
+export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DatabaseHealth.name);
+  private readonly listeners = new Set<ReachabilityListener>();
+  private reachableSinceMs: number;
+  /** When the database was lost; undefined while it is reachable. */
+  private lostAtMs?: number;
+  /** The one timer armed at a time: the next ping's, or the running ping's timeout. */
+  private cancelTimer?: CancelTimer;
+  private stopped = false;
+
+  /** Metrics are optional: the CLI has none. */
+  constructor(
+    private readonly database: DatabasePing,
+    private readonly clock: Clock,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.reachableSinceMs = clock.now();
+    this.metrics?.databaseReachable.set(1);
+  }
+
+  onApplicationBootstrap(): void {
+    this.scheduleProbe();
+  }
+
+  /**
+   * Before, not on, application shutdown: the mongoose connection closes on application shutdown, and a ping failing
+   * on the closed connection must not be taken for the database lost.
+   */
+  beforeApplicationShutdown(): void {
+    this.stopped = true;
+    this.cancelTimer?.();
+  }
+
+  /** Reachable from the start: the application connected just before (a failed connection fails the start). */
+  get reachable(): boolean {
+    return this.lostAtMs === undefined;
+  }
+
+  /**
+   * Clock ms of the start of the latest reachable stretch (while unreachable, of the stretch that ended). Until the
+   * first loss that is the instance's start, not "always": a consumer that holds back until the database has been
+   * reachable for a while (the lost-session sweep, one checkpoint interval) holds back after a start too, because an
+   * instance starting as the database comes back knows no more than one regaining it whether the other instances have
+   * written since. New work is not held back: `reachable` is true from the start.
+   */
+  get reachableSince(): number {
+    return this.reachableSinceMs;
+  }
+
+  /** Calls `listener` on every change, never twice with the same value in a row; the returned function unsubscribes. */
+  onChange(listener: ReachabilityListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Throws `service_unavailable` (close 1013, HTTP 503) while the database is unreachable. */
+  assertReachable(): void {
+    if (!this.reachable) {
+      throw new DomainError(ErrorCode.ServiceUnavailable, 'The database is unreachable; try again shortly');
+    }
+  }
+
+  private scheduleProbe(): void {
+    // The timer must not await the ping: a hung ping would hold the clock (ManualClock awaits its timers).
+    this.cancelTimer = this.clock.setTimer(PROBE_INTERVAL_MS, () => void this.probe());
+  }
+
+  /** Never rejects: the outcome of a ping is the state it leaves, and a settled ping schedules the next. */
+  private async probe(): Promise<void> {
+    const cancelTimeout = this.clock.setTimer(PROBE_TIMEOUT_MS, () => this.lose(`a ping went unanswered for ${PROBE_TIMEOUT_MS} ms`));
+    this.cancelTimer = cancelTimeout;
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.database.ping();
+    } catch (error) {
+      failure = { error };
+    }
+    if (this.stopped) {
+      return;
+    }
+    cancelTimeout();
+    if (failure === undefined) {
+      this.regain();
+    } else {
+      this.lose('a ping failed', failure.error);
+    }
+    this.scheduleProbe();
+  }
+
+  private lose(reason: string, error?: unknown): void {
+    if (this.lostAtMs !== undefined) {
+      return;
+    }
+    this.lostAtMs = this.clock.now();
+    this.logger.warn({ err: error }, `The database is unreachable: ${reason}`);
+    this.changed(false);
+  }
+
+  private regain(): void {
+    if (this.lostAtMs === undefined) {
+      return;
+    }
+    const now = this.clock.now();
+    const awayMs = now - this.lostAtMs;
+    this.lostAtMs = undefined;
+    this.reachableSinceMs = now;
+    this.logger.log({ away_ms: awayMs }, `The database is reachable again, after ${awayMs} ms`);
+    this.changed(true);
+  }
+
+  /** A failing listener is logged and the others still hear: it must not stop the pings. */
+  private changed(reachable: boolean): void {
+    this.metrics?.databaseReachable.set(reachable ? 1 : 0);
+    for (const listener of this.listeners) {
+      try {
+        listener(reachable);
+      } catch (error) {
+        this.logger.error({ err: error }, 'A database reachability listener failed');
+      }
+    }
+  }
+}
