@@ -80,7 +80,12 @@ export function resumeFailed(): DomainError {
 
 /** The database is unreachable: an opening or a resume is refused (1013, try again later); a live session is suspended (4503). */
 export function serviceUnavailable(): DomainError {
-  return new DomainError(ErrorCode.ServiceUnavailable, 'The service cannot reach its database; try again shortly', {}, 'Service unavailable');
+  return new DomainError(
+    ErrorCode.ServiceUnavailable,
+    'The service cannot reach its database; try again shortly',
+    {},
+    'Service unavailable',
+  );
 }
 
 export function internalError(): DomainError {

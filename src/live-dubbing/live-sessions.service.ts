@@ -269,9 +269,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         break;
       }
       const resumeToken = newResumeToken();
-      const taken = await this.records.takeOverToResume(record, { instanceId: this.instance.id, atMs: now, tokenHash: hashResumeToken(resumeToken) });
+      const taken = await this.records.takeOverToResume(record, {
+        instanceId: this.instance.id,
+        atMs: now,
+        tokenHash: hashResumeToken(resumeToken),
+      });
       if (taken !== undefined) {
-        return this.adopt(session, taken, { resumeToken, cutAt: record.status === 'suspended' ? record.lostAtMs! : record.heartbeatAtMs, now });
+        return this.adopt(session, taken, {
+          resumeToken,
+          cutAt: record.status === 'suspended' ? record.lostAtMs! : record.heartbeatAtMs,
+          now,
+        });
       }
     }
     throw resumeFailed();
@@ -502,7 +510,11 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const lostAt = session.endAt!;
     try {
       if (!session.endRecorded) {
-        const suspension = { cause: session.suspendCause!, lostAtMs: lostAt, resumeUntilMs: this.clock.now() + this.config.ws.resumeWindowMs };
+        const suspension = {
+          cause: session.suspendCause!,
+          lostAtMs: lostAt,
+          resumeUntilMs: this.clock.now() + this.config.ws.resumeWindowMs,
+        };
         let recorded = await this.records.markSuspended({ id: session.id, epoch: session.epoch }, suspension);
         if (!recorded) {
           const found = await this.records.find(session.id);
@@ -522,7 +534,11 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       await Promise.all([
         session.betaSessionId === undefined || session.betaEnded
           ? undefined
-          : this.beta.suspend(session.betaSessionId, session.user!.email, { lostAt, epoch: session.epoch - 1, suspendedEpoch: session.epoch }),
+          : this.beta.suspend(session.betaSessionId, session.user!.email, {
+              lostAt,
+              epoch: session.epoch - 1,
+              suspendedEpoch: session.epoch,
+            }),
         this.quota.suspendSession(session.quotaSessionId!, { lostAtMs: lostAt, epoch: session.epoch }),
       ]);
       this.release(session);
@@ -535,7 +551,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   /** A failed exit is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
   private redrive(session: LiveSession, attempt: number, error: unknown, again: () => Promise<unknown>): void {
     const delay = Math.min(REDRIVE_FIRST_MS * 2 ** attempt, REDRIVE_MAX_MS);
-    this.logger.error({ session_id: session.id, err: error }, `Writing the session's ${session.phase === 'suspended' ? 'suspension' : 'end'} failed; writing it again in ${delay} ms`);
+    this.logger.error(
+      { session_id: session.id, err: error },
+      `Writing the session's ${session.phase === 'suspended' ? 'suspension' : 'end'} failed; writing it again in ${delay} ms`,
+    );
     session.cancelRedrive = this.clock.setTimer(delay, () => {
       session.ending = session.ending!.then(() => again().then(() => undefined));
     });
@@ -596,7 +615,11 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       if (session.betaSessionId !== undefined) {
         const betaSessionId = session.betaSessionId;
         session.onEnd(this.signals.subscribe(betaSessionId, (signal) => this.onCreditSignal(session, signal)));
-        const credits = await this.beta.resume(betaSessionId, user.email, { cutAt: resume.cutAt, resumeAt: resume.now, epoch: session.epoch });
+        const credits = await this.beta.resume(betaSessionId, user.email, {
+          cutAt: resume.cutAt,
+          resumeAt: resume.now,
+          epoch: session.epoch,
+        });
         if (credits === undefined) {
           throw new Error(`Beta session ${betaSessionId} of a resumed session is no longer held`);
         }
@@ -612,7 +635,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       if (quota === undefined) {
         throw new Error(`Quota session ${session.quotaSessionId} of a resumed session has ended`);
       }
-      this.logger.log({ session_id: session.id, epoch: session.epoch, cut_at: new Date(resume.cutAt).toISOString() }, 'Live session resumed');
+      this.logger.log(
+        { session_id: session.id, epoch: session.epoch, cut_at: new Date(resume.cutAt).toISOString() },
+        'Live session resumed',
+      );
       return quota;
     } finally {
       session.resumeInFlight = false;

@@ -248,7 +248,10 @@ export class QuotaService {
         session.status === 'active' && session.recordedUntilMs < resume.cutAtMs
           ? await this.chargeSpan(session, { toMs: Math.min(resume.cutAtMs, nowMs) })
           : session;
-      if (counted !== undefined && (await this.quota.resume(counted, { resumeAtMs: nowMs, epoch: resume.epoch, instanceId: resume.instanceId }))) {
+      if (
+        counted !== undefined &&
+        (await this.quota.resume(counted, { resumeAtMs: nowMs, epoch: resume.epoch, instanceId: resume.instanceId }))
+      ) {
         const gap = Math.max(0, nowMs - counted.recordedUntilMs);
         const resumed: QuotaSessionRecord = {
           ...counted,
@@ -316,7 +319,10 @@ export class QuotaService {
 }
 
 function contention(sessionId: string): DomainError {
-  return new DomainError(ErrorCode.ServiceUnavailable, `Quota session ${sessionId}: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over this one`);
+  return new DomainError(
+    ErrorCode.ServiceUnavailable,
+    `Quota session ${sessionId}: ${MAX_CLAIM_ATTEMPTS} concurrent updates won over this one`,
+  );
 }
 
 /** The span a claim from the session's last record to `toMs` covers. */

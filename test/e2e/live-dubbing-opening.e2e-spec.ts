@@ -118,6 +118,7 @@ describe('LiveDubbingGateway: opening a session', () => {
     expect(ready).toEqual({
       type: 'ready',
       session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      resume_token: expect.stringMatching(/^[\w-]{43}$/),
       beta: { session_id: expect.stringMatching(/^[0-9a-f-]{36}$/), remaining_credits: 500, estimated_cost: 60 },
       audio: { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 },
       quota: { hour: 60, day: 240, month: 3000 },

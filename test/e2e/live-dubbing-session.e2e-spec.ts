@@ -173,28 +173,36 @@ describe('LiveDubbingGateway: a running session', () => {
 });
 
 describe('LiveDubbingGateway: server shutdown', () => {
-  it('closes 1001 with session_ended server_shutdown after writing the final charge', async () => {
+  it('charges to the instant, suspends the session and tells the client to reconnect (1012) with its resume token', async () => {
     const clock = new ManualClock();
     const t = await startTestApp({ clock });
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);
+    const startedAt = clock.now();
     await clock.advance(7_500);
     await t.close({ dropDatabase: false });
     // Sent before the server closed, but it may still be in flight to this client when close() returns.
-    expect(await client.next('session_ended')).toEqual({
-      type: 'session_ended',
-      reason: 'server_shutdown',
-      remaining_credits: 492,
-      session_charged: 8,
+    expect(await client.next('reconnect')).toEqual({
+      type: 'reconnect',
+      resume_token: expect.stringMatching(/^[\w-]{43}$/),
+      resume_within_ms: 20_000,
     });
-    expect((await client.waitClose()).code).toBe(1001);
+    expect((await client.waitClose()).code).toBe(1012);
     const mongoose = (await import('mongoose')).default;
     const db = await mongoose.createConnection(t.databaseUri).asPromise();
-    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({
-      status: 'ended',
-      end_reason: 'server_shutdown',
-      charged_credits: 8,
+    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({ status: 'suspended' });
+    expect(await db.collection('live_sessions').findOne({ _id: ready.session_id })).toMatchObject({
+      status: 'suspended',
+      suspend_cause: 'server_shutdown',
+      lost_at: new Date(startedAt + 7_500),
+      resume_until: new Date(startedAt + 7_500 + 20_000),
     });
+    expect(await db.collection('live_quota_sessions').findOne({ status: 'suspended' })).toMatchObject({
+      recorded_until: new Date(startedAt + 7_500),
+    });
+    // Charged up to the instant (completed seconds); the hold stays with the suspended session.
+    const account = await db.collection('beta_credits').findOne({ _id: v.user.email });
+    expect(account).toMatchObject({ total_debited: 7, held: 60 });
     await db.dropDatabase();
     await db.close();
   });

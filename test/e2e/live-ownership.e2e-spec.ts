@@ -161,6 +161,7 @@ describe(LiveSessionsService.name, () => {
     const client = await TestWsClient.connect(t.baseUrl, '/ws/live-dubbing', { autoPong: false });
     client.send({ type: 'auth', token: v.token, channel_id: v.channel.id, target_lang: 'en' });
     const ready = await client.next('ready');
+    const startedAt = clock.now();
     await clock.advance(2_500);
     client.send({ type: 'ping' });
     await client.next('pong');
@@ -171,9 +172,23 @@ describe(LiveSessionsService.name, () => {
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'active', charged_credits: 2 });
     await clock.advance(HEARTBEAT_MS);
     expect((await client.waitClose()).code).toBe(1006);
-    await waitUntil(async () => (await record(ready.session_id))?.status === 'ended');
-    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'user_stopped', charged_credits: 3 });
-    expect(await record(ready.session_id)).toMatchObject({ endCause: 'disconnected' });
+    // Lost, not left: suspended from when it was last heard from, for the resume window from the third heartbeat,
+    // which found the second ping unanswered.
+    await waitUntil(async () => (await record(ready.session_id))?.status === 'suspended');
+    expect(await record(ready.session_id)).toMatchObject({
+      suspendCause: 'disconnected',
+      lostAtMs: startedAt + 2_500,
+      resumeUntilMs: startedAt + 3 * HEARTBEAT_MS + 20_000,
+    });
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'suspended' });
+    await clock.advance(startedAt + 3 * HEARTBEAT_MS + 20_000 - clock.now());
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(ready.session_id)).toMatchObject({ status: 'suspended' });
+    // Not resumed in time: ended as the user leaving, charged up to the loss (3 started seconds), not to the window's end.
+    await clock.advance(1);
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(ready.session_id)).toMatchObject({ status: 'ended', endCause: 'disconnected', endAtMs: startedAt + 2_500 });
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'ended', end_reason: 'user_stopped', charged_credits: 3 });
   });
 
   it('keeps a connection that answers the pings, however quiet it is', async () => {
@@ -204,18 +219,19 @@ describe(LiveSessionsService.name, () => {
 });
 
 describe('LiveSessionsService at shutdown', () => {
-  it('ends every session (1001) and closes a socket that connects after shutdown began with 1012', async () => {
+  it('suspends every live session (reconnect, 1012), closes one still opening 1012, and refuses sockets that connect after', async () => {
     const t = await startTestApp();
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);
+    const opening = await TestWsClient.connect(t.baseUrl);
     await t.app.get(LiveSessionsService).beforeApplicationShutdown();
-    expect(await client.next('session_ended')).toMatchObject({ reason: 'server_shutdown' });
-    expect((await client.waitClose()).code).toBe(1001);
+    expect(await client.next('reconnect')).toMatchObject({ resume_token: expect.any(String), resume_within_ms: 20_000 });
+    expect((await client.waitClose()).code).toBe(1012);
+    expect((await opening.waitClose()).code).toBe(1012);
     const late = await TestWsClient.connect(t.baseUrl);
     expect((await late.waitClose()).code).toBe(1012);
     expect(await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id as never })).toMatchObject({
-      status: 'ended',
-      end_reason: 'server_shutdown',
+      status: 'suspended',
     });
     await t.close();
   });

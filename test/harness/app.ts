@@ -50,7 +50,10 @@ export async function startTestApp(options: { env?: Record<string, string>; cloc
     baseUrl: `http://127.0.0.1:${address.port}`,
     databaseUri: config.database.uri as string,
     connection,
-    /** Every e2e app ends with no session left active: each ending must have reached the database. */
+    /**
+     * Every e2e app ends with no session left active: each ending (or suspension, at shutdown) must have reached the
+     * database.
+     */
     async close({ dropDatabase = true } = {}) {
       if (dropDatabase) {
         await expectNoActiveSessions(connection);

@@ -172,7 +172,10 @@ export function planSettlement(
  * owner last proved it held it): its start moves later by the gap, so the gap is never charged (invariant I7), and
  * it is charged as `epoch` from now on. Undefined when that resume is already applied (a retried write).
  */
-export function resumeSessionCredit(session: SessionCredit, resume: { cutAt: number; resumeAt: number; epoch: number }): SessionCredit | undefined {
+export function resumeSessionCredit(
+  session: SessionCredit,
+  resume: { cutAt: number; resumeAt: number; epoch: number },
+): SessionCredit | undefined {
   if ((session.epoch ?? 0) >= resume.epoch) {
     return undefined;
   }

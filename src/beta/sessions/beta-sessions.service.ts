@@ -313,9 +313,9 @@ export class BetaSessionsService implements OnApplicationShutdown {
       return;
     }
     try {
-      // Like the checkpoint: never past the owner's last proof, never as an owner another instance has replaced.
-      const { until, epochs } = await this.chargeableUntil();
-      const settlement = await this.credits.settle(watch.email, [sessionId], until(sessionId), new Set(), epochs);
+      // Never as an owner another instance has replaced since (a resume elsewhere).
+      const epochs = new Map([...this.ownership.served()].map(([id, { epoch }]) => [id, epoch]));
+      const settlement = await this.credits.settle(watch.email, [sessionId], this.clock.now(), new Set(), epochs);
       if (settlement === undefined || settlement.account.sessions[sessionId] === undefined) {
         return;
       }
