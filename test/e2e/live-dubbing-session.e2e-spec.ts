@@ -190,8 +190,8 @@ describe('LiveDubbingGateway: server shutdown', () => {
     expect((await client.waitClose()).code).toBe(1012);
     const mongoose = (await import('mongoose')).default;
     const db = await mongoose.createConnection(t.databaseUri).asPromise();
-    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({ status: 'suspended' });
-    expect(await db.collection('live_sessions').findOne({ _id: ready.session_id })).toMatchObject({
+    expect(await db.collection('beta_sessions').findOne({ _id: ready.beta.session_id as never })).toMatchObject({ status: 'suspended' });
+    expect(await db.collection('live_sessions').findOne({ _id: ready.session_id as never })).toMatchObject({
       status: 'suspended',
       suspend_cause: 'server_shutdown',
       lost_at: new Date(startedAt + 7_500),
@@ -201,7 +201,7 @@ describe('LiveDubbingGateway: server shutdown', () => {
       recorded_until: new Date(startedAt + 7_500),
     });
     // Charged up to the instant (completed seconds); the hold stays with the suspended session.
-    const account = await db.collection('beta_credits').findOne({ _id: v.user.email });
+    const account = await db.collection('beta_credits').findOne({ _id: v.user.email as never });
     expect(account).toMatchObject({ total_debited: 7, held: 60 });
     await db.dropDatabase();
     await db.close();
