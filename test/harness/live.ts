@@ -34,6 +34,17 @@ export async function openSession(t: Pick<TestApp, 'baseUrl'>, v: Viewer): Promi
   return { client, ready: await client.next('ready') };
 }
 
+/** Connects and resumes the session `resumeToken` names; resolves with the client and its first message. */
+export async function resumeSession(
+  t: Pick<TestApp, 'baseUrl'>,
+  v: Viewer,
+  resumeToken: string,
+): Promise<{ client: TestWsClient; reply: any }> {
+  const client = await TestWsClient.connect(t.baseUrl);
+  client.send({ type: 'auth', token: v.token, resume_token: resumeToken });
+  return { client, reply: await client.next() };
+}
+
 /** Sends `first` as the opening message and resolves with the error message and close. */
 export async function refusal(
   t: TestApp,

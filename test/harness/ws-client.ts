@@ -64,6 +64,11 @@ export class TestWsClient {
     this.socket.close();
   }
 
+  /** The network goes away: the connection ends without a close frame, as the server sees a blip. */
+  drop(): void {
+    this.socket.terminate();
+  }
+
   async waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
