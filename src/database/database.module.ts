@@ -1,6 +1,8 @@
 import { Global, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { SystemClock } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ConnectionPing, DatabaseHealth, DatabasePing } from './database-health.js';
 import { acquireEmbeddedDatabase, EMBEDDED_DB_NAME, withDatabaseName, type EmbeddedDatabase } from './embedded-database.js';
 
@@ -49,7 +51,15 @@ class DatabaseUriModule {}
       }),
     }),
   ],
-  providers: [{ provide: DatabasePing, useClass: ConnectionPing }, DatabaseHealth],
+  providers: [
+    { provide: DatabasePing, useClass: ConnectionPing },
+    {
+      provide: DatabaseHealth,
+      // Pings are timed on real time whatever clock the application runs on: they measure a real connection.
+      useFactory: (ping: DatabasePing, metrics?: MetricsService) => new DatabaseHealth(ping, new SystemClock(), metrics),
+      inject: [DatabasePing, { token: MetricsService, optional: true }],
+    },
+  ],
   exports: [DatabaseHealth],
 })
 export class DatabaseModule {}

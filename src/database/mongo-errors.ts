@@ -1,6 +1,21 @@
+import { mongo } from 'mongoose';
+
 const DUPLICATE_KEY = 11000;
 
 /** The server rejected a write because a unique index already holds the key. */
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
+}
+
+/**
+ * The database could not be reached or did not answer in time (a network error, no server to select, a timeout):
+ * the operation may succeed later, unlike a refused write.
+ */
+export function isDatabaseUnreachableError(error: unknown): boolean {
+  return (
+    error instanceof mongo.MongoNetworkError ||
+    error instanceof mongo.MongoServerSelectionError ||
+    error instanceof mongo.MongoNotConnectedError ||
+    error instanceof mongo.MongoTopologyClosedError
+  );
 }

@@ -7,7 +7,8 @@ import { ChannelsService } from '../channels/channels.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { AuthMessage } from './auth-message.dto.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
-import { ErrorCode, protocolError } from './live-dubbing.protocol.js';
+import { ErrorCode, protocolError, serviceUnavailable } from './live-dubbing.protocol.js';
+import { DatabaseHealth } from '../database/database-health.js';
 import { hasLiveAccess, LiveSessionsService } from './live-sessions.service.js';
 import type { LiveSession } from './live-session.js';
 
@@ -15,10 +16,16 @@ function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): Li
   return sessions.get(context.switchToWs().getClient<WebSocket>());
 }
 
-/** Step 2: the first message is a well-formed `auth`, sent once. */
+/**
+ * Step 2: the first message is a well-formed `auth`, sent once. An opening or a resume needs the database: while it
+ * is unreachable, they are refused at once with 1013 (try again later), never 4410 for a resume.
+ */
 @Injectable()
 export class AuthMessageGuard implements CanActivate {
-  constructor(private readonly sessions: LiveSessionsService) {}
+  constructor(
+    private readonly sessions: LiveSessionsService,
+    private readonly health: DatabaseHealth,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     const session = sessionOf(context, this.sessions);
@@ -30,6 +37,9 @@ export class AuthMessageGuard implements CanActivate {
     if (errors.length > 0) {
       const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
       throw protocolError(`Invalid auth message: ${problems.join('; ')}`);
+    }
+    if (!this.health.reachable) {
+      throw serviceUnavailable();
     }
     this.sessions.beginOpening(session, message);
     return true;

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { Clock } from '../common/clock.js';
 import { InstanceIdentity } from '../common/instance-identity.js';
+import { DatabaseHealth } from '../database/database-health.js';
 import { AppConfig } from '../config/app-config.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { END_OUTCOMES, type EndCause } from './live-dubbing.protocol.js';
@@ -26,15 +27,24 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
   private readonly logger = new Logger(LiveSessionSweeper.name);
   private interval?: NodeJS.Timeout;
   private running?: Promise<number>;
+  /** After this instance regains the database, owners first write what they kept: nothing is reaped until then. */
+  private quietUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly records: LiveSessionsRepository,
     private readonly beta: BetaSessionsService,
     private readonly quota: QuotaService,
     private readonly instance: InstanceIdentity,
+    private readonly health: DatabaseHealth,
     private readonly config: AppConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.health.onChange((reachable) => {
+      if (reachable) {
+        this.quietUntil = this.clock.now() + this.config.beta.checkpointIntervalMs;
+      }
+    });
+  }
 
   /** On real time, like the checkpoint it paces itself by; tests call `sweep` themselves. */
   onApplicationBootstrap(): void {
@@ -58,6 +68,10 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
 
   private async endSilentSessions(): Promise<number> {
     const now = this.clock.now();
+    if (!this.health.reachable || now < this.quietUntil) {
+      // Heartbeats the outage prevented are not a sign of a lost instance: wait one interval after it (docs/credits.md).
+      return 0;
+    }
     const [silent, expired] = await Promise.all([
       this.records.findSilentSince(now - lostAfterMs(this.config)),
       this.records.findSuspendedPast(now),

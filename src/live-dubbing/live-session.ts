@@ -60,6 +60,8 @@ export class LiveSession {
   /** A resume is taking the session over: its exit, if it comes meanwhile, is written once the resume has finished. */
   resumeInFlight = false;
   cancelRedrive?: CancelTimer;
+  /** Writes a failed exit again at once (the database is back) rather than at its next backoff. */
+  redriveNow?: () => void;
   private readonly cleanups: (() => void)[] = [];
 
   /** A provisional id until the opening registers the session, or a resume adopts the one it resumes. */

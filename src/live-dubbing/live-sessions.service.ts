@@ -5,6 +5,8 @@ import type { WebSocket } from 'ws';
 import { BetaSessionSignals, type BetaSessionSignal } from '../beta/sessions/beta-session-signals.js';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
 import { InstanceIdentity } from '../common/instance-identity.js';
+import { DatabaseHealth } from '../database/database-health.js';
+import { isDatabaseUnreachableError } from '../database/mongo-errors.js';
 import { Clock, type CancelTimer } from '../common/clock.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -24,6 +26,7 @@ import {
   internalError,
   protocolError,
   resumeFailed,
+  serviceUnavailable,
   sessionMoved,
   type EndCause,
 } from './live-dubbing.protocol.js';
@@ -67,6 +70,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   /** Sessions whose record this instance holds (live, or ending until the end is written): the heartbeat's. */
   private readonly held = new Map<string, LiveSession>();
   private cancelHeartbeat?: CancelTimer;
+  /** The heartbeat's database round in flight: a tick never starts a second one behind a frozen database. */
+  private round?: Promise<void>;
+  /** While the database is unreachable: the instant live sessions can no longer go on without it (§ outage). */
+  private cancelOutage?: CancelTimer;
   /** When the last heartbeat round that landed began: until then, nobody else could have taken a session over. */
   private confirmedAt = Number.NEGATIVE_INFINITY;
   private accepting = true;
@@ -80,10 +87,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     private readonly users: UsersService,
     private readonly instance: InstanceIdentity,
     private readonly metrics: MetricsService,
+    private readonly health: DatabaseHealth,
     private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {
+    this.health.onChange((reachable) => (reachable ? this.onDatabaseBack() : this.onDatabaseLost()));
     this.beta.useOwnership({
+      databaseReachable: () => this.health.reachable,
+      holdSpent: (betaSessionId, balanceSpent) => this.onHoldSpentOffline(betaSessionId, balanceSpent),
       prove: async () => {
         await this.proveHeld();
         return this.confirmedAt;
@@ -188,11 +199,18 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** The one place a WebSocket failure becomes an error message and a close code; internals never reach the client. */
   async failSocket(socket: WebSocket, exception: unknown): Promise<void> {
-    const error = exception instanceof DomainError ? exception : internalError();
+    const unreachable = isDatabaseUnreachableError(exception);
+    const error = exception instanceof DomainError ? exception : unreachable ? serviceUnavailable() : internalError();
     if (!(exception instanceof DomainError)) {
-      this.logger.error({ err: exception }, 'Live dubbing handler failed');
+      this.logger.error(
+        { err: exception },
+        unreachable ? 'Live dubbing handler could not reach the database' : 'Live dubbing handler failed',
+      );
     }
     const session = this.sessions.get(socket);
+    if (session?.phase === 'live' && error.code === ErrorCode.ServiceUnavailable) {
+      return this.suspendOffline(session);
+    }
     if (session === undefined) {
       this.reject(socket, error);
       return;
@@ -440,6 +458,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   onApplicationShutdown(): void {
     this.cancelHeartbeat?.();
     this.cancelHeartbeat = undefined;
+    this.cancelOutage?.();
     for (const session of this.held.values()) {
       session.cancelRedrive?.();
     }
@@ -555,9 +574,13 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       { session_id: session.id, err: error },
       `Writing the session's ${session.phase === 'suspended' ? 'suspension' : 'end'} failed; writing it again in ${delay} ms`,
     );
-    session.cancelRedrive = this.clock.setTimer(delay, () => {
+    const run = () => {
+      session.cancelRedrive?.();
+      session.redriveNow = undefined;
       session.ending = session.ending!.then(() => again().then(() => undefined));
-    });
+    };
+    session.cancelRedrive = this.clock.setTimer(delay, run);
+    session.redriveNow = run;
   }
 
   /** This instance no longer holds the session's record (unless a newer connection here resumed it). */
@@ -769,18 +792,112 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * Proves this instance still holds its sessions, in one write for all of them; lets go of those another instance
    * took; ends those whose user may no longer use live features. A failed round is simply tried again next time.
    */
-  private async heartbeat(): Promise<void> {
+  private heartbeat(): Promise<void> {
     this.cancelHeartbeat = undefined;
     this.pingLiveConnections();
+    if (this.round !== undefined) {
+      // The last round still waits for the database; the pings above go on regardless.
+      this.scheduleHeartbeat();
+      return Promise.resolve();
+    }
+    this.round = this.heartbeatRound().finally(() => {
+      this.round = undefined;
+      if (this.held.size > 0) {
+        this.scheduleHeartbeat();
+      }
+    });
+    return this.round;
+  }
+
+  private async heartbeatRound(): Promise<void> {
     try {
       const held = await this.proveHeld();
       await this.endRevokedAccess(held.filter((session) => session.phase === 'live'));
     } catch (error) {
       this.logger.error({ err: error }, 'Live session heartbeat failed; trying again at the next one');
     }
-    if (this.held.size > 0) {
-      this.scheduleHeartbeat();
+  }
+
+  /**
+   * How long a live session goes on without the database (docs/protocol.md, "When the database is unreachable"): three
+   * quota intervals, and never so long that another instance could have found it lost meanwhile.
+   */
+  private offlineLimitMs(): number {
+    return Math.min(3 * this.config.quota.updateIntervalMs, lostAfterMs(this.config) - this.config.ws.heartbeatMs);
+  }
+
+  /**
+   * The database is unreachable: openings and resumes in flight are refused at once (1013, try again later) rather
+   * than wait for their writes to time out; live sessions go on on their holds until the offline limit, counted from
+   * the last heartbeat that landed.
+   */
+  private onDatabaseLost(): void {
+    for (const session of [...this.sessions.values()].filter((s) => s.phase === 'opening')) {
+      if (session.resumeInFlight) {
+        // The resume already took the session (its new token is the only valid one): it stays suspended for it.
+        const error = serviceUnavailable();
+        void this.suspend(session, 'service_unavailable', this.clock.now(), {
+          message: { ...error.toMessage(), resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
+          closeCode: error.closeCode,
+          closeReason: error.closeReason,
+        });
+      } else {
+        void this.fail(session, serviceUnavailable());
+      }
     }
+    this.cancelOutage?.();
+    this.cancelOutage = this.clock.setTimer(this.confirmedAt + this.offlineLimitMs() - this.clock.now(), () => {
+      this.cancelOutage = undefined;
+      if (!this.health.reachable) {
+        this.logger.warn({ offline_limit_ms: this.offlineLimitMs() }, 'Database still unreachable: suspending live sessions');
+        for (const session of [...this.sessions.values()].filter((s) => s.phase === 'live')) {
+          void this.suspendOffline(session);
+        }
+      }
+    });
+  }
+
+  /**
+   * The database is back: what each session kept waiting is written first — ends and suspensions re-driven now, not
+   * at their next backoff — and a heartbeat round proves the sessions still held.
+   */
+  private onDatabaseBack(): void {
+    this.cancelOutage?.();
+    this.cancelOutage = undefined;
+    for (const session of this.held.values()) {
+      session.redriveNow?.();
+    }
+    if (this.held.size > 0) {
+      this.cancelHeartbeat?.();
+      this.cancelHeartbeat = undefined;
+      void this.heartbeat();
+    }
+  }
+
+  /** A session's hold ran out while the database is unreachable: its balance spent (4402), or suspended (4503). */
+  private onHoldSpentOffline(betaSessionId: string, balanceSpent: boolean): void {
+    const session = [...this.held.values()].find((held) => held.betaSessionId === betaSessionId && held.phase === 'live');
+    if (session === undefined) {
+      return;
+    }
+    if (balanceSpent) {
+      void this.fail(session, creditsExhausted());
+    } else {
+      void this.suspendOffline(session);
+    }
+  }
+
+  /**
+   * Suspended for want of the database (4503, `service_unavailable`, resumable): charged up to now, on its hold; the
+   * suspension and its token are written once the database is back.
+   */
+  private suspendOffline(session: LiveSession): Promise<void> {
+    const error = serviceUnavailable();
+    return this.suspend(session, 'service_unavailable', this.clock.now(), {
+      message: { ...error.toMessage(), resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
+      closeCode: CloseCode.SuspendedUnavailable,
+      closeReason: error.closeReason,
+    });
   }
 
   /**

@@ -248,7 +248,8 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     if (!start.ok) throw new Error('start refused');
     const provenUntil = clock.now() + 12_000;
     let inDoubt = true;
-    ctx.sessions.useOwnership({ prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt, served: () => new Map() });
+    const online = { databaseReachable: () => true, holdSpent: () => {}, served: () => new Map() };
+    ctx.sessions.useOwnership({ ...online, prove: () => Promise.resolve(provenUntil), inDoubt: () => inDoubt });
     await clock.advance(45_000);
     await ctx.checkpoint.tick();
     expect(await ctx.sessions.find(start.sessionId)).toMatchObject({ status: 'active', charged_credits: 12 });
@@ -258,8 +259,8 @@ describe('Charging an owner that may no longer hold its sessions', () => {
     inDoubt = false;
     ctx.sessions.useOwnership({
       prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
+      ...online,
       inDoubt: () => inDoubt,
-      served: () => new Map(),
     });
     await clock.advance(1_000);
     await ctx.checkpoint.tick();

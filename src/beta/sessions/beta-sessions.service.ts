@@ -33,6 +33,12 @@ export interface SessionOwnership {
    * it is charged as.
    */
   served(): Map<string, { lastHeardAt: number; epoch: number }>;
+  databaseReachable(): boolean;
+  /**
+   * A session's paid time ran out while the database is unreachable, so its hold cannot be renewed: the owner stops
+   * it — `balanceSpent` when the hold was all the balance it last knew of (credits exhausted), suspended otherwise.
+   */
+  holdSpent(sessionId: string, balanceSpent: boolean): void;
 }
 
 /** What a resumed session's client is told of its credits. */
@@ -43,6 +49,9 @@ export interface ResumeResult {
 
 interface Watch {
   email: string;
+  /** The session's credit state and the account's remaining credits when it was last read. */
+  state: SessionCredit;
+  remaining: number;
   grantedCredits: number;
   warned: Set<number>;
   timers: CancelTimer[];
@@ -61,6 +70,8 @@ export class BetaSessionsService implements OnApplicationShutdown {
     prove: () => Promise.resolve(Number.POSITIVE_INFINITY),
     inDoubt: () => false,
     served: () => new Map(),
+    databaseReachable: () => true,
+    holdSpent: () => {},
   };
 
   constructor(
@@ -263,7 +274,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private watch(sessionId: string, email: string, grantedCredits: number, state: SessionCredit, remaining: number): void {
     const previous = this.watches.get(sessionId);
     previous?.timers.forEach((cancel) => cancel());
-    const watch: Watch = { email, grantedCredits, warned: previous?.warned ?? new Set(), timers: [] };
+    const watch: Watch = { email, state, remaining, grantedCredits, warned: previous?.warned ?? new Set(), timers: [] };
     this.watches.set(sessionId, watch);
     const now = this.clock.now();
     watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => this.onPaidTimeOver(sessionId)));
@@ -305,6 +316,12 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private async onPaidTimeOver(sessionId: string): Promise<void> {
     const watch = this.watches.get(sessionId);
     if (watch === undefined) {
+      return;
+    }
+    if (!this.ownership.databaseReachable()) {
+      // No renewal without the database: the hold is all this session may use (docs/credits.md, "When the database is away").
+      this.unwatch(sessionId);
+      this.ownership.holdSpent(sessionId, reachesBalanceAt(watch.state, watch.remaining, 0) <= paidUntil(watch.state));
       return;
     }
     if (this.ownership.inDoubt()) {
