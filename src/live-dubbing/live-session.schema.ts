@@ -69,6 +69,10 @@ export class LiveSessionDocument {
   @Prop({ type: Date })
   resume_until?: Date;
 
+  /** The last resume: charging went on from this instant. */
+  @Prop({ type: Date })
+  resumed_at?: Date;
+
   /** Why it ends and the instant charging stops; written before the beta and quota sessions are ended. */
   @Prop({ type: String })
   end_cause?: string;

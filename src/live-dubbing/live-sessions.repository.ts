@@ -155,6 +155,7 @@ export class LiveSessionsRepository implements OnModuleInit {
           owner_instance_id: resume.instanceId,
           owner_epoch: epoch,
           heartbeat_at: new Date(resume.atMs),
+          resumed_at: new Date(resume.atMs),
           resume_token_hash: resume.tokenHash,
         },
         $unset: { suspend_cause: '', lost_at: '', resume_until: '' },

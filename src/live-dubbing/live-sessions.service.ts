@@ -845,6 +845,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         void this.fail(session, serviceUnavailable());
       }
     }
+    this.beta.stopSpentHolds();
     this.cancelOutage?.();
     this.cancelOutage = this.clock.setTimer(this.confirmedAt + this.offlineLimitMs() - this.clock.now(), () => {
       this.cancelOutage = undefined;

@@ -319,9 +319,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
       return;
     }
     if (!this.ownership.databaseReachable()) {
-      // No renewal without the database: the hold is all this session may use (docs/credits.md, "When the database is away").
-      this.unwatch(sessionId);
-      this.ownership.holdSpent(sessionId, reachesBalanceAt(watch.state, watch.remaining, 0) <= paidUntil(watch.state));
+      this.spentOffline(sessionId, watch);
       return;
     }
     if (this.ownership.inDoubt()) {
@@ -341,6 +339,25 @@ export class BetaSessionsService implements OnApplicationShutdown {
       this.logger.error({ session_id: sessionId, err: error }, 'Cut-off check failed; retrying in 1 s');
       watch.timers.push(this.clock.setTimer(1000, () => this.onPaidTimeOver(sessionId)));
     }
+  }
+
+  /**
+   * The database was just found unreachable: a session whose paid time ran out while its renewal waited on the
+   * database stops now rather than when that write times out.
+   */
+  stopSpentHolds(): void {
+    const now = this.clock.now();
+    for (const [sessionId, watch] of [...this.watches]) {
+      if (paidUntil(watch.state) <= now) {
+        this.spentOffline(sessionId, watch);
+      }
+    }
+  }
+
+  /** No renewal without the database: the hold is all this session may use (docs/credits.md, "When the database is away"). */
+  private spentOffline(sessionId: string, watch: Watch): void {
+    this.unwatch(sessionId);
+    this.ownership.holdSpent(sessionId, reachesBalanceAt(watch.state, watch.remaining, 0) <= paidUntil(watch.state));
   }
 
   private unwatch(sessionId: string): void {
