@@ -572,7 +572,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const delay = Math.min(REDRIVE_FIRST_MS * 2 ** attempt, REDRIVE_MAX_MS);
     this.logger.error(
       { session_id: session.id, err: error },
-      `Writing the session's ${session.phase === 'suspended' ? 'suspension' : 'end'} failed; writing it again in ${delay} ms`,
+      `${session.phase === 'suspended' ? 'Suspending' : 'Ending'} the session failed; writing it again in ${delay} ms`,
     );
     const run = () => {
       session.cancelRedrive?.();

@@ -119,7 +119,7 @@ describe('LiveDubbingGateway: malformed input', () => {
 });
 
 describe('LiveDubbingGateway: clients that leave while the session opens', () => {
-  it('leaves no beta or quota session behind, whenever the client goes', async () => {
+  it('leaves no beta or quota session behind, whenever the client goes (one already live is suspended, its hold kept)', async () => {
     const t = await startTestApp({ env: { WS_CONNECTIONS_PER_MINUTE: '1000' } });
     try {
       const v = await viewer(t.app, { credits: 5000 });
@@ -130,8 +130,11 @@ describe('LiveDubbingGateway: clients that leave while the session opens', () =>
         client.socket.terminate();
       }
       await waitUntil(async () => (await t.connection.collection('beta_sessions').countDocuments({ status: 'active' })) === 0, 5000);
+      // A client gone after `ready` lost a live session: it waits, suspended, for a resume, and keeps its hold.
+      const suspended = await t.connection.collection('beta_sessions').countDocuments({ status: 'suspended' });
       const credits = await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never });
-      expect(credits).toMatchObject({ held: 0, active_sessions: 0 });
+      expect(credits).toMatchObject({ held: 60 * suspended, active_sessions: suspended });
+      expect(await t.connection.collection('live_sessions').countDocuments({ status: { $nin: ['ended', 'suspended'] } })).toBe(0);
     } finally {
       await t.close();
     }
