@@ -47,7 +47,6 @@ export type ReachabilityListener = (reachable: boolean) => void;
 export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DatabaseHealth.name);
   private readonly listeners = new Set<ReachabilityListener>();
-  private reachableSinceMs: number;
   /** When the database was lost; undefined while it is reachable. */
   private lostAtMs?: number;
   /** The one timer armed at a time: the next ping's, or the running ping's timeout. */
@@ -60,7 +59,6 @@ export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplication
     private readonly clock: Clock,
     @Optional() private readonly metrics?: MetricsService,
   ) {
-    this.reachableSinceMs = clock.now();
     this.metrics?.databaseReachable.set(1);
   }
 
@@ -80,17 +78,6 @@ export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplication
   /** Reachable from the start: the application connected just before (a failed connection fails the start). */
   get reachable(): boolean {
     return this.lostAtMs === undefined;
-  }
-
-  /**
-   * Clock ms of the start of the latest reachable stretch (while unreachable, of the stretch that ended). Until the
-   * first loss that is the instance's start, not "always": a consumer that holds back until the database has been
-   * reachable for a while (the lost-session sweep, one checkpoint interval) holds back after a start too, because an
-   * instance starting as the database comes back knows no more than one regaining it whether the other instances have
-   * written since. New work is not held back: `reachable` is true from the start.
-   */
-  get reachableSince(): number {
-    return this.reachableSinceMs;
   }
 
   /** Calls `listener` on every change, never twice with the same value in a row; the returned function unsubscribes. */
@@ -151,7 +138,6 @@ export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplication
     const now = this.clock.now();
     const awayMs = now - this.lostAtMs;
     this.lostAtMs = undefined;
-    this.reachableSinceMs = now;
     this.logger.log({ away_ms: awayMs }, `The database is reachable again, after ${awayMs} ms`);
     this.changed(true);
   }

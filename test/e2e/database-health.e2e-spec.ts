@@ -76,11 +76,9 @@ describe('DatabaseHealth on a real database process', () => {
       const freezeDetectedMs = await frozen;
       expect(() => health.assertReachable()).toThrow(expect.objectContaining({ code: 'service_unavailable', closeCode: 1013 }));
 
-      const thawedAt = Date.now();
       const thawed = turns(health, true, 10_000);
       database.thaw();
       const thawDetectedMs = await thawed;
-      expect(health.reachableSince).toBeGreaterThanOrEqual(thawedAt);
       expect(() => health.assertReachable()).not.toThrow();
 
       await new Promise((resolve) => setTimeout(resolve, 3 * PROBE_INTERVAL_MS));

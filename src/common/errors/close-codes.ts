@@ -1,7 +1,6 @@
 /** WebSocket close codes of the live protocol (docs/protocol.md, "Close codes"): one meaning and one client action each. */
 export const CloseCode = {
   Normal: 1000,
-  GoingAway: 1001,
   /** Never sent: the code a socket reports when its connection ended without a close frame. */
   Abnormal: 1006,
   InvalidFramePayload: 1007,
