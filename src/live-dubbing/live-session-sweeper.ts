@@ -96,6 +96,14 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
     const cause = (session.endCause ?? 'instance_lost') as EndCause;
     const outcome = END_OUTCOMES[cause] ?? END_OUTCOMES.instance_lost;
     const endAt = session.endAtMs!;
+    if (session.betaSessionId !== undefined && session.resumed !== undefined) {
+      // A resumer that died between taking the session and moving its credits: the gap it cut is not charged.
+      await this.beta.applyResume(session.betaSessionId, session.email, {
+        cutAt: session.resumed.cutAtMs,
+        resumeAt: session.resumed.atMs,
+        epoch: session.resumed.epoch,
+      });
+    }
     await Promise.all([
       session.betaSessionId === undefined ? undefined : this.beta.end(session.betaSessionId, outcome.beta, endAt, session.email),
       this.quota.endSession(session.quotaSessionId, outcome.quota, { atMs: endAt }),

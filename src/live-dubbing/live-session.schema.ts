@@ -69,9 +69,19 @@ export class LiveSessionDocument {
   @Prop({ type: Date })
   resume_until?: Date;
 
-  /** The last resume: charging went on from this instant. */
+  /**
+   * The last resume: charging went on from `resumed_at`, after it stopped at `resume_cut_at`, as owner epoch
+   * `resumed_epoch`. Whoever ends the session applies that resume to its credits first, should the resuming instance
+   * have died before it did (docs/credits.md, "Charging a session that moves").
+   */
   @Prop({ type: Date })
   resumed_at?: Date;
+
+  @Prop({ type: Date })
+  resume_cut_at?: Date;
+
+  @Prop({ type: Number })
+  resumed_epoch?: number;
 
   /** Why it ends and the instant charging stops; written before the beta and quota sessions are ended. */
   @Prop({ type: String })

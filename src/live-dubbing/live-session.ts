@@ -36,6 +36,8 @@ export class LiveSession {
   targetLang?: string;
   /** The token this connection's client resumes the session with; only its hash is stored. */
   resumeToken?: string;
+  /** A suspension that gives the session back to the token its client held before an unfinished resume. */
+  restoreTokenHash?: string;
   /** When the session's record was written; undefined until then (nothing in the database to end). */
   registeredAt?: number;
   /** The owner epoch this instance holds the session's record at. */

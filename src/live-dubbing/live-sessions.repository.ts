@@ -26,6 +26,8 @@ export interface LiveSessionRecord {
   suspendCause?: string;
   lostAtMs?: number;
   resumeUntilMs?: number;
+  /** The last resume, if any: when charging went on, where it had stopped, and the epoch it took. */
+  resumed?: { atMs: number; cutAtMs: number; epoch: number };
 }
 
 /** One owner's claim on a session: the epoch its writes are conditioned on. */
@@ -43,7 +45,7 @@ export class LiveSessionsRepository implements OnModuleInit {
   }
 
   async insert(
-    session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs' | 'suspendCause' | 'lostAtMs' | 'resumeUntilMs'>,
+    session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs' | 'suspendCause' | 'lostAtMs' | 'resumeUntilMs' | 'resumed'>,
   ): Promise<void> {
     await driverCollection(this.sessions).insertOne({
       _id: session.id,
@@ -110,7 +112,10 @@ export class LiveSessionsRepository implements OnModuleInit {
    * The owner lost the session's connection (or closed it 1012/4503): it stops being charged at `lostAtMs` and waits
    * for a resume until `resumeUntilMs`. Moves the epoch, so the owner holds it no more. False when it did not hold it.
    */
-  async markSuspended(owner: Ownership, suspension: { cause: string; lostAtMs: number; resumeUntilMs: number }): Promise<boolean> {
+  async markSuspended(
+    owner: Ownership,
+    suspension: { cause: string; lostAtMs: number; resumeUntilMs: number; tokenHash?: string },
+  ): Promise<boolean> {
     const result = await driverCollection(this.sessions).updateOne(
       { _id: owner.id, owner_epoch: owner.epoch },
       {
@@ -119,6 +124,7 @@ export class LiveSessionsRepository implements OnModuleInit {
           suspend_cause: suspension.cause,
           lost_at: new Date(suspension.lostAtMs),
           resume_until: new Date(suspension.resumeUntilMs),
+          ...(suspension.tokenHash === undefined ? {} : { resume_token_hash: suspension.tokenHash }),
         },
         $inc: { owner_epoch: 1 },
       },
@@ -138,7 +144,7 @@ export class LiveSessionsRepository implements OnModuleInit {
    */
   async takeOverToResume(
     session: LiveSessionRecord,
-    resume: { instanceId: string; atMs: number; tokenHash: string },
+    resume: { instanceId: string; atMs: number; cutAtMs: number; tokenHash: string },
   ): Promise<LiveSessionRecord | undefined> {
     const epoch = session.ownerEpoch + 1;
     const result = await driverCollection(this.sessions).updateOne(
@@ -156,6 +162,8 @@ export class LiveSessionsRepository implements OnModuleInit {
           owner_epoch: epoch,
           heartbeat_at: new Date(resume.atMs),
           resumed_at: new Date(resume.atMs),
+          resume_cut_at: new Date(resume.cutAtMs),
+          resumed_epoch: epoch,
           resume_token_hash: resume.tokenHash,
         },
         $unset: { suspend_cause: '', lost_at: '', resume_until: '' },
@@ -174,6 +182,7 @@ export class LiveSessionsRepository implements OnModuleInit {
       suspendCause: undefined,
       lostAtMs: undefined,
       resumeUntilMs: undefined,
+      resumed: { atMs: resume.atMs, cutAtMs: resume.cutAtMs, epoch },
     };
   }
 
@@ -260,5 +269,9 @@ function toRecord(session: LiveSessionDocument): LiveSessionRecord {
     suspendCause: session.suspend_cause,
     lostAtMs: session.lost_at?.getTime(),
     resumeUntilMs: session.resume_until?.getTime(),
+    resumed:
+      session.resumed_at === undefined || session.resume_cut_at === undefined || session.resumed_epoch === undefined
+        ? undefined
+        : { atMs: session.resumed_at.getTime(), cutAtMs: session.resume_cut_at.getTime(), epoch: session.resumed_epoch },
   };
 }

@@ -220,7 +220,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** Ends the session because of `error`: its error message and close code. */
   fail(session: LiveSession, error: DomainError): Promise<void> {
-    const cause = session.phase === 'opening' && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
+    const cause =
+      session.phase === 'opening' && !session.resuming && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
     this.metrics.liveErrors.inc({ code: error.code });
     return this.end(session, cause, { message: error.toMessage(), closeCode: error.closeCode, closeReason: error.closeReason });
   }
@@ -277,7 +278,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * its quota session go on from now, never charging the time since it stopped being charged. Refused 4410 when the
    * token is unknown, used, expired or another user's; nothing changes then. Returns the quota left.
    */
-  async resume(session: LiveSession): Promise<QuotaRecordResult> {
+  async resume(session: LiveSession): Promise<QuotaRecordResult | undefined> {
     const user = session.user!;
     const tokenHash = hashResumeToken(session.auth!.resume_token!);
     for (let attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
@@ -287,18 +288,27 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         break;
       }
       const resumeToken = newResumeToken();
+      const cutAt = record.status === 'suspended' ? record.lostAtMs! : record.heartbeatAtMs;
       const taken = await this.records.takeOverToResume(record, {
         instanceId: this.instance.id,
         atMs: now,
+        cutAtMs: cutAt,
         tokenHash: hashResumeToken(resumeToken),
       });
-      if (taken !== undefined) {
-        return this.adopt(session, taken, {
-          resumeToken,
-          cutAt: record.status === 'suspended' ? record.lostAtMs! : record.heartbeatAtMs,
+      if (taken === undefined) {
+        continue;
+      }
+      if (session.phase !== 'opening') {
+        // Refused (the database was lost) or left while the takeover was in flight: the session waits again.
+        this.giveBack(session, taken, {
+          cutAt,
+          cause: (record.suspendCause as SuspendCause | undefined) ?? 'disconnected',
+          tokenHash,
           now,
         });
+        return undefined;
       }
+      return this.adopt(session, taken, { resumeToken, cutAt, now });
     }
     throw resumeFailed();
   }
@@ -445,7 +455,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const restart = { closeCode: CloseCode.ServiceRestart, closeReason: 'Server restarting: reconnect' };
     await Promise.all(
       [...this.sessions.values()].map((session) =>
-        session.phase === 'live'
+        session.phase === 'live' || session.resumeInFlight
           ? this.suspend(session, 'server_shutdown', now, {
               ...restart,
               message: { type: 'reconnect', resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
@@ -533,6 +543,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
           cause: session.suspendCause!,
           lostAtMs: lostAt,
           resumeUntilMs: this.clock.now() + this.config.ws.resumeWindowMs,
+          tokenHash: session.restoreTokenHash,
         };
         let recorded = await this.records.markSuspended({ id: session.id, epoch: session.epoch }, suspension);
         if (!recorded) {
@@ -618,21 +629,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     session: LiveSession,
     record: LiveSessionRecord,
     resume: { resumeToken: string; cutAt: number; now: number },
-  ): Promise<QuotaRecordResult> {
-    const previous = this.held.get(record.id);
-    if (previous !== undefined && previous !== session) {
-      this.letGo(previous);
-    }
+  ): Promise<QuotaRecordResult | undefined> {
     session.resumeInFlight = true;
-    session.id = record.id;
-    session.epoch = record.ownerEpoch;
-    session.registeredAt = resume.cutAt;
-    session.betaSessionId = record.betaSessionId;
-    session.quotaSessionId = record.quotaSessionId;
-    session.sourceLang = record.sourceLang;
-    session.targetLang = record.targetLang;
-    session.resumeToken = resume.resumeToken;
-    this.hold(session, resume.now);
+    this.takeRecord(session, record, resume);
     try {
       const user = session.user!;
       if (session.betaSessionId !== undefined) {
@@ -663,6 +662,13 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         'Live session resumed',
       );
       return quota;
+    } catch (error) {
+      if (!isDatabaseUnreachableError(error) || session.phase !== 'opening') {
+        throw error;
+      }
+      // The database went away mid-resume: the session stays this client's, suspended, for its new token.
+      void this.suspend(session, 'service_unavailable', this.clock.now(), this.offlineFarewell(session, CloseCode.TryAgainLater));
+      return undefined;
     } finally {
       session.resumeInFlight = false;
       if (session.phase === 'ended' || session.phase === 'suspended') {
@@ -670,6 +676,50 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         await this.writeExit(session);
       }
     }
+  }
+
+  /** This connection's session is now the record's, as the owner epoch the takeover wrote; one here before lets go (4409). */
+  private takeRecord(session: LiveSession, record: LiveSessionRecord, resume: { resumeToken?: string; cutAt: number; now: number }): void {
+    const previous = this.held.get(record.id);
+    if (previous !== undefined && previous !== session) {
+      this.letGo(previous);
+    }
+    session.id = record.id;
+    session.epoch = record.ownerEpoch;
+    session.registeredAt = resume.cutAt;
+    session.betaSessionId = record.betaSessionId;
+    session.quotaSessionId = record.quotaSessionId;
+    session.sourceLang = record.sourceLang;
+    session.targetLang = record.targetLang;
+    session.resumeToken = resume.resumeToken;
+    this.hold(session, resume.now);
+  }
+
+  /**
+   * A resume whose takeover landed after its connection was gone: the session is suspended again as it was, for the
+   * token its client still holds, so a resume that did not finish changes nothing.
+   */
+  private giveBack(
+    session: LiveSession,
+    record: LiveSessionRecord,
+    back: { cutAt: number; cause: SuspendCause; tokenHash: string; now: number },
+  ): void {
+    this.takeRecord(session, record, back);
+    session.phase = 'suspended';
+    session.suspendCause = back.cause;
+    session.endAt = back.cutAt;
+    session.restoreTokenHash = back.tokenHash;
+    void this.writeExit(session);
+  }
+
+  /** The farewell of a session suspended for want of the database: its resume token, and when to resume by. */
+  private offlineFarewell(session: LiveSession, closeCode: CloseCode): Farewell {
+    const error = serviceUnavailable();
+    return {
+      message: { ...error.toMessage(), resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
+      closeCode,
+      closeReason: error.closeReason,
+    };
   }
 
   /**
@@ -835,12 +885,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     for (const session of [...this.sessions.values()].filter((s) => s.phase === 'opening')) {
       if (session.resumeInFlight) {
         // The resume already took the session (its new token is the only valid one): it stays suspended for it.
-        const error = serviceUnavailable();
-        void this.suspend(session, 'service_unavailable', this.clock.now(), {
-          message: { ...error.toMessage(), resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
-          closeCode: error.closeCode,
-          closeReason: error.closeReason,
-        });
+        void this.suspend(session, 'service_unavailable', this.clock.now(), this.offlineFarewell(session, CloseCode.TryAgainLater));
       } else {
         void this.fail(session, serviceUnavailable());
       }
@@ -893,12 +938,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * suspension and its token are written once the database is back.
    */
   private suspendOffline(session: LiveSession): Promise<void> {
-    const error = serviceUnavailable();
-    return this.suspend(session, 'service_unavailable', this.clock.now(), {
-      message: { ...error.toMessage(), resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
-      closeCode: CloseCode.SuspendedUnavailable,
-      closeReason: error.closeReason,
-    });
+    return this.suspend(session, 'service_unavailable', this.clock.now(), this.offlineFarewell(session, CloseCode.SuspendedUnavailable));
   }
 
   /**
@@ -922,7 +962,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** One heartbeat round: the sessions still held are proven so at its start; those another instance took are let go. */
   private async proveHeld(): Promise<LiveSession[]> {
-    const held = [...this.held.values()];
+    // A suspension not written yet is not heartbeated: a resume that reads the record meanwhile cuts at the last
+    // heartbeat before the loss, never at one written after it.
+    const held = [...this.held.values()].filter((session) => session.phase !== 'suspended');
     const now = this.clock.now();
     const lost = await this.records.heartbeat(
       held.map((session) => ({ id: session.id, epoch: session.epoch })),

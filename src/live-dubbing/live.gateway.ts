@@ -74,7 +74,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
       return undefined;
     }
     const quota = await this.openQuota(session);
-    if (session.phase !== 'opening') {
+    if (quota === undefined || session.phase !== 'opening') {
       return undefined;
     }
     this.quotaMeter.track(session, quota.runsOutAt);
@@ -107,12 +107,12 @@ export abstract class LiveGateway implements OnGatewayConnection {
 
   /**
    * Step 8: a new session's quota session, or a resumed session's own, going on from now; the quota error when no
-   * minutes are left.
+   * minutes are left. Undefined when a resume did not go through (the session is suspended again).
    */
-  private async openQuota(session: LiveSession): Promise<{ remaining: object; runsOutAt: number | null }> {
+  private async openQuota(session: LiveSession): Promise<{ remaining: object; runsOutAt: number | null } | undefined> {
     if (session.resuming) {
       const quota = await this.sessions.resume(session);
-      if (quota.exceeded) {
+      if (quota?.exceeded === true) {
         throw quotaExceeded(quota.remaining);
       }
       return quota;

@@ -145,6 +145,29 @@ describe('Resuming a live session', () => {
     expect(await client.next('session_ended')).toMatchObject({ session_charged: Math.ceil((lastHeartbeat - startedAt) / 1000) + 3 });
   });
 
+  it('charges no gap for a resumer that died between taking the session and moving its credits: the sweep moves them', async () => {
+    const v = await viewer(t.app, { credits: 500 });
+    const { ready, startedAt } = await openAndLose(v);
+    await clock.advance(6_000);
+    const records = t.app.get(LiveSessionsRepository);
+    const resumedAt = clock.now();
+    const taken = await records.takeOverToResume((await record(ready.session_id))!, {
+      instanceId: 'resumer-that-died',
+      atMs: resumedAt,
+      cutAtMs: startedAt + 4_000,
+      tokenHash: 'hash-of-a-token-nobody-received',
+    });
+    expect(taken).toMatchObject({ status: 'live', resumed: { atMs: resumedAt, cutAtMs: startedAt + 4_000 } });
+    await clock.advance(3 * 30_000 + 1);
+    await t.app.get(LiveSessionSweeper).sweep();
+    expect(await record(ready.session_id)).toMatchObject({ status: 'ended', endCause: 'instance_lost', endAtMs: resumedAt });
+    // Connected 4 s, then none after the resume (the resumer's last heartbeat was the resume itself).
+    expect(await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({
+      end_reason: 'instance_lost',
+      charged_credits: 4,
+    });
+  });
+
   it('ends a session whose client closed the socket (a close frame): nothing to resume', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);

@@ -233,6 +233,11 @@ export class BetaSessionsService implements OnApplicationShutdown {
     await this.sessions.move(sessionId, { status: 'suspended', instanceId: this.instance.id, epoch: suspension.suspendedEpoch });
   }
 
+  /** Applies a resume to the session's credits if it was not yet (idempotent): the gap it cut is never charged. */
+  async applyResume(sessionId: string, email: string, resume: { cutAt: number; resumeAt: number; epoch: number }): Promise<void> {
+    await this.credits.resumeSession(email, sessionId, resume);
+  }
+
   /**
    * A suspended (or taken over) session resumes here as owner `epoch`: the time from `cutAt` (when it stopped being
    * charged) to `resumeAt` is never charged, the same hold goes on, and this instance watches it from now on.
@@ -246,14 +251,20 @@ export class BetaSessionsService implements OnApplicationShutdown {
     if (!(await this.credits.resumeSession(email, sessionId, resume))) {
       return undefined;
     }
+    const now = this.clock.now();
     await this.sessions.move(sessionId, { status: 'active', instanceId: this.instance.id, epoch: resume.epoch });
     const account = await this.credits.account(email);
     const state = account?.sessions[sessionId];
     if (account === undefined || state === undefined) {
       return undefined;
     }
-    this.watch(sessionId, email, account.total_granted, state, remainingCredits(account));
-    return { remainingCredits: remainingCredits(account), estimatedCost: state.hold_target };
+    // A warning whose threshold the balance passed before the resume was this session's already: not sent again.
+    const remaining = remainingCredits(account);
+    const passed = this.config.beta.warningThresholds.filter(
+      (percent) => reachesBalanceAt(state, remaining, thresholdCredits(account.total_granted, percent)) <= now,
+    );
+    this.watch(sessionId, email, account.total_granted, state, remaining, new Set(passed));
+    return { remainingCredits: remaining, estimatedCost: state.hold_target };
   }
 
   isWatched(sessionId: string): boolean {
@@ -271,10 +282,17 @@ export class BetaSessionsService implements OnApplicationShutdown {
     }
   }
 
-  private watch(sessionId: string, email: string, grantedCredits: number, state: SessionCredit, remaining: number): void {
+  private watch(
+    sessionId: string,
+    email: string,
+    grantedCredits: number,
+    state: SessionCredit,
+    remaining: number,
+    warned: Set<number> = new Set(),
+  ): void {
     const previous = this.watches.get(sessionId);
     previous?.timers.forEach((cancel) => cancel());
-    const watch: Watch = { email, state, remaining, grantedCredits, warned: previous?.warned ?? new Set(), timers: [] };
+    const watch: Watch = { email, state, remaining, grantedCredits, warned: previous?.warned ?? warned, timers: [] };
     this.watches.set(sessionId, watch);
     const now = this.clock.now();
     watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => this.onPaidTimeOver(sessionId)));
