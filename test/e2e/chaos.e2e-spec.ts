@@ -1,16 +1,19 @@
 import { randomInt } from 'node:crypto';
 import WebSocket from 'ws';
 import { LIVE_DUBBING_FEATURE, LIVE_SUBTITLES_FEATURE } from '../../src/common/live-features.js';
+import { ErrorCode } from '../../src/live-dubbing/live-dubbing.protocol.js';
 import { speech } from '../harness/audio.js';
 import {
   checkTrial,
   readBooks,
+  type BlipRecord,
   type ClientAction,
   type ClientRecord,
   type FaultRecord,
+  type ResumeRecord,
   type TrialFindings,
 } from '../harness/chaos-checks.js';
-import { GATEWAY_PATHS, planTrial, type FaultKind, type PlannedSession, type TrialPlan } from '../harness/chaos-plan.js';
+import { GATEWAY_PATHS, planTrial, type FaultKind, type PlannedBlip, type PlannedSession, type TrialPlan } from '../harness/chaos-plan.js';
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
 import { authMessage, observeUntil, sleep, viewer, type Viewer } from '../harness/live.js';
 import {
@@ -35,6 +38,8 @@ const MARGIN_MS = 1000;
 const SETTLE_TIMEOUT_MS = 20_000;
 const CLIENT_OPEN_TIMEOUT_MS = 10_000;
 const CLIENT_CLOSE_TIMEOUT_MS = 5000;
+/** A resume's answer may wait on a frozen database or a paused instance, which the trial's end thaws and resumes. */
+const CLIENT_REPLY_TIMEOUT_MS = 15_000;
 const TRIAL_TIMEOUT_MS = 150_000;
 const LABELS = ['a', 'b', 'c'];
 
@@ -44,6 +49,9 @@ const ENV = {
   MONGODB_TIMEOUT_MS: '1000',
   // A 5-s estimate, so a balance of a few seconds can open a session and run out within a trial.
   BETA_PREAUTH_SECONDS: '5',
+  // Some planned resumes come after the window (chaos-plan.ts, MAX_RESUME_DELAY_MS), and the sessions of clients
+  // that vanish are ended soon after.
+  WS_RESUME_WINDOW_MS: '3000',
   WS_CONNECTIONS_PER_MINUTE: '100',
 };
 
@@ -73,6 +81,14 @@ interface Tally {
   ready: number;
   faults: Record<FaultKind, number>;
   clientEnds: Record<ClientAction, number>;
+  /** Connections dropped, and what their resumes got: `ready`, a refusal's code, or none tried. */
+  blips: number;
+  resumes: Record<string, number>;
+  /** Resumes whose gap the test read from the account (checked exactly), and of those, whose `lost_at` it saw first. */
+  gapsRead: number;
+  lostAtSeen: number;
+  /** Clients whose resume got no definite answer: how their sessions went on is not checked. */
+  unknown: number;
   closeCodes: Record<string, number>;
   endCauses: Record<string, number>;
   reapedAfterFreeze: number;
@@ -85,8 +101,9 @@ const total: Tally = emptyTally();
 /**
  * A property test over real processes: each trial runs a seeded random schedule of sessions (both gateways, several
  * instances per user, one user short of credits) and faults (instances killed or paused, the database frozen, clients
- * that stop, close or vanish), then checks what the database holds against the credit invariants and against what
- * the test saw. A failing trial names its seed; `CHAOS_SEED=<seed>` replays its plan.
+ * that stop, close or vanish, connections that drop and are resumed on some instance, late or never), then checks what
+ * the database holds against the credit invariants and against what the test saw. A failing trial names its seed;
+ * `CHAOS_SEED=<seed>` replays its plan.
  */
 describe('Live sessions under seeded chaos', () => {
   let ctx: DatabaseContext | undefined;
@@ -120,7 +137,7 @@ describe('Live sessions under seeded chaos', () => {
             viewers.push(await viewer(ctx.app, { credits: user.credits }));
           }
 
-          const { clients, faults } = await runSchedule(plan, database, instances, viewers);
+          const { clients, faults } = await runSchedule(plan, database, instances, viewers, ctx);
           // The survivors sweep what the killed and paused instances left, and re-driven ends land.
           await sleep(LOST_AFTER_MS + INTERVAL_MS + MARGIN_MS);
           await observeUntil(
@@ -149,6 +166,7 @@ async function runSchedule(
   database: DatabaseProcess,
   instances: ServiceInstance[],
   viewers: Viewer[],
+  ctx: DatabaseContext,
 ): Promise<{ clients: ClientRecord[]; faults: FaultRecord[] }> {
   const t0 = Date.now() + 100;
   const faults: FaultRecord[] = [];
@@ -162,8 +180,9 @@ async function runSchedule(
       userId: v.user.id,
       feature: FEATURES[session.gateway],
       instance: instances[session.instance].label,
+      blips: [],
     };
-    return { record, run: runClient(session, record, v, instances[session.instance], t0, trialOver) };
+    return { record, run: runClient(session, record, v, instances, ctx, t0, trialOver) };
   });
   await runFaults(plan, database, instances, t0, faults);
   await sleepUntil(t0 + plan.durationMs);
@@ -213,25 +232,27 @@ async function runFaults(plan: TrialPlan, database: DatabaseProcess, instances: 
   }
 }
 
-/**
- * One client: opens its session at its time, streams a little audio, and leaves as planned — or keeps the socket
- * until the trial ends. Records what it did and what it saw, with the times, for the checks.
- */
-async function runClient(
-  session: PlannedSession,
-  record: ClientRecord,
-  v: Viewer,
-  instance: ServiceInstance,
-  t0: number,
-  trialOver: Promise<void>,
-): Promise<void> {
-  await sleepUntil(t0 + session.openAtMs);
-  const socket = new WebSocket(instance.wsUrl(GATEWAY_PATHS[session.gateway]), { handshakeTimeout: CLIENT_OPEN_TIMEOUT_MS });
+/** One connection of a client: its socket, its first answer (`ready` or an error), and its close. */
+interface Connection {
+  socket: WebSocket;
+  opened: Promise<boolean>;
+  /** The first `ready` or `error` message; undefined if the socket closed before either. */
+  reply: Promise<any>;
+  closed: Promise<void>;
+  /** Set once the socket closed: the code, when, and the error message's code if one came. */
+  close?: { code: number; atMs: number; error?: string };
+}
+
+function connect(instance: ServiceInstance, gateway: PlannedSession['gateway']): Connection {
+  const socket = new WebSocket(instance.wsUrl(GATEWAY_PATHS[gateway]), { handshakeTimeout: CLIENT_OPEN_TIMEOUT_MS });
   let error: string | undefined;
-  let ready: (() => void) | undefined;
-  const closed = new Promise<void>((resolve) => {
+  let answer!: (message: any) => void;
+  const reply = new Promise<any>((resolve) => (answer = resolve));
+  const connection = { socket, reply } as Connection;
+  connection.closed = new Promise<void>((resolve) => {
     socket.on('close', (code) => {
-      record.closed = { code, atMs: Date.now(), error };
+      connection.close = { code, atMs: Date.now(), error };
+      answer(undefined);
       resolve();
     });
   });
@@ -243,38 +264,185 @@ async function runClient(
     const message = JSON.parse(data.toString());
     if (message.type === 'error') {
       error = message.code;
-    } else if (message.type === 'ready') {
-      record.liveSessionId = message.session_id;
-      ready?.();
+    }
+    if (message.type === 'error' || message.type === 'ready') {
+      answer(message);
     }
   });
-  const opened = await Promise.race([
+  connection.opened = Promise.race([
     new Promise<boolean>((resolve) => socket.once('open', () => resolve(true))),
-    closed.then(() => false),
+    connection.closed.then(() => false),
   ]);
-  if (!opened) {
+  return connection;
+}
+
+/**
+ * One client: opens its session at its time, streams a little audio, drops its connection and resumes as planned, and
+ * leaves as planned — or keeps the socket until the trial ends. Records what it did and what it saw, with the times,
+ * for the checks; about its connections, what the database showed it when it resumed.
+ */
+async function runClient(
+  session: PlannedSession,
+  record: ClientRecord,
+  v: Viewer,
+  instances: ServiceInstance[],
+  ctx: DatabaseContext,
+  t0: number,
+  trialOver: Promise<void>,
+): Promise<void> {
+  await sleepUntil(t0 + session.openAtMs);
+  let connection = connect(instances[session.instance], session.gateway);
+  if (!(await connection.opened)) {
+    record.closed = connection.close;
     return;
   }
-  const isReady = new Promise<void>((resolve) => (ready = resolve));
   record.authAtMs = Date.now();
-  socket.send(JSON.stringify(authMessage(v)));
-  const outcome = await Promise.race([isReady.then(() => 'ready'), closed.then(() => 'closed'), trialOver.then(() => 'over')]);
-  if (outcome === 'ready' && session.audioRepeats > 0) {
-    void streamAudio(socket, session.audioRepeats, () => record.action !== undefined);
+  // A `ready` after the trial's end still names the client's session.
+  void connection.reply.then((message) => message?.type === 'ready' && (record.liveSessionId = message.session_id));
+  connection.socket.send(JSON.stringify(authMessage(v)));
+  // An error's close follows it: the opening failed once the socket closed.
+  const ready = connection.reply.then((message) => (message?.type === 'ready' ? message : connection.closed.then(() => undefined)));
+  const first = await Promise.race([ready, trialOver.then(() => 'over' as const)]);
+  let outcome: 'ready' | 'closed' | 'over' = first === 'over' ? 'over' : first?.type === 'ready' ? 'ready' : 'closed';
+  let resumeToken: string | undefined;
+  if (outcome === 'ready') {
+    resumeToken = first.resume_token;
+    if (session.audioRepeats > 0) {
+      const streaming = connection.socket;
+      void streamAudio(streaming, session.audioRepeats, () => record.action !== undefined || connection.socket !== streaming);
+    }
+  }
+  for (const blip of outcome === 'ready' ? session.blips : []) {
+    const due = await Promise.race([
+      sleepUntil(t0 + blip.atMs).then(() => 'due' as const),
+      connection.closed.then(() => 'closed' as const),
+      trialOver.then(() => 'over' as const),
+    ]);
+    if (due !== 'due') {
+      outcome = due;
+      break;
+    }
+    const resumed = await blipAndResume(blip, connection, resumeToken!, record, v, session, instances, ctx, trialOver);
+    if (resumed === undefined) {
+      // The client's last act: its session waits out its resume window, or was refused, or has ended.
+      return;
+    }
+    ({ connection, resumeToken } = resumed);
   }
   if (outcome !== 'closed') {
     const leave = session.end === 'keep' ? trialOver : Promise.race([sleepUntil(t0 + session.endAtMs), trialOver]);
-    await Promise.race([leave, closed]);
+    await Promise.race([leave, connection.closed]);
   }
-  if (record.closed === undefined) {
-    leaveAs(socket, record, session.end === 'keep' || outcome === 'over' ? 'trial_end' : session.end);
+  if (connection.close === undefined) {
+    leaveAs(connection.socket, record, session.end === 'keep' || outcome === 'over' ? 'trial_end' : session.end);
   }
-  await Promise.race([closed, trialOver]);
-  if (record.closed === undefined) {
-    socket.close();
+  await Promise.race([connection.closed, trialOver]);
+  if (connection.close === undefined) {
+    connection.socket.close();
   }
-  await Promise.race([closed, sleep(CLIENT_CLOSE_TIMEOUT_MS)]);
-  socket.terminate();
+  await Promise.race([connection.closed, sleep(CLIENT_CLOSE_TIMEOUT_MS)]);
+  connection.socket.terminate();
+  record.closed = connection.close;
+}
+
+/**
+ * Drops the connection without a close frame and, as planned, resumes after a while on another (or the same)
+ * instance with the last resume token. Meanwhile it watches the session's record: the `lost_at` of its suspension is
+ * where the resume cuts the charge. After `ready`, it reads how far the account has moved the session's start (the
+ * gaps its resumes left uncharged). Returns the new connection, or undefined when there is none: no resume planned, the
+ * trial over first, or the resume refused or unanswered.
+ */
+async function blipAndResume(
+  blip: PlannedBlip,
+  connection: Connection,
+  resumeToken: string,
+  record: ClientRecord,
+  v: Viewer,
+  session: PlannedSession,
+  instances: ServiceInstance[],
+  ctx: DatabaseContext,
+  trialOver: Promise<void>,
+): Promise<{ connection: Connection; resumeToken: string } | undefined> {
+  const blipRecord: BlipRecord = { instance: record.instance, droppedAtMs: Date.now() };
+  record.blips!.push(blipRecord);
+  record.action = { kind: 'blip', atMs: blipRecord.droppedAtMs };
+  connection.socket.terminate();
+  await connection.closed;
+  record.closed = connection.close;
+  if (blip.resume === undefined) {
+    return undefined;
+  }
+  const resumeAtMs = blipRecord.droppedAtMs + blip.resume.afterMs;
+  blipRecord.lostAtMs = await lostAtBefore(ctx, record.liveSessionId!, resumeAtMs);
+  await sleepUntil(resumeAtMs);
+  if (await isSettled(trialOver)) {
+    return undefined;
+  }
+  const instance = instances[blip.resume.instance];
+  const next = connect(instance, session.gateway);
+  const resume: ResumeRecord = { instance: instance.label, sentAtMs: Date.now(), repliedAtMs: 0, outcome: 'unopened' };
+  blipRecord.resume = resume;
+  if (!(await next.opened)) {
+    resume.repliedAtMs = Date.now();
+    return undefined;
+  }
+  resume.sentAtMs = Date.now();
+  next.socket.send(JSON.stringify({ type: 'auth', token: v.token, resume_token: resumeToken }));
+  // Waited for even past the trial's end: an answer delayed by a fault comes once everything runs again.
+  const reply = await Promise.race([next.reply, sleep(CLIENT_REPLY_TIMEOUT_MS).then(() => 'timeout' as const)]);
+  resume.repliedAtMs = Date.now();
+  if (reply?.type !== 'ready') {
+    resume.outcome = reply === 'timeout' ? 'timeout' : (reply?.code ?? `closed ${next.close?.code}`);
+    next.socket.terminate();
+    if (resume.outcome !== ErrorCode.ResumeFailed) {
+      // Only resume_failed says the session was not taken: without an answer (or after any other error) it may have
+      // been taken over and then lost again.
+      record.unknown = `resume on ${instance.label}: ${resume.outcome}`;
+    }
+    return undefined;
+  }
+  resume.outcome = 'ready';
+  record.instance = instance.label;
+  record.action = undefined;
+  record.closed = undefined;
+  resume.movedByMs = await startMovedBy(ctx, v.user.email, reply.beta?.session_id);
+  return { connection: next, resumeToken: reply.resume_token };
+}
+
+/** The record's `lost_at` once it shows the session suspended, read until `deadlineMs` (a frozen database answers late). */
+async function lostAtBefore(ctx: DatabaseContext, liveSessionId: string, deadlineMs: number): Promise<number | undefined> {
+  while (Date.now() < deadlineMs) {
+    const found = await Promise.race([
+      ctx.connection.collection('live_sessions').findOne({ _id: liveSessionId as never }),
+      sleepUntil(deadlineMs).then(() => undefined),
+    ]);
+    if (found?.status === 'suspended') {
+      return (found.lost_at as Date).getTime();
+    }
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/**
+ * How far the account has moved the beta session's start since it began: the sum of its resumes' gaps, as recorded.
+ * Undefined when the session is no longer in the account (it ended) or has no beta session.
+ */
+async function startMovedBy(ctx: DatabaseContext, email: string, betaSessionId: string | undefined): Promise<number | undefined> {
+  if (betaSessionId === undefined) {
+    return undefined;
+  }
+  const [account, beta] = await Promise.all([
+    ctx.connection.collection('beta_credits').findOne({ _id: email as never }),
+    ctx.betaSession(betaSessionId),
+  ]);
+  const movedStart = account?.sessions?.[betaSessionId]?.started_at as number | undefined;
+  return movedStart === undefined || beta === null ? undefined : movedStart - (beta.started_at as Date).getTime();
+}
+
+/** Whether `promise` has settled by now (a timer runs after every callback already due). */
+function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([promise.then(() => true), sleep(0).then(() => false)]);
 }
 
 function leaveAs(socket: WebSocket, record: ClientRecord, kind: ClientAction): void {
@@ -323,9 +491,14 @@ function describePlan(plan: TrialPlan): string {
         ? `pause ${LABELS[f.instance]}@${f.atMs}+${f.forMs}`
         : `freeze@${f.atMs}+${f.forMs}`,
   );
+  const blips = plan.sessions.flatMap((session, index) =>
+    session.blips.map((b) =>
+      b.resume === undefined ? `#${index}@${b.atMs}` : `#${index}@${b.atMs}→${LABELS[b.resume.instance]}+${b.resume.afterMs}`,
+    ),
+  );
   return (
     `${plan.instances} instances, ${plan.durationMs} ms, credits [${plan.users.map((u) => u.credits).join(', ')}], ` +
-    `${plan.sessions.length} sessions, faults [${faults.join(', ')}]`
+    `${plan.sessions.length} sessions, faults [${faults.join(', ')}], blips [${blips.join(', ')}]`
   );
 }
 
@@ -335,7 +508,12 @@ function emptyTally(): Tally {
     sessions: 0,
     ready: 0,
     faults: { kill: 0, pause: 0, freeze: 0 },
-    clientEnds: { stop: 0, close: 0, vanish: 0, trial_end: 0 },
+    clientEnds: { stop: 0, close: 0, vanish: 0, blip: 0, trial_end: 0 },
+    blips: 0,
+    resumes: {},
+    gapsRead: 0,
+    lostAtSeen: 0,
+    unknown: 0,
     closeCodes: {},
     endCauses: {},
     reapedAfterFreeze: 0,
@@ -358,6 +536,15 @@ function tallyTrial(
   tally.ready = clients.filter((client) => client.liveSessionId !== undefined).length;
   faults.forEach((fault) => tally.faults[fault.kind]++);
   clients.forEach((client) => client.action !== undefined && tally.clientEnds[client.action.kind]++);
+  tally.unknown = clients.filter((client) => client.unknown !== undefined).length;
+  for (const blip of clients.flatMap((client) => client.blips ?? [])) {
+    tally.blips++;
+    count(tally.resumes, blip.resume?.outcome ?? 'none');
+    if (blip.resume?.movedByMs !== undefined) {
+      tally.gapsRead++;
+      tally.lostAtSeen += blip.lostAtMs === undefined ? 0 : 1;
+    }
+  }
   clients.forEach((client) => count(tally.closeCodes, String(client.closed?.code ?? 'none')));
   liveSessions.forEach((live) => count(tally.endCauses, live.end_cause ?? 'none'));
   tally.reapedAfterFreeze = findings.reapedAfterFreeze;
@@ -372,6 +559,11 @@ function addTally(into: Tally, tally: Tally): void {
   into.ready += tally.ready;
   (Object.keys(tally.faults) as FaultKind[]).forEach((kind) => (into.faults[kind] += tally.faults[kind]));
   (Object.keys(tally.clientEnds) as ClientAction[]).forEach((kind) => (into.clientEnds[kind] += tally.clientEnds[kind]));
+  into.blips += tally.blips;
+  into.unknown += tally.unknown;
+  into.gapsRead += tally.gapsRead;
+  into.lostAtSeen += tally.lostAtSeen;
+  Object.entries(tally.resumes).forEach(([outcome, n]) => count(into.resumes, outcome, n));
   Object.entries(tally.closeCodes).forEach(([code, n]) => count(into.closeCodes, code, n));
   Object.entries(tally.endCauses).forEach(([cause, n]) => count(into.endCauses, cause, n));
   into.reapedAfterFreeze += tally.reapedAfterFreeze;
@@ -390,7 +582,9 @@ function describeTally(tally: Tally): string {
       .join(', ');
   return (
     `${tally.trials} trial(s), ${tally.sessions} sessions (${tally.ready} ready); faults: ${list(tally.faults)}; ` +
-    `clients left: ${list(tally.clientEnds)}; closes seen: ${list(tally.closeCodes)}; end causes: ${list(tally.endCauses)}; ` +
+    `clients left: ${list(tally.clientEnds)}; blips: ${tally.blips} (resumes: ${list(tally.resumes)}; ` +
+    `gaps read ${tally.gapsRead}, ${tally.lostAtSeen} after lost_at; sessions unknown after a resume: ${tally.unknown}); ` +
+    `closes seen: ${list(tally.closeCodes)}; end causes: ${list(tally.endCauses)}; ` +
     `instance_lost after a freeze alone: ${tally.reapedAfterFreeze}; violations: ${tally.violations}; wall ${(tally.wallMs / 1000).toFixed(1)} s`
   );
 }

@@ -10,7 +10,7 @@ const RESUME_WINDOW_MS = 20_000;
 /**
  * Resuming a session (docs/protocol.md, "Resuming a session") on one instance, on an exact clock: a lost connection
  * suspends the session, a resume token brings it back on a new connection, and the suspension is never charged.
- * Resumes across instances, restarts and crashes are in faults.e2e-spec.ts.
+ * Resumes across instances, restarts and crashes are in resume-faults.e2e-spec.ts.
  */
 describe('Resuming a live session', () => {
   const clock = new ManualClock();

@@ -1,4 +1,4 @@
-import { checkTrial, type Books, type ClientRecord, type FaultRecord } from './chaos-checks.js';
+import { checkTrial, type BlipRecord, type Books, type ClientRecord, type FaultRecord } from './chaos-checks.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 const TIMING = { heartbeatMs: 500, marginMs: 1000 };
@@ -14,6 +14,7 @@ function trial(
     action?: ClientRecord['action'];
     closed?: ClientRecord['closed'];
     faults?: FaultRecord[];
+    blips?: BlipRecord[];
   } = {},
 ) {
   const endAtMs = overrides.endAtMs ?? T0 + 10_200;
@@ -54,11 +55,34 @@ function trial(
     liveSessionId: 'live-1',
     action: 'action' in overrides ? overrides.action : { kind: 'stop', atMs: T0 + 10_100 },
     closed: overrides.closed ?? { code: 1000, atMs: T0 + 10_300 },
+    blips: overrides.blips,
   };
   return { clients: [client], faults: overrides.faults ?? [], books, timing: TIMING };
 }
 
 const checks = (input: ReturnType<typeof trial>) => checkTrial(input).violations.map((violation) => violation.check);
+
+/**
+ * The client drops its connection to `a` at 4 s (last heard at 3.9 s: `lost_at`), asks `b` to resume at 6 s and has
+ * `ready` at 6.1 s; the resume took place at 6.05 s, so the account moved the start by 2.15 s (`movedByMs`, unless
+ * overridden). Connected 3.9 s + 4.15 s of the 10.2 s: 9 credits.
+ */
+function resumedBlip(overrides: { movedByMs?: number; lostAtMs?: number } = {}): BlipRecord[] {
+  return [
+    {
+      instance: 'a',
+      droppedAtMs: T0 + 4000,
+      lostAtMs: 'lostAtMs' in overrides ? overrides.lostAtMs : T0 + 3900,
+      resume: {
+        instance: 'b',
+        sentAtMs: T0 + 6000,
+        repliedAtMs: T0 + 6100,
+        outcome: 'ready',
+        movedByMs: 'movedByMs' in overrides ? overrides.movedByMs : 2150,
+      },
+    },
+  ];
+}
 
 describe('checkTrial', () => {
   it('finds nothing wrong with a session stopped by its client and charged its started seconds', () => {
@@ -146,5 +170,58 @@ describe('checkTrial', () => {
     input.books.liveSessions[0].status = 'ending';
     input.books.quotaSessions[0].status = 'active';
     expect(checks(input)).toEqual(['live session left ending', 'quota session left active']);
+  });
+
+  it('accepts a resumed session charged its connected seconds: the gap between lost_at and the resume uncharged', () => {
+    expect(checks(trial({ charged: 9, blips: resumedBlip() }))).toEqual([]);
+  });
+
+  it('finds a resumed session charged for its gap', () => {
+    expect(checks(trial({ charged: 11, blips: resumedBlip() }))).toEqual(['I7: charged for time it was not connected']);
+  });
+
+  it('finds a resume that left its gap charged: the start not moved', () => {
+    expect(checks(trial({ charged: 11, blips: resumedBlip({ movedByMs: 0 }) }))).toEqual([
+      'I7: a resume left uncharged other than the gap its client saw',
+      'I7: a resume moved the start by other than resume − lost_at',
+    ]);
+  });
+
+  it('finds a resume that cut the charge elsewhere than at lost_at', () => {
+    expect(checks(trial({ charged: 10, blips: resumedBlip({ movedByMs: 1000 }) }))).toEqual([
+      'I7: a resume moved the start by other than resume − lost_at',
+    ]);
+  });
+
+  it('finds a lost_at after the client dropped its connection', () => {
+    expect(checks(trial({ charged: 10, blips: resumedBlip({ lostAtMs: T0 + 5500, movedByMs: 550 }) }))).toEqual([
+      'I7: a resume left uncharged other than the gap its client saw',
+      'I7: lost_at outside when the owner last heard from the client',
+    ]);
+  });
+
+  it('bounds the charge by what the client saw when the moved start was not read', () => {
+    const unread = resumedBlip({ movedByMs: undefined, lostAtMs: undefined });
+    // The gap lies between 1 s (6 s − 4 s − the margin) and 3.6 s (6.1 s − 2.5 s, the earliest cut): 7 to 10 credits.
+    expect(checks(trial({ charged: 7, blips: unread }))).toEqual([]);
+    expect(checks(trial({ charged: 10, blips: unread }))).toEqual([]);
+    expect(checks(trial({ charged: 11, blips: unread }))).toEqual(['I7: charged for time it was not connected']);
+    expect(checks(trial({ charged: 6, blips: unread }))).toEqual(['I3: charged less than its time while the balance allowed more']);
+  });
+
+  it('accepts a blip never resumed, ended disconnected where its owner last heard from the client', () => {
+    const blip = { action: { kind: 'blip' as const, atMs: T0 + 10_100 }, closed: { code: 1006, atMs: T0 + 10_100 } };
+    const never: BlipRecord[] = [{ instance: 'a', droppedAtMs: T0 + 10_100, lostAtMs: T0 + 9_900 }];
+    expect(checks(trial({ endCause: 'disconnected', endAtMs: T0 + 9_900, charged: 10, blips: never, ...blip }))).toEqual([]);
+    expect(checks(trial({ endCause: 'disconnected', endAtMs: T0 + 12_000, charged: 12, blips: never, ...blip }))).toEqual([
+      'end_at after the client left or saw the socket close',
+    ]);
+  });
+
+  it('accepts a session refused its resume, ended disconnected at lost_at, and does not count the refused resume’s gap', () => {
+    const refused = resumedBlip();
+    refused[0].resume = { ...refused[0].resume!, outcome: 'resume_failed', movedByMs: undefined };
+    const left = { action: { kind: 'blip' as const, atMs: T0 + 4000 }, closed: { code: 1006, atMs: T0 + 4000 } };
+    expect(checks(trial({ endCause: 'disconnected', endAtMs: T0 + 3900, charged: 4, blips: refused, ...left }))).toEqual([]);
   });
 });

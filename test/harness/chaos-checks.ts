@@ -19,22 +19,50 @@ export interface FaultRecord {
   endMs?: number;
 }
 
-export type ClientAction = 'stop' | 'close' | 'vanish' | 'trial_end';
+/** How the client left: `blip` is a connection lost (no close frame) that was not resumed, or whose resume was refused. */
+export type ClientAction = 'stop' | 'close' | 'vanish' | 'blip' | 'trial_end';
 
 export interface ClientRecord {
   index: number;
   email: string;
   userId: string;
   feature: string;
-  /** The label of the instance it connected to: its session's first owner. */
+  /** The label of the instance its last `ready` came from: its session's owner from then on. */
   instance: string;
   authAtMs?: number;
   /** The live session id `ready` carried. */
   liveSessionId?: string;
-  /** What the client did to leave, while its socket was still open. */
+  /** Its connections lost on the way, in order; what follows a resumed one is about the resumed connection. */
+  blips?: BlipRecord[];
+  /** What the client did to leave, while its (last) socket was still open. */
   action?: { kind: ClientAction; atMs: number };
-  /** When the client saw its socket close, with the close code and the error message's code if any. */
+  /** When the client saw its (last) socket close, with the close code and the error message's code if any. */
   closed?: { code: number; atMs: number; error?: string };
+  /** Why the test cannot tell how its session went on (a resume with no definite answer): its end and exact charge are not checked. */
+  unknown?: string;
+}
+
+/** A connection the client dropped without a close frame, and its resume if it tried one. */
+export interface BlipRecord {
+  /** The label of the instance whose connection it dropped: the session's owner until then. */
+  instance: string;
+  droppedAtMs: number;
+  /** The record's `lost_at`, when the test saw the session suspended before resuming: where the resume cuts the charge. */
+  lostAtMs?: number;
+  resume?: ResumeRecord;
+}
+
+export interface ResumeRecord {
+  instance: string;
+  sentAtMs: number;
+  repliedAtMs: number;
+  /** `ready`, the error code of a refusal, or how it failed otherwise (`closed <code>`, `unopened`). */
+  outcome: string;
+  /**
+   * After `ready`: how far the account had moved the session's start, in all — the gaps of every resume so far, as
+   * the database recorded them. Undefined when the session had ended before the test could read it.
+   */
+  movedByMs?: number;
 }
 
 /** The collections a trial is judged on, read directly once every instance has had time to finish. */
@@ -171,9 +199,14 @@ function checkSessions(input: { clients: ClientRecord[]; faults: FaultRecord[]; 
         add('I3: debits for a session that never started', { live: liveSummary(live), debited: debited.get(live.beta_session_id) });
       }
     } else {
-      checkCharge(live, beta, debited.get(beta._id) ?? 0, books, client, add);
+      const gaps = gapsOf(live, beta, client, input.faults, input.timing, add);
+      checkCharge(live, beta, debited.get(beta._id) ?? 0, books, client, gaps, add);
     }
-    if (client !== undefined && checkEndWindow(live, client, input.faults, input.timing, add) === 'freeze') {
+    if (
+      client !== undefined &&
+      client.unknown === undefined &&
+      checkEndWindow(live, client, input.faults, input.timing, add) === 'freeze'
+    ) {
       reapedAfterFreeze++;
     }
   }
@@ -181,20 +214,98 @@ function checkSessions(input: { clients: ClientRecord[]; faults: FaultRecord[]; 
 }
 
 /**
- * I3: the session's charge is its ledger debits, and it is its time up to the record's `end_at` at its rate — less
- * only when the balance ran out: then the account had nothing available at the session's final settlement, so what
- * it has left now is at most what the holds of its other sessions gave back afterwards.
+ * What a session's resumes left uncharged (I7): per resume, the time from where its charge was cut (the record's
+ * `lost_at`, or the heartbeat of the owner a resume took it over from) to the resume. `exact` is the total the account
+ * recorded (how far it moved the session's start), as the test read it right after the last resume; `min` and `max`
+ * bound the total by what the client saw, independently of the service.
  */
-function checkCharge(live: any, beta: any, debited: number, books: Books, client: ClientRecord | undefined, add: Report): void {
-  const target = creditsForSeconds(chargeableSeconds(live.end_at.getTime() - beta.started_at.getTime(), true), beta.rate);
-  const detail = () => ({ live: liveSummary(live), beta: betaSummary(beta), debited, owed_to_end_at: target, client });
+export interface Gaps {
+  resumes: number;
+  exact?: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * The session's resumes, each checked against what its client saw: the gap the account recorded lies between the
+ * client's drop and its resume request at the least, and from when its owner could last have heard from it to the
+ * `ready` at the most; when the test saw `lost_at` before resuming, the resume instant it implies (`lost_at` + gap)
+ * lies between the request and the `ready`.
+ */
+function gapsOf(live: any, beta: any, client: ClientRecord | undefined, faults: FaultRecord[], timing: Timing, add: Report): Gaps {
+  if (client?.unknown !== undefined) {
+    // A resume may have taken the session on without the test knowing: anything from no gap to the whole session.
+    return { resumes: 0, min: 0, max: live.end_at.getTime() - beta.started_at.getTime() };
+  }
+  const gaps: Gaps = { resumes: 0, exact: 0, min: 0, max: 0 };
+  for (const blip of client?.blips ?? []) {
+    const resume = blip.resume;
+    if (resume?.outcome !== 'ready') {
+      continue;
+    }
+    const earliestCut = earliestCutOf(blip, faults, timing);
+    // The owner may read a frame the client sent just before it dropped the connection a little after the drop.
+    const min = resume.sentAtMs - (blip.droppedAtMs + timing.marginMs);
+    const max = resume.repliedAtMs - earliestCut;
+    const gap = resume.movedByMs === undefined || gaps.exact === undefined ? undefined : resume.movedByMs - gaps.exact;
+    const detail = () => ({ live: liveSummary(live), blip, gap, min, max });
+    if (gap !== undefined && (gap < min || gap > max)) {
+      add('I7: a resume left uncharged other than the gap its client saw', detail());
+    }
+    if (blip.lostAtMs !== undefined) {
+      if (blip.lostAtMs < earliestCut || blip.lostAtMs > blip.droppedAtMs + timing.marginMs) {
+        add('I7: lost_at outside when the owner last heard from the client', { ...detail(), earliest_cut: earliestCut });
+      }
+      const resumedAt = gap === undefined ? undefined : blip.lostAtMs + gap;
+      if (resumedAt !== undefined && (resumedAt < resume.sentAtMs || resumedAt > resume.repliedAtMs)) {
+        add('I7: a resume moved the start by other than resume − lost_at', { ...detail(), resumed_at: resumedAt });
+      }
+    }
+    gaps.resumes++;
+    gaps.min += min;
+    gaps.max += max;
+    gaps.exact = resume.movedByMs;
+  }
+  return gaps;
+}
+
+/**
+ * The earliest a resume may cut a dropped connection's charge at: when the owner could last have heard from the client
+ * (a pong every heartbeat), or proved it held the session, before any fault of the owner or of the database under
+ * way at the drop.
+ */
+function earliestCutOf(blip: BlipRecord, faults: FaultRecord[], timing: Timing): number {
+  const dropped = blip.droppedAtMs;
+  const under = faults
+    .filter(
+      (f) =>
+        (f.kind === 'freeze' || f.instance === blip.instance) &&
+        f.startMs <= dropped &&
+        (f.endMs ?? Infinity) >= dropped - timing.heartbeatMs,
+    )
+    .map((f) => f.startMs);
+  return Math.min(dropped, ...under) - timing.heartbeatMs - timing.marginMs;
+}
+
+/**
+ * I3 and I7: the session's charge is its ledger debits, and it is its connected time — from its start to the record's
+ * `end_at`, less what its resumes left uncharged — at its rate; less only when the balance ran out: then the account
+ * had nothing available at the session's final settlement, so what it has left now is at most what the holds of its
+ * other sessions gave back afterwards. With the gaps known only within bounds, so is the charge.
+ */
+function checkCharge(live: any, beta: any, debited: number, books: Books, client: ClientRecord | undefined, gaps: Gaps, add: Report): void {
+  const span = live.end_at.getTime() - beta.started_at.getTime();
+  const owed = (connectedMs: number) => creditsForSeconds(chargeableSeconds(connectedMs, true), beta.rate);
+  const most = owed(span - (gaps.exact ?? gaps.min));
+  const least = owed(span - (gaps.exact ?? gaps.max));
+  const detail = () => ({ live: liveSummary(live), beta: betaSummary(beta), debited, owed: [least, most], gaps, client });
   if (beta.charged_credits !== debited) {
     add('I3: charged_credits differs from the ledger’s debits', detail());
   }
-  if (debited > target) {
-    add('I3: charged for time after the session’s end_at', detail());
+  if (debited > most) {
+    add(gaps.resumes > 0 ? 'I7: charged for time it was not connected' : 'I3: charged for time after the session’s end_at', detail());
   }
-  if (debited < target) {
+  if (debited < least) {
     const account = books.accounts.find((a) => a._id === beta.email);
     const otherHolds = books.betaSessions
       .filter((other) => other.email === beta.email && other._id !== beta._id)
@@ -266,15 +377,15 @@ function observedEndMs(client: ClientRecord, faults: FaultRecord[]): number | un
   return client.closed?.atMs;
 }
 
-/** Whether the client left while its socket was still open (rather than being closed by the server or a dead owner). */
 /**
  * The earliest a session may end once its client left. A close frame or `stop` ends it when the client left. A
- * vanished client (no close frame) is charged up to when its owner last heard from it: its pong to the ping before
- * (pings go out every heartbeat), or before any pause of the owner that was under way, when no pong could be read.
+ * vanished client (no close frame, a blip not resumed) is charged up to when its owner last heard from it: its pong
+ * to the ping before (pings go out every heartbeat), or before any pause of the owner that was under way, when no
+ * pong could be read.
  */
 function lastHeardBy(client: ClientRecord, faults: FaultRecord[], timing: Timing): number {
   const leftAt = client.action!.atMs;
-  if (client.action!.kind !== 'vanish') {
+  if (client.action!.kind !== 'vanish' && client.action!.kind !== 'blip') {
     return leftAt;
   }
   const pausedBefore = faults
@@ -286,6 +397,7 @@ function lastHeardBy(client: ClientRecord, faults: FaultRecord[], timing: Timing
   return Math.min(leftAt, ...pausedBefore) - timing.heartbeatMs;
 }
 
+/** Whether the client left while its socket was still open (rather than being closed by the server or a dead owner). */
 function leftFirst(client: ClientRecord): boolean {
   return client.action !== undefined && (client.closed === undefined || client.closed.atMs >= client.action.atMs);
 }

@@ -2,8 +2,8 @@ import { SeededRandom } from './seeded-random.js';
 
 /*
  * What a chaos trial does, drawn from its seed alone: the instances, the users and their credits, when each client
- * opens a session where and how it ends, and the faults. The same seed gives the same plan; the processes' timing
- * still varies from run to run.
+ * opens a session where and how it ends, its connection's blips, and the faults. The same seed gives the same plan;
+ * the processes' timing still varies from run to run.
  */
 
 export type LiveGatewayName = 'dubbing' | 'subtitles';
@@ -25,6 +25,18 @@ export interface PlannedSession {
   audioRepeats: number;
   end: ClientEnd;
   endAtMs: number;
+  /** Connections lost on the way, in time order, before `endAtMs` (or the trial's end for `keep`). */
+  blips: PlannedBlip[];
+}
+
+/**
+ * The client's connection goes away without a close frame at `atMs`; `resume` after `afterMs` on `instance` with its
+ * last resume token, or never (its session then waits out its resume window). A blip that is not resumed, or whose
+ * resume is refused, is the client's last act.
+ */
+export interface PlannedBlip {
+  atMs: number;
+  resume?: { afterMs: number; instance: number };
 }
 
 export type PlannedFault =
@@ -47,6 +59,13 @@ export interface TrialPlan {
 export const ANCHOR_INSTANCE = 0;
 /** Credits no trial can use up: these users are never capped. */
 export const AMPLE_CREDITS = 10_000;
+/**
+ * Blips are drawn from a sequence of their own (the seed mixed with this), so a seed plans the same sessions and
+ * faults as it did before blips existed.
+ */
+const BLIP_SEED_SALT = 0x5bd1e995;
+/** A resume comes this long after its blip at most: past a 3-s resume window now and then. */
+export const MAX_RESUME_DELAY_MS = 4500;
 
 export function planTrial(seed: number): TrialPlan {
   const random = new SeededRandom(seed);
@@ -58,7 +77,9 @@ export function planTrial(seed: number): TrialPlan {
     // A few seconds' worth: it runs out mid-trial, or cannot even hold a second session's estimate.
     { credits: random.int(6, 24) },
   ];
-  const sessions = users.flatMap((_, user) => planSessions(random, user, instances, durationMs, faults));
+  const planned = users.flatMap((_, user) => planSessions(random, user, instances, durationMs, faults));
+  const blipRandom = new SeededRandom((seed ^ BLIP_SEED_SALT) >>> 0);
+  const sessions = planned.map((session) => ({ ...session, blips: planBlips(blipRandom, session, instances, durationMs, faults) }));
   return { seed, instances, durationMs, users, sessions, faults };
 }
 
@@ -99,12 +120,18 @@ function planFaults(random: SeededRandom, instances: number, durationMs: number)
 }
 
 /** Two to four sessions, spread over the instances alive when each opens; the first two open at once. */
-function planSessions(random: SeededRandom, user: number, instances: number, durationMs: number, faults: PlannedFault[]): PlannedSession[] {
+function planSessions(
+  random: SeededRandom,
+  user: number,
+  instances: number,
+  durationMs: number,
+  faults: PlannedFault[],
+): Omit<PlannedSession, 'blips'>[] {
   const count = random.int(2, 4);
   const offset = random.int(0, instances - 1);
   return range(count).map((k) => {
     const openAtMs = k < 2 ? random.int(0, 1000) : random.int(0, Math.floor(durationMs * 0.6));
-    const alive = range(instances).filter((i) => !faults.some((f) => f.kind === 'kill' && f.instance === i && f.atMs <= openAtMs));
+    const alive = aliveAt(openAtMs, instances, faults);
     return {
       user,
       instance: alive[(offset + k) % alive.length],
@@ -115,6 +142,41 @@ function planSessions(random: SeededRandom, user: number, instances: number, dur
       endAtMs: random.int(openAtMs + 1000, durationMs),
     };
   });
+}
+
+/**
+ * Up to two blips a session, once it is live (a second after it opens) and half a second before its client leaves;
+ * four in five are resumed, mostly within 2 s, at most after 4.5 s, on an instance no fault has killed by then.
+ */
+function planBlips(
+  random: SeededRandom,
+  session: Omit<PlannedSession, 'blips'>,
+  instances: number,
+  durationMs: number,
+  faults: PlannedFault[],
+): PlannedBlip[] {
+  const lastMs = (session.end === 'keep' ? durationMs : session.endAtMs) - 500;
+  const blips: PlannedBlip[] = [];
+  let fromMs = session.openAtMs + 1000;
+  const count = random.pick([0, 0, 1, 1, 2]);
+  for (let k = 0; k < count && fromMs < lastMs; k++) {
+    const atMs = random.int(fromMs, lastMs);
+    // Mostly soon; now and then past the window.
+    const afterMs = random.chance(0.8) ? random.int(100, 2000) : random.int(2000, MAX_RESUME_DELAY_MS);
+    const resumes = random.chance(0.8) && atMs + afterMs < durationMs - 500;
+    if (!resumes) {
+      blips.push({ atMs });
+      break;
+    }
+    blips.push({ atMs, resume: { afterMs, instance: random.pick(aliveAt(atMs + afterMs, instances, faults)) } });
+    fromMs = atMs + afterMs + 1000;
+  }
+  return blips;
+}
+
+/** The instances no planned kill has hit by `atMs`. */
+function aliveAt(atMs: number, instances: number, faults: PlannedFault[]): number[] {
+  return range(instances).filter((i) => !faults.some((f) => f.kind === 'kill' && f.instance === i && f.atMs <= atMs));
 }
 
 function range(n: number): number[] {
