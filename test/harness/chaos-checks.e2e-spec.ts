@@ -134,7 +134,20 @@ describe('checkTrial', () => {
   it('finds an instance_lost end at the last heartbeat before a pause whose client was closed 1011 rather than 4409', () => {
     const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 10_400, endMs: T0 + 14_000 }];
     const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 1011, atMs: T0 + 14_100 }, faults });
-    expect(checks(lost)).toEqual(['closed 1011 instead of 4409 session_moved after its session ended instance_lost']);
+    expect(checks(lost)).toEqual(['closed 1011 instead of 4409 session_moved (or 4503 in a freeze) after its session ended instance_lost']);
+  });
+
+  it('accepts 4503 for a session suspended in a freeze, then found lost when its owner was paused before writing it', () => {
+    const faults: FaultRecord[] = [
+      { kind: 'freeze', startMs: T0 + 9_000, endMs: T0 + 12_000 },
+      { kind: 'pause', instance: 'a', startMs: T0 + 12_300, endMs: T0 + 17_000 },
+    ];
+    const suspended = { endCause: 'instance_lost' as const, endAtMs: T0 + 9_000, charged: 9, action: undefined, faults };
+    expect(checks(trial({ ...suspended, closed: { code: 4503, atMs: T0 + 11_000 } }))).toEqual([]);
+    // The same close with no freeze under it is not explained.
+    expect(checks(trial({ ...suspended, faults: faults.slice(1), closed: { code: 4503, atMs: T0 + 11_000 } }))).toContain(
+      'closed 4503 instead of 4409 session_moved (or 4503 in a freeze) after its session ended instance_lost',
+    );
   });
 
   it('finds an instance_lost end that no fault of its owner explains', () => {

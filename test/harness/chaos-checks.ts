@@ -348,8 +348,11 @@ function checkEndWindow(
     }
   }
   if (live.end_cause === 'instance_lost') {
-    if (toldOtherThanMoved(client, faults)) {
-      add(`closed ${client.closed!.code} instead of 4409 session_moved after its session ended instance_lost`, detail());
+    if (toldOtherThanMoved(client, faults, timing)) {
+      add(
+        `closed ${client.closed!.code} instead of 4409 session_moved (or 4503 in a freeze) after its session ended instance_lost`,
+        detail(),
+      );
     }
     const silence = silences(client.instance, faults, timing).find(
       (s) => s.startMs - timing.heartbeatMs - timing.marginMs <= endAt && endAt <= s.lastHeartbeatMs + timing.marginMs,
@@ -402,14 +405,21 @@ function leftFirst(client: ClientRecord): boolean {
   return client.action !== undefined && (client.closed === undefined || client.closed.atMs >= client.action.atMs);
 }
 
-/** A client still connected to a live owner when its session was taken from that owner is told so: 4409. */
-function toldOtherThanMoved(client: ClientRecord, faults: FaultRecord[]): boolean {
+/**
+ * A client still connected to a live owner when its session was taken from that owner is told so: 4409 — or, when
+ * the database was frozen, 4503 first: suspended for the outage, with a suspension the owner could not write before
+ * it was paused or killed and the session found lost.
+ */
+function toldOtherThanMoved(client: ClientRecord, faults: FaultRecord[], timing: Timing): boolean {
   const closed = client.closed;
   if (client.liveSessionId === undefined || closed === undefined || leftFirst(client)) {
     return false;
   }
   const ownerKilled = faults.some((f) => f.kind === 'kill' && f.instance === client.instance && f.startMs <= closed.atMs);
-  return !ownerKilled && closed.code !== CloseCode.SessionMoved;
+  const suspendedOffline =
+    closed.code === CloseCode.SuspendedUnavailable &&
+    faults.some((f) => f.kind === 'freeze' && f.startMs <= closed.atMs && closed.atMs <= (f.endMs ?? Infinity) + timing.marginMs);
+  return !ownerKilled && !suspendedOffline && closed.code !== CloseCode.SessionMoved;
 }
 
 interface Silence {
