@@ -1,5 +1,6 @@
+import { startCluster, type Cluster } from '../harness/cluster.js';
 import { chargeableSeconds, creditsForSeconds } from '../../src/beta/credits/credit-math.js';
-import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
+import type { DatabaseContext } from '../harness/database-context.js';
 import { createUserWithToken } from '../harness/factories.js';
 import { http } from '../harness/http.js';
 import { observeUntil, openSession, sleep, viewer } from '../harness/live.js';
@@ -8,12 +9,8 @@ import {
   FAULT_HEARTBEAT_MS,
   FAULT_INTERVAL_MS,
   FAULT_LOST_AFTER_MS,
-  startDatabaseProcess,
-  startInstance,
   stopAllProcesses,
   withInstanceLogs,
-  type DatabaseProcess,
-  type ServiceInstance,
 } from '../harness/processes.js';
 import type { Closed, TestWsClient } from '../harness/ws-client.js';
 
@@ -41,15 +38,10 @@ describe('Live sessions under real faults', () => {
     ctx = undefined;
   });
 
-  async function cluster(
-    labels: string[],
-    env: Record<string, string> = {},
-  ): Promise<{ database: DatabaseProcess; instances: ServiceInstance[]; ctx: DatabaseContext }> {
-    const database = await startDatabaseProcess();
-    const uri = database.uri('faults');
-    const instances = await Promise.all(labels.map((label) => startInstance({ MONGODB_URI: uri, ...ENV, ...env }, { label })));
-    ctx = await openDatabaseContext(uri);
-    return { database, instances, ctx };
+  async function cluster(labels: string[], env: Record<string, string> = {}): Promise<Cluster> {
+    const started = await startCluster(labels, { ...ENV, ...env }, 'faults');
+    ctx = started.ctx;
+    return started;
   }
 
   /** The socket's error message and close code once it closed, or what it had when `timeoutMs` ran out. */

@@ -1,20 +1,12 @@
+import { startCluster, type Cluster } from '../harness/cluster.js';
 import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
 import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
 import { silence } from '../harness/audio.js';
 import { expectExactBooks } from '../harness/beta-books.js';
-import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
+import type { DatabaseContext } from '../harness/database-context.js';
 import { http } from '../harness/http.js';
 import { authMessage, observeUntil, openSession, resumeSession, sleep, viewer } from '../harness/live.js';
-import {
-  FAULT_ENV,
-  FAULT_HEARTBEAT_MS,
-  startDatabaseProcess,
-  startInstance,
-  stopAllProcesses,
-  withInstanceLogs,
-  type DatabaseProcess,
-  type ServiceInstance,
-} from '../harness/processes.js';
+import { FAULT_ENV, FAULT_HEARTBEAT_MS, stopAllProcesses, withInstanceLogs, type ServiceInstance } from '../harness/processes.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
 /** Scheduling and database round trips on a loaded 2-core machine. */
@@ -37,19 +29,10 @@ describe('Live sessions while the database is unreachable', () => {
     ctx = undefined;
   });
 
-  async function cluster(
-    labels: string[],
-    env: Record<string, string>,
-  ): Promise<{ database: DatabaseProcess; instances: ServiceInstance[]; ctx: DatabaseContext }> {
-    const database = await startDatabaseProcess();
-    const uri = database.uri('outage');
-    const instances = await Promise.all(
-      labels.map((label) =>
-        startInstance({ MONGODB_URI: uri, ...FAULT_ENV, WS_RESUME_WINDOW_MS: String(RESUME_WINDOW_MS), ...env }, { label }),
-      ),
-    );
-    ctx = await openDatabaseContext(uri);
-    return { database, instances, ctx };
+  async function cluster(labels: string[], env: Record<string, string>): Promise<Cluster> {
+    const started = await startCluster(labels, { ...FAULT_ENV, WS_RESUME_WINDOW_MS: String(RESUME_WINDOW_MS), ...env }, 'outage');
+    ctx = started.ctx;
+    return started;
   }
 
   /** Streams 100-ms frames of silence in real time until stopped. */

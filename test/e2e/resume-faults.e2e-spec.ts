@@ -1,18 +1,16 @@
+import { startCluster, type Cluster } from '../harness/cluster.js';
 import { chargeableSeconds, creditsForSeconds } from '../../src/beta/credits/credit-math.js';
 import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
 import { expectExactBooks } from '../harness/beta-books.js';
-import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
+import type { DatabaseContext } from '../harness/database-context.js';
 import { observeUntil, openSession, sleep, viewer, type Viewer } from '../harness/live.js';
 import {
   FAULT_ENV,
   FAULT_HEARTBEAT_MS,
   FAULT_INTERVAL_MS,
   FAULT_LOST_AFTER_MS,
-  startDatabaseProcess,
-  startInstance,
   stopAllProcesses,
   withInstanceLogs,
-  type DatabaseProcess,
   type ServiceInstance,
 } from '../harness/processes.js';
 import { TestWsClient, type Closed } from '../harness/ws-client.js';
@@ -49,12 +47,10 @@ describe('Resuming live sessions across real processes', () => {
 
   async function cluster(
     env: Record<string, string> = {},
-  ): Promise<{ database: DatabaseProcess; a: ServiceInstance; b: ServiceInstance; ctx: DatabaseContext }> {
-    const database = await startDatabaseProcess();
-    const uri = database.uri('resume');
-    const [a, b] = await Promise.all(['a', 'b'].map((label) => startInstance({ MONGODB_URI: uri, ...ENV, ...env }, { label })));
-    ctx = await openDatabaseContext(uri);
-    return { database, a, b, ctx };
+  ): Promise<Omit<Cluster, 'instances'> & { a: ServiceInstance; b: ServiceInstance }> {
+    const { database, instances, ctx: started } = await startCluster(['a', 'b'], { ...ENV, ...env }, 'resume');
+    ctx = started;
+    return { database, a: instances[0], b: instances[1], ctx: started };
   }
 
   const liveRecord = (id: string): Promise<any> => ctx!.connection.collection('live_sessions').findOne({ _id: id as never });
@@ -139,6 +135,21 @@ describe('Resuming live sessions across real processes', () => {
   }
 
   /** The session ended as `reason`, charged exactly `expected` in its beta session and its ledger, its quota `quota`; the books are clean. */
+  /**
+   * Stops a resumed session and works out what it owes: its connected spans are [start, cut] and [resume, end], the
+   * gap between them never charged (I7).
+   */
+  async function stopResumed(client: TestWsClient, beta: any, cutAt: number, resumeAt: number) {
+    client.send({ type: 'stop' });
+    const ended = await client.next('session_ended');
+    const endAt = (await ctx!.betaSession(beta._id)).ended_at.getTime();
+    const spans: Span[] = [
+      [beta.started_at.getTime(), cutAt],
+      [resumeAt, endAt],
+    ];
+    return { ended, endAt, spans, charged: owed(spans, beta.rate) };
+  }
+
   async function expectEnded(v: Viewer, betaId: string, expected: { reason: string; charged: number; quota: string }): Promise<any> {
     const beta = await ctx!.betaSession(betaId);
     const quota = (await ctx!.quotaSessions(v.user.id))[0];
@@ -225,14 +236,7 @@ describe('Resuming live sessions across real processes', () => {
         const resumeAt = await resumedAt(v.user.email, beta, lostAt, resumed);
         await sleep(2000);
 
-        resumed.client.send({ type: 'stop' });
-        const ended = await resumed.client.next('session_ended');
-        const endAt = (await ctx.betaSession(betaId)).ended_at.getTime();
-        const spans: Span[] = [
-          [beta.started_at.getTime(), lostAt],
-          [resumeAt, endAt],
-        ];
-        const charged = owed(spans, beta.rate);
+        const { ended, endAt, spans, charged } = await stopResumed(resumed.client, beta, lostAt, resumeAt);
         // The gap (1.5 s at least) is not charged.
         expect(charged).toBeLessThan(owed([[beta.started_at.getTime(), endAt]], beta.rate));
         expect(ended).toMatchObject({ reason: 'user_stopped', session_charged: charged, remaining_credits: 500 - charged });
@@ -285,14 +289,7 @@ describe('Resuming live sessions across real processes', () => {
           resumed.client.send({ type: 'ping' });
           expect(await resumed.client.next('pong')).toEqual({ type: 'pong' });
         }
-        resumed.client.send({ type: 'stop' });
-        const ended = await resumed.client.next('session_ended');
-        const endAt = (await ctx.betaSession(betaId)).ended_at.getTime();
-        const spans: Span[] = [
-          [beta.started_at.getTime(), lostAt],
-          [resumeAt, endAt],
-        ];
-        const charged = owed(spans, beta.rate);
+        const { ended, endAt, spans, charged } = await stopResumed(resumed.client, beta, lostAt, resumeAt);
         expect(charged).toBeLessThan(owed([[beta.started_at.getTime(), endAt]], beta.rate));
         expect(ended).toMatchObject({ reason: 'user_stopped', session_charged: charged });
         await expectEnded(v, betaId, { reason: 'user_stopped', charged, quota: 'completed' });
@@ -331,14 +328,7 @@ describe('Resuming live sessions across real processes', () => {
         const resumeAt = await resumedAt(v.user.email, beta, cut, resumed);
         await sleep(2000);
 
-        resumed.client.send({ type: 'stop' });
-        const ended = await resumed.client.next('session_ended');
-        const endAt = (await ctx.betaSession(betaId)).ended_at.getTime();
-        const spans: Span[] = [
-          [beta.started_at.getTime(), cut],
-          [resumeAt, endAt],
-        ];
-        const charged = owed(spans, beta.rate);
+        const { ended, spans, charged } = await stopResumed(resumed.client, beta, cut, resumeAt);
         expect(ended).toMatchObject({ reason: 'user_stopped', session_charged: charged });
         await expectEnded(v, betaId, { reason: 'user_stopped', charged, quota: 'completed' });
         await expectDebitsWithinConnected(betaId, spans, beta.rate);
@@ -581,14 +571,7 @@ describe('Resuming live sessions across real processes', () => {
         // The owner's overdue checkpoints have run by now.
         await sleep(interval + 500);
 
-        resumed.client.send({ type: 'stop' });
-        const ended = await resumed.client.next('session_ended');
-        const endAt = (await ctx.betaSession(betaId)).ended_at.getTime();
-        const spans: Span[] = [
-          [beta.started_at.getTime(), cut],
-          [resumeAt, endAt],
-        ];
-        const charged = owed(spans, beta.rate);
+        const { ended, endAt, spans, charged } = await stopResumed(resumed.client, beta, cut, resumeAt);
         // Over 2 s of gap: at least 2 credits less than the whole time.
         expect(charged).toBeLessThanOrEqual(owed([[beta.started_at.getTime(), endAt]], beta.rate) - 2);
         expect(ended).toMatchObject({ session_charged: charged });
