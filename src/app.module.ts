@@ -3,6 +3,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { BetaHttpModule } from './beta/beta-http.module.js';
 import { BetaModule } from './beta/beta.module.js';
 import { BetaSchedulingModule } from './beta/checkpoint/beta-scheduling.module.js';
+import { ChannelsHttpModule } from './channels/channels-http.module.js';
 import { ChannelsModule } from './channels/channels.module.js';
 import { CommonModule } from './common/common.module.js';
 import { LoggingModule } from './common/logging.module.js';
@@ -26,6 +27,7 @@ import { UsersModule } from './users/users.module.js';
     UsersModule,
     UsersHttpModule,
     ChannelsModule,
+    ChannelsHttpModule,
     BetaModule,
     BetaHttpModule,
     BetaSchedulingModule,

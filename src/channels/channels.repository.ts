@@ -38,16 +38,37 @@ export class ChannelsRepository {
 
   async findById(id: string): Promise<ChannelRecord | undefined> {
     const found = await this.channels.findById(id).lean<Channel>().exec();
-    if (found === null) {
-      return undefined;
-    }
-    return {
-      id: found._id,
-      name: found.name,
-      isLive: found.is_live,
-      supportsDubbing: found.supports_dubbing,
-      sourceLanguage: found.source_language,
-      dubbingLanguages: found.dubbing_languages,
-    };
+    return found === null ? undefined : recordOf(found);
   }
+
+  /**
+   * The channels a live session can be opened on (step 6 of the opening, docs/protocol.md: live, supports dubbing, and
+   * offers a language), by id, from after `afterId`. No unique index has this filter's keys, so the embedded server
+   * scans the collection: channels are few, each created by an operator.
+   */
+  async findOpenable(limit: number, afterId?: string): Promise<ChannelRecord[]> {
+    const found = await this.channels
+      .find({
+        is_live: true,
+        supports_dubbing: true,
+        'dubbing_languages.0': { $exists: true },
+        ...(afterId === undefined ? {} : { _id: { $gt: afterId } }),
+      })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .lean<Channel[]>()
+      .exec();
+    return found.map(recordOf);
+  }
+}
+
+function recordOf(channel: Channel): ChannelRecord {
+  return {
+    id: channel._id,
+    name: channel.name,
+    isLive: channel.is_live,
+    supportsDubbing: channel.supports_dubbing,
+    sourceLanguage: channel.source_language,
+    dubbingLanguages: channel.dubbing_languages,
+  };
 }
