@@ -76,6 +76,10 @@ cli users create "$user" --tier premium
 # A member with a ledger, so the user's credit and ledger operations answer more than empty defaults.
 cli beta enroll "$user" --credits 300
 cli beta grant "$user" 25 --reason "contract goodwill"
+# Channels, one of them offline, so the channel list answers more than an empty page.
+cli channels create contract-news --name "Contract News" --languages en,es --source he
+cli channels create contract-sports --name "Contract Sports" --languages en --source es
+cli channels create contract-offline --name "Contract Offline" --languages en --offline
 admin_token=$(node dist/src/cli.js auth token "$admin" --ttl 1h)
 user_token=$(node dist/src/cli.js auth token "$user" --ttl 1h)
 
