@@ -55,6 +55,12 @@ export class LiveSession {
   /** When the client was last heard from: its last frame or pong. */
   lastHeardAt = 0;
   unansweredPings = 0;
+  /** When the last audio frame arrived (or the session went live): the idle timer measures from it. */
+  lastAudioAt = 0;
+  /** The client was sent `idle_warning` since its last audio frame. */
+  idleWarned = false;
+  /** The session's one idle timer, re-armed for the time left rather than per frame. */
+  cancelIdle?: CancelTimer;
   /** Credit messages due before `ready` went out, sent right after it. */
   readonly heldMessages: object[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */

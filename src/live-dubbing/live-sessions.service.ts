@@ -44,6 +44,8 @@ const REDRIVE_FIRST_MS = 500;
 const REDRIVE_MAX_MS = 10_000;
 /** A resume that lost its compare-and-set to an owner's heartbeat reads the session again, this many times. */
 const RESUME_ATTEMPTS = 3;
+/** `idle_warning` comes this long before the idle timeout, or halfway through a shorter one (docs/protocol.md, "Idle sessions"). */
+const IDLE_WARNING_MS = 10_000;
 
 interface Farewell {
   message?: object;
@@ -184,6 +186,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   acceptAudio(socket: WebSocket, frame: Buffer): void {
     const session = this.live(socket, 'Audio before auth: the first message must be auth');
+    // Only recorded here: the idle timer reads it when it fires (see watchIdle).
+    session.lastAudioAt = this.clock.now();
+    session.idleWarned = false;
     if (this.inDoubt()) {
       return;
     }
@@ -347,10 +352,44 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
     session.phase = 'live';
     this.pending.authenticated(session.socket);
+    session.lastAudioAt = this.clock.now();
+    session.onEnd(() => session.cancelIdle?.());
+    this.watchIdle(session);
     this.send(session, ready);
     for (const message of session.heldMessages.splice(0)) {
       this.send(session, message);
     }
+  }
+
+  /**
+   * The session's one idle timer (docs/protocol.md, "Idle sessions"): armed for the next instant that matters — the
+   * warning, then the timeout — measured from the last audio frame, which acceptAudio only records. When it fires
+   * early because audio came meanwhile, it re-arms for the time left; a live session thus costs one timer, not one
+   * per frame. The idle end is charged up to the timeout instant.
+   */
+  private watchIdle(session: LiveSession): void {
+    if (session.phase !== 'live') {
+      return;
+    }
+    const timeoutMs = this.config.ws.idleTimeoutMs;
+    const warningMs = Math.min(IDLE_WARNING_MS, timeoutMs / 2);
+    const timeoutAt = session.lastAudioAt + timeoutMs;
+    const now = this.clock.now();
+    if (now >= timeoutAt) {
+      void this.end(
+        session,
+        'idle_timeout',
+        { message: { type: 'session_ended', reason: 'idle_timeout' }, closeCode: CloseCode.IdleTimeout, closeReason: 'Idle timeout' },
+        timeoutAt,
+      );
+      return;
+    }
+    if (!session.idleWarned && now >= timeoutAt - warningMs) {
+      session.idleWarned = true;
+      this.send(session, { type: 'idle_warning', seconds_left: Math.ceil((timeoutAt - now) / 1000) });
+    }
+    const nextAt = session.idleWarned ? timeoutAt : timeoutAt - warningMs;
+    session.cancelIdle = this.clock.setTimer(nextAt - now, () => this.watchIdle(session));
   }
 
   /** Ends the session; charging stops `at` (now by default), or where it started if it never went live. */
