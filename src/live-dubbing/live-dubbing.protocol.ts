@@ -9,7 +9,7 @@ export { CloseCode } from '../common/errors/close-codes.js';
 export { ErrorCode, type ErrorMessage } from '../common/errors/domain-error.js';
 
 /** Client → server text message types; binary frames are audio. */
-export const ClientMessageType = { Auth: 'auth', Stop: 'stop', Ping: 'ping' } as const;
+export const ClientMessageType = { Auth: 'auth', Stop: 'stop', Ping: 'ping', Flush: 'flush' } as const;
 /** Internal events the adapter routes frames to. */
 export const AUDIO_EVENT = 'audio';
 export const INVALID_MESSAGE_EVENT = 'invalid_message';

@@ -9,7 +9,14 @@ import { DubbingService } from '../dubbing/dubbing.service.js';
 import { DubbingProviderError } from '../dubbing/providers/dubbing-provider.error.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
-import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
+import {
+  AuthMessageGuard,
+  ChannelGuard,
+  ConnectionRateGuard,
+  ControlMessageGuard,
+  SubscriptionTierGuard,
+  WsTokenGuard,
+} from './live-dubbing.guards.js';
 import {
   AUDIO_FORMAT,
   ClientMessageType,
@@ -125,6 +132,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
   }
 
   @SubscribeMessage(ClientMessageType.Stop)
+  @UseGuards(ControlMessageGuard)
   async onStop(@ConnectedSocket() socket: WebSocket): Promise<void> {
     const session = this.sessions.live(socket, NOT_AUTHENTICATED);
     await this.sessions.end(session, 'user_stopped', {
@@ -135,9 +143,20 @@ export abstract class LiveGateway implements OnGatewayConnection {
   }
 
   @SubscribeMessage(ClientMessageType.Ping)
+  @UseGuards(ControlMessageGuard)
   onPing(@ConnectedSocket() socket: WebSocket): object | undefined {
     this.sessions.live(socket, NOT_AUTHENTICATED);
     return this.sessions.inDoubt() ? undefined : { type: 'pong' };
+  }
+
+  /**
+   * The client ended its utterance (push-to-talk released): the speech segment in progress is transcribed,
+   * translated and dubbed now, without waiting for the voice-activity pause (docs/protocol.md, "Client → server").
+   */
+  @SubscribeMessage(ClientMessageType.Flush)
+  @UseGuards(ControlMessageGuard)
+  onFlush(@ConnectedSocket() socket: WebSocket): void {
+    this.sessions.live(socket, NOT_AUTHENTICATED).pipeline?.cut();
   }
 
   @SubscribeMessage(INVALID_MESSAGE_EVENT)
