@@ -331,6 +331,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
     session.betaEstimate = start.estimatedCost;
     session.betaRemaining = start.remainingCredits;
+    session.betaGranted = start.grantedCredits;
+    session.betaRate = start.creditsPerSecond;
     await this.afterOpeningStep(session);
   }
 
@@ -686,6 +688,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         }
         session.betaRemaining = credits.remainingCredits;
         session.betaEstimate = credits.estimatedCost;
+        session.betaGranted = credits.grantedCredits;
+        session.betaRate = credits.creditsPerSecond;
       }
       session.registeredAt = resume.now;
       const quota = await this.quota.resumeSession(session.quotaSessionId!, {

@@ -105,7 +105,13 @@ export abstract class LiveGateway implements OnGatewayConnection {
       beta:
         session.betaSessionId === undefined
           ? null
-          : { session_id: session.betaSessionId, remaining_credits: session.betaRemaining, estimated_cost: session.betaEstimate },
+          : {
+              session_id: session.betaSessionId,
+              remaining_credits: session.betaRemaining,
+              estimated_cost: session.betaEstimate,
+              granted_credits: session.betaGranted,
+              credits_per_second: session.betaRate,
+            },
       audio: AUDIO_FORMAT,
       quota: quota.remaining,
     });

@@ -25,7 +25,7 @@ describe('LiveSubtitlesGateway', () => {
   it('sends transcripts and translations but no audio, charging the subtitles rate under its own quota feature', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSubtitles(v);
-    expect(ready.beta).toMatchObject({ remaining_credits: 500, estimated_cost: 30 });
+    expect(ready.beta).toMatchObject({ remaining_credits: 500, estimated_cost: 30, granted_credits: 500, credits_per_second: 0.5 });
     for (const frame of speech()) client.sendAudio(frame);
     expect(await client.next('transcript')).toMatchObject({ loopback: true });
     expect(await client.next('translation')).toMatchObject({ target_lang: 'en' });
