@@ -52,6 +52,8 @@ export class LiveSession {
   betaRate?: number;
   /** The beta session was ended by the credits side (exhausted, revoked): the end does not repeat it. */
   betaEnded = false;
+  /** What that end charged in all and left on the account: the session's usage summary reports it. */
+  betaFinal?: { remainingCredits: number; sessionCharged: number };
   quotaSessionId?: string;
   pipeline?: DubbingPipeline;
   droppedAudioSegments = 0;

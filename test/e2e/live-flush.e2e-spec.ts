@@ -1,6 +1,6 @@
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { frames, silence, tone } from '../harness/audio.js';
-import { openSession, refusal, sleep, viewer, type Viewer } from '../harness/live.js';
+import { anyUsageSummary, openSession, refusal, sleep, viewer, type Viewer } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
 import type { TestWsClient } from '../harness/ws-client.js';
 
@@ -75,6 +75,7 @@ describe('LiveDubbingGateway: flush and control messages', () => {
       type: 'error',
       code: 'protocol_error',
       message: expect.stringMatching(/^Invalid (stop|ping|flush) message: property \w+ should not exist$/),
+      ...anyUsageSummary(),
     });
     expect((await client.waitClose()).code).toBe(4000);
   });

@@ -36,6 +36,10 @@ describe('LiveSubtitlesGateway', () => {
       reason: 'user_stopped',
       remaining_credits: 495,
       session_charged: 5,
+      // 9.2 s at half a credit a second: 5 credits (every started second), 10 quota seconds.
+      duration_ms: 9_200,
+      charged_credits: 5,
+      quota_used_seconds: 10,
     });
     expect(client.audio).toEqual([]);
     const session = await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id });
