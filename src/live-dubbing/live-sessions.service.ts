@@ -237,6 +237,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** Ends the session because of `error`: its error message and close code. */
   fail(session: LiveSession, error: DomainError): Promise<void> {
+    if (session.phase === 'ended' || session.phase === 'suspended') {
+      // Frames that arrive while an ending error waits for its usage summary are not new errors.
+      return Promise.resolve();
+    }
     const cause =
       session.phase === 'opening' && !session.resuming && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
     this.metrics.liveErrors.inc({ code: error.code });
