@@ -43,6 +43,7 @@ describe(loadAppConfig.name, () => {
       trustedProxies: [],
       heartbeatMs: 10000,
       resumeWindowMs: 20000,
+      idleTimeoutMs: 30000,
     });
   });
 
@@ -85,6 +86,8 @@ describe(loadAppConfig.name, () => {
     ['BETA_CREDITS_PER_SECOND', '-1'],
     ['BETA_CHECKPOINT_INTERVAL_MS', '10'],
     ['WS_HEARTBEAT_MS', '50'],
+    ['WS_IDLE_TIMEOUT_MS', '999'],
+    ['WS_IDLE_TIMEOUT_MS', 'soon'],
     ['BETA_WARNING_THRESHOLDS', '20,ten'],
     ['WS_CONNECTIONS_PER_MINUTE', '0'],
     ['WS_MAX_PENDING_PER_ADDRESS', '0'],

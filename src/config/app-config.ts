@@ -72,6 +72,8 @@ export class AppConfig {
     heartbeatMs: number;
     /** How long a session whose connection was lost waits, suspended, for its client to resume it. */
     resumeWindowMs: number;
+    /** How long a live session may go without an audio frame before it ends `idle_timeout` (docs/protocol.md). */
+    idleTimeoutMs: number;
   };
   readonly dubbing!: DubbingConfig;
 }
@@ -121,6 +123,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
       heartbeatMs: checkHeartbeat(env),
       resumeWindowMs: env.WS_RESUME_WINDOW_MS,
+      idleTimeoutMs: env.WS_IDLE_TIMEOUT_MS,
       maxPendingPerAddress: env.WS_MAX_PENDING_PER_ADDRESS,
       trustedProxies: splitList(env.TRUST_PROXY ?? ''),
     },

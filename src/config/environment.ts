@@ -173,6 +173,11 @@ export class Environment {
 
   @Transform(toNumber)
   @IsInt()
+  @Min(1000)
+  WS_IDLE_TIMEOUT_MS = 30000;
+
+  @Transform(toNumber)
+  @IsInt()
   @Min(1)
   WS_MAX_PENDING_PER_ADDRESS = 20;
 

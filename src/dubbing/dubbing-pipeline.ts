@@ -152,6 +152,13 @@ export class DubbingPipeline {
     }
   }
 
+  /** The client ended its utterance (`flush`): the speech in progress is dubbed now; the stream goes on. */
+  cut(): void {
+    if (this.state === 'running') {
+      this.startAll(this.segmenter.cut());
+    }
+  }
+
   /** End of stream: dubs the speech in progress; resolves when every segment in flight is delivered, dropped or failed. */
   flush(): Promise<void> {
     if (this.state === 'running') {

@@ -171,6 +171,16 @@ describe(VoiceActivitySegmenter.name, () => {
     expect(segmenter.flush()).toEqual([]);
   });
 
+  it('cuts the speech in progress mid-stream, keeping a partial frame for the segments after it', () => {
+    const segmenter = new VoiceActivitySegmenter();
+    // 710 ms: 35 whole frames and half a frame of silence, which the cut keeps.
+    expect(segmenter.push(Buffer.concat([silence(200), tone(500), silence(10)]))).toEqual([]);
+    expect(boundaries(segmenter.cut())).toEqual([[200, 700]]);
+    expect(segmenter.cut()).toEqual([]);
+    const after = segmenter.push(Buffer.concat([silence(290), tone(400), silence(400)]));
+    expect(boundaries(after)).toEqual([[1_000, 1_400]]);
+  });
+
   it('honours custom thresholds and lengths', () => {
     const segmenter = new VoiceActivitySegmenter({ thresholdRms: 100, hangoverMs: 100, minSegmentMs: 40, maxSegmentMs: 1000 });
     const segments = segmenter.push(Buffer.concat([tone(60, 300), silence(100), tone(1500, 300), silence(100)]));

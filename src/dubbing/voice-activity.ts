@@ -141,8 +141,17 @@ export class VoiceActivitySegmenter {
 
   /** End of stream: returns the segment in progress, if long enough. A trailing partial frame is discarded. */
   flush(): VoiceSegment[] {
-    const completed: VoiceSegment[] = [];
     this.partialBytes = 0;
+    return this.cut();
+  }
+
+  /**
+   * Ends the segment in progress now, as a pause would have, without waiting for the hangover (a client's `flush`:
+   * the end of an utterance, docs/protocol.md). The stream goes on: a partial frame is kept for the next push, so
+   * later segments keep their place in the stream. Returns the segment if it is long enough.
+   */
+  cut(): VoiceSegment[] {
+    const completed: VoiceSegment[] = [];
     if (this.segmentFrames > 0) {
       this.endSegment(completed);
     }

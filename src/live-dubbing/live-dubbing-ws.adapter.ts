@@ -13,7 +13,7 @@ import { PendingSockets } from './pending-sockets.js';
 const MAX_TEXT_MESSAGE_BYTES = 16 * 1024;
 /** Client messages are flat objects: text nested deeper than this is refused before it is parsed. */
 const MAX_JSON_DEPTH = 8;
-/** A live client's frames wait only while a ping or stop is handled: about one socket read (64 KiB), which this covers. */
+/** A live client's frames wait only while a ping, stop or flush is handled: about one socket read (64 KiB), which this covers. */
 const QUEUE_LIMIT_IN_FRAMES = 4;
 /** What a waiting frame costs besides its payload (its Buffer and queue entry), so that empty frames count too. */
 const WAITING_FRAME_OVERHEAD_BYTES = 128;

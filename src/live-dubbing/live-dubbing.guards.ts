@@ -6,6 +6,7 @@ import { TokenService } from '../auth/token.service.js';
 import { ChannelsService } from '../channels/channels.service.js';
 import { DomainError } from '../common/errors/domain-error.js';
 import { AuthMessage } from './auth-message.dto.js';
+import { ControlMessage } from './control-message.dto.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
 import { ErrorCode, protocolError, serviceUnavailable } from './live-dubbing.protocol.js';
 import { DatabaseHealth } from '../database/database-health.js';
@@ -14,6 +15,17 @@ import type { LiveSession } from './live-session.js';
 
 function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): LiveSession {
   return sessions.get(context.switchToWs().getClient<WebSocket>());
+}
+
+/** The message as `type`, its fields checked and none besides them allowed; the protocol error otherwise. */
+function validMessage<T extends object>(type: new () => T, context: ExecutionContext): T {
+  const message = plainToInstance(type, context.switchToWs().getData<object>());
+  const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+    throw protocolError(`Invalid ${(message as { type?: string }).type} message: ${problems.join('; ')}`);
+  }
+  return message;
 }
 
 /**
@@ -32,16 +44,20 @@ export class AuthMessageGuard implements CanActivate {
     if (session.phase !== 'awaiting_auth') {
       throw protocolError('Already authenticated: auth is sent once, first');
     }
-    const message = plainToInstance(AuthMessage, context.switchToWs().getData<object>());
-    const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
-    if (errors.length > 0) {
-      const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
-      throw protocolError(`Invalid auth message: ${problems.join('; ')}`);
-    }
+    const message = validMessage(AuthMessage, context);
     if (!this.health.reachable) {
       throw serviceUnavailable();
     }
     this.sessions.beginOpening(session, message);
+    return true;
+  }
+}
+
+/** `stop`, `ping` and `flush` carry nothing but their type (see ControlMessage). */
+@Injectable()
+export class ControlMessageGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    validMessage(ControlMessage, context);
     return true;
   }
 }

@@ -9,7 +9,7 @@ export { CloseCode } from '../common/errors/close-codes.js';
 export { ErrorCode, type ErrorMessage } from '../common/errors/domain-error.js';
 
 /** Client → server text message types; binary frames are audio. */
-export const ClientMessageType = { Auth: 'auth', Stop: 'stop', Ping: 'ping' } as const;
+export const ClientMessageType = { Auth: 'auth', Stop: 'stop', Ping: 'ping', Flush: 'flush' } as const;
 /** Internal events the adapter routes frames to. */
 export const AUDIO_EVENT = 'audio';
 export const INVALID_MESSAGE_EVENT = 'invalid_message';
@@ -109,7 +109,8 @@ export type EndCause =
   | 'access_revoked'
   | 'instance_lost'
   | 'service_unavailable'
-  | 'insufficient_credits';
+  | 'insufficient_credits'
+  | 'idle_timeout';
 
 export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaEndStatus }> = {
   user_stopped: { beta: 'user_stopped', quota: 'completed' },
@@ -128,6 +129,8 @@ export const END_OUTCOMES: Record<EndCause, { beta: BetaEndReason; quota: QuotaE
   service_unavailable: { beta: 'error', quota: 'error' },
   // Refused at the hold: no beta session was created, and no quota session either.
   insufficient_credits: { beta: 'error', quota: 'completed' },
+  // No audio for WS_IDLE_TIMEOUT_MS: the client went quiet, an ordinary end.
+  idle_timeout: { beta: 'idle_timeout', quota: 'completed' },
 };
 
 export function endCauseOf(error: DomainError): EndCause {

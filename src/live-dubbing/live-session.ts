@@ -47,14 +47,25 @@ export class LiveSession {
   betaSessionId?: string;
   betaEstimate?: number;
   betaRemaining?: number;
+  /** For `ready.beta`: the account's total granted credits and the session's rate. */
+  betaGranted?: number;
+  betaRate?: number;
   /** The beta session was ended by the credits side (exhausted, revoked): the end does not repeat it. */
   betaEnded = false;
+  /** What that end charged in all and left on the account: the session's usage summary reports it. */
+  betaFinal?: { remainingCredits: number; sessionCharged: number };
   quotaSessionId?: string;
   pipeline?: DubbingPipeline;
   droppedAudioSegments = 0;
   /** When the client was last heard from: its last frame or pong. */
   lastHeardAt = 0;
   unansweredPings = 0;
+  /** When the last audio frame arrived (or the session went live): the idle timer measures from it. */
+  lastAudioAt = 0;
+  /** The client was sent `idle_warning` since its last audio frame. */
+  idleWarned = false;
+  /** The session's one idle timer, re-armed for the time left rather than per frame. */
+  cancelIdle?: CancelTimer;
   /** Credit messages due before `ready` went out, sent right after it. */
   readonly heldMessages: object[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */

@@ -44,6 +44,13 @@ const REDRIVE_FIRST_MS = 500;
 const REDRIVE_MAX_MS = 10_000;
 /** A resume that lost its compare-and-set to an owner's heartbeat reads the session again, this many times. */
 const RESUME_ATTEMPTS = 3;
+/**
+ * An error that ends a live session waits at most this long for the end's first writes, to carry the usage summary;
+ * it goes without one rather than keep the client waiting on a slow database.
+ */
+const SUMMARY_WAIT_MS = 2_000;
+/** `idle_warning` comes this long before the idle timeout, or halfway through a shorter one (docs/protocol.md, "Idle sessions"). */
+const IDLE_WARNING_MS = 10_000;
 
 interface Farewell {
   message?: object;
@@ -51,9 +58,16 @@ interface Farewell {
   closeReason: string;
 }
 
-interface BetaEnd {
-  remainingCredits: number;
-  sessionCharged: number;
+/**
+ * What an ended session used, as its end wrote it (docs/protocol.md, "The usage summary"): added to the message that
+ * ends it.
+ */
+interface UsageSummary {
+  duration_ms: number;
+  charged_credits: number;
+  /** Null outside the beta programme. */
+  remaining_credits: number | null;
+  quota_used_seconds: number;
 }
 
 /**
@@ -184,6 +198,9 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    */
   acceptAudio(socket: WebSocket, frame: Buffer): void {
     const session = this.live(socket, 'Audio before auth: the first message must be auth');
+    // Only recorded here: the idle timer reads it when it fires (see watchIdle).
+    session.lastAudioAt = this.clock.now();
+    session.idleWarned = false;
     if (this.inDoubt()) {
       return;
     }
@@ -220,6 +237,10 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /** Ends the session because of `error`: its error message and close code. */
   fail(session: LiveSession, error: DomainError): Promise<void> {
+    if (session.phase === 'ended' || session.phase === 'suspended') {
+      // Frames that arrive while an ending error waits for its usage summary are not new errors.
+      return Promise.resolve();
+    }
     const cause =
       session.phase === 'opening' && !session.resuming && error.code === ErrorCode.QuotaExceeded ? 'quota_failed' : endCauseOf(error);
     this.metrics.liveErrors.inc({ code: error.code });
@@ -326,6 +347,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
     session.betaEstimate = start.estimatedCost;
     session.betaRemaining = start.remainingCredits;
+    session.betaGranted = start.grantedCredits;
+    session.betaRate = start.creditsPerSecond;
     await this.afterOpeningStep(session);
   }
 
@@ -347,10 +370,44 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
     session.phase = 'live';
     this.pending.authenticated(session.socket);
+    session.lastAudioAt = this.clock.now();
+    session.onEnd(() => session.cancelIdle?.());
+    this.watchIdle(session);
     this.send(session, ready);
     for (const message of session.heldMessages.splice(0)) {
       this.send(session, message);
     }
+  }
+
+  /**
+   * The session's one idle timer (docs/protocol.md, "Idle sessions"): armed for the next instant that matters — the
+   * warning, then the timeout — measured from the last audio frame, which acceptAudio only records. When it fires
+   * early because audio came meanwhile, it re-arms for the time left; a live session thus costs one timer, not one
+   * per frame. The idle end is charged up to the timeout instant.
+   */
+  private watchIdle(session: LiveSession): void {
+    if (session.phase !== 'live') {
+      return;
+    }
+    const timeoutMs = this.config.ws.idleTimeoutMs;
+    const warningMs = Math.min(IDLE_WARNING_MS, timeoutMs / 2);
+    const timeoutAt = session.lastAudioAt + timeoutMs;
+    const now = this.clock.now();
+    if (now >= timeoutAt) {
+      void this.end(
+        session,
+        'idle_timeout',
+        { message: { type: 'session_ended', reason: 'idle_timeout' }, closeCode: CloseCode.IdleTimeout, closeReason: 'Idle timeout' },
+        timeoutAt,
+      );
+      return;
+    }
+    if (!session.idleWarned && now >= timeoutAt - warningMs) {
+      session.idleWarned = true;
+      this.send(session, { type: 'idle_warning', seconds_left: Math.ceil((timeoutAt - now) / 1000) });
+    }
+    const nextAt = session.idleWarned ? timeoutAt : timeoutAt - warningMs;
+    session.cancelIdle = this.clock.setTimer(nextAt - now, () => this.watchIdle(session));
   }
 
   /** Ends the session; charging stops `at` (now by default), or where it started if it never went live. */
@@ -358,7 +415,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (session.phase === 'ended' || session.phase === 'suspended') {
       return;
     }
-    session.endAt = session.phase === 'live' ? at : (session.registeredAt ?? at);
+    const wasLive = session.phase === 'live';
+    session.endAt = wasLive ? at : (session.registeredAt ?? at);
     session.phase = 'ended';
     session.endCause = cause;
     session.runCleanups();
@@ -367,21 +425,37 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     if (session.betaSessionId !== undefined) {
       this.beta.stopWatching(session.betaSessionId);
     }
-    // Only `session_ended` reports what the end wrote; any other farewell goes out before the writes.
+    const written = this.writeExit(session);
+    // A session that was live is told what it used (docs/protocol.md, "The usage summary"): `session_ended` once the
+    // end is written, an error once its first writes landed or SUMMARY_WAIT_MS passed, at once without a database.
+    // Any other farewell (an opening refused) goes out before the writes.
     const reportsEnd = farewell?.message !== undefined && 'type' in farewell.message && farewell.message.type === 'session_ended';
     if (farewell !== undefined && !reportsEnd) {
-      this.sayFarewell(session, farewell);
+      const summary =
+        wasLive && farewell.message !== undefined && this.health.reachable ? await this.within(written, SUMMARY_WAIT_MS) : undefined;
+      this.sayFarewell(session, farewell, summary);
     }
-    const betaEnd = await this.writeExit(session);
+    const summary = await written;
     this.forget(session);
     this.metrics.liveSessionsEnded.inc({ cause });
     this.logger.log(
-      { session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: betaEnd?.remainingCredits },
+      { session_id: session.id, beta_session_id: session.betaSessionId, cause, remaining_credits: summary?.remaining_credits },
       'Live dubbing session ended',
     );
     if (farewell !== undefined && reportsEnd) {
-      this.sayFarewell(session, farewell, betaEnd);
+      this.sayFarewell(session, farewell, summary);
     }
+  }
+
+  /** What `promise` resolves to, or undefined when it takes longer than `ms` on the clock. */
+  private within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const cancel = this.clock.setTimer(ms, () => resolve(undefined));
+      void promise.then((value) => {
+        cancel();
+        resolve(value);
+      });
+    });
   }
 
   /**
@@ -485,14 +559,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
    * The end's writes, in order: the record says why and when the session ends (so the sweep can finish it should
    * this instance die), then the beta session is charged up to that instant and closed, the quota session too, and
    * the record is ended. Each step is idempotent; if one fails, all are written again later until they land.
-   * Returns the beta end's balance when it landed now.
+   * Returns the session's usage summary when the end landed now.
    */
-  private writeExit(session: LiveSession): Promise<BetaEnd | undefined> {
+  private writeExit(session: LiveSession): Promise<UsageSummary | undefined> {
     if (session.resumeInFlight) {
       // The resume that is taking the session over writes its exit once it has finished (see adopt).
       return Promise.resolve(undefined);
     }
-    let outcome: BetaEnd | undefined;
+    let outcome: UsageSummary | undefined;
     const attempt = async () => {
       outcome = session.phase === 'suspended' ? await this.tryWriteSuspension(session) : await this.tryWriteEnd(session);
     };
@@ -500,7 +574,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     return session.ending.then(() => outcome);
   }
 
-  private async tryWriteEnd(session: LiveSession, attempt = 0): Promise<BetaEnd | undefined> {
+  private async tryWriteEnd(session: LiveSession, attempt = 0): Promise<UsageSummary | undefined> {
     if (session.registeredAt === undefined) {
       return undefined;
     }
@@ -512,15 +586,20 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         return undefined;
       }
       const owner = { id: session.id, epoch: session.epoch };
-      const [betaEnd] = await Promise.all([
+      const [betaEnd, quotaEnd] = await Promise.all([
         session.betaSessionId === undefined || session.betaEnded
-          ? undefined
+          ? session.betaFinal
           : this.beta.end(session.betaSessionId, outcome.beta, endAt, session.user!.email),
         this.quota.endSession(session.quotaSessionId!, outcome.quota, { atMs: endAt }),
       ]);
       await this.records.markEnded(owner, this.clock.now());
       this.release(session);
-      return betaEnd;
+      return {
+        duration_ms: quotaEnd.usedMs,
+        charged_credits: betaEnd?.sessionCharged ?? 0,
+        remaining_credits: betaEnd?.remainingCredits ?? null,
+        quota_used_seconds: quotaEnd.usedSeconds,
+      };
     } catch (error) {
       this.redrive(session, attempt, error, () => this.tryWriteEnd(session, attempt + 1));
       return undefined;
@@ -647,6 +726,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         }
         session.betaRemaining = credits.remainingCredits;
         session.betaEstimate = credits.estimatedCost;
+        session.betaGranted = credits.grantedCredits;
+        session.betaRate = credits.creditsPerSecond;
       }
       session.registeredAt = resume.now;
       const quota = await this.quota.resumeSession(session.quotaSessionId!, {
@@ -782,13 +863,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
   }
 
-  private sayFarewell(session: LiveSession, farewell: Farewell, betaEnd?: BetaEnd): void {
+  /**
+   * The farewell message, with the usage summary when there is one; a beta session's `session_ended` keeps
+   * `session_charged` (the same as `charged_credits`) for clients written before the summary.
+   */
+  private sayFarewell(session: LiveSession, farewell: Farewell, summary?: UsageSummary): void {
     if (farewell.message !== undefined) {
-      const message =
-        'type' in farewell.message && farewell.message.type === 'session_ended' && betaEnd !== undefined
-          ? { ...farewell.message, remaining_credits: betaEnd.remainingCredits, session_charged: betaEnd.sessionCharged }
-          : farewell.message;
-      this.send(session, message);
+      const compatible =
+        'type' in farewell.message && farewell.message.type === 'session_ended' && summary?.remaining_credits !== null
+          ? { session_charged: summary?.charged_credits }
+          : {};
+      this.send(session, summary === undefined ? farewell.message : { ...farewell.message, ...summary, ...compatible });
     }
     if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
       session.socket.close(farewell.closeCode, farewell.closeReason);
@@ -813,6 +898,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         break;
       case 'ended':
         session.betaEnded = true;
+        session.betaFinal = { remainingCredits: signal.remainingCredits, sessionCharged: signal.sessionCharged };
         if (signal.reason === 'instance_lost') {
           // Ended by the sweep as lost while this instance still had it: the session is no longer this connection's.
           this.letGo(session);

@@ -9,7 +9,14 @@ import { DubbingService } from '../dubbing/dubbing.service.js';
 import { DubbingProviderError } from '../dubbing/providers/dubbing-provider.error.js';
 import { BetaPreauthorizationInterceptor } from './beta-preauthorization.interceptor.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
-import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
+import {
+  AuthMessageGuard,
+  ChannelGuard,
+  ConnectionRateGuard,
+  ControlMessageGuard,
+  SubscriptionTierGuard,
+  WsTokenGuard,
+} from './live-dubbing.guards.js';
 import {
   AUDIO_FORMAT,
   ClientMessageType,
@@ -98,7 +105,13 @@ export abstract class LiveGateway implements OnGatewayConnection {
       beta:
         session.betaSessionId === undefined
           ? null
-          : { session_id: session.betaSessionId, remaining_credits: session.betaRemaining, estimated_cost: session.betaEstimate },
+          : {
+              session_id: session.betaSessionId,
+              remaining_credits: session.betaRemaining,
+              estimated_cost: session.betaEstimate,
+              granted_credits: session.betaGranted,
+              credits_per_second: session.betaRate,
+            },
       audio: AUDIO_FORMAT,
       quota: quota.remaining,
     });
@@ -125,6 +138,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
   }
 
   @SubscribeMessage(ClientMessageType.Stop)
+  @UseGuards(ControlMessageGuard)
   async onStop(@ConnectedSocket() socket: WebSocket): Promise<void> {
     const session = this.sessions.live(socket, NOT_AUTHENTICATED);
     await this.sessions.end(session, 'user_stopped', {
@@ -135,9 +149,20 @@ export abstract class LiveGateway implements OnGatewayConnection {
   }
 
   @SubscribeMessage(ClientMessageType.Ping)
+  @UseGuards(ControlMessageGuard)
   onPing(@ConnectedSocket() socket: WebSocket): object | undefined {
     this.sessions.live(socket, NOT_AUTHENTICATED);
     return this.sessions.inDoubt() ? undefined : { type: 'pong' };
+  }
+
+  /**
+   * The client ended its utterance (push-to-talk released): the speech segment in progress is transcribed,
+   * translated and dubbed now, without waiting for the voice-activity pause (docs/protocol.md, "Client → server").
+   */
+  @SubscribeMessage(ClientMessageType.Flush)
+  @UseGuards(ControlMessageGuard)
+  onFlush(@ConnectedSocket() socket: WebSocket): void {
+    this.sessions.live(socket, NOT_AUTHENTICATED).pipeline?.cut();
   }
 
   @SubscribeMessage(INVALID_MESSAGE_EVENT)

@@ -56,6 +56,11 @@ export interface QuotaSessionEnd {
   ended: boolean;
   status: QuotaSessionStatus;
   usedSeconds: number;
+  /**
+   * How long the session was used, in ms, over all its connections: a resume moves the session's start past the
+   * gap, so this is its end less its start.
+   */
+  usedMs: number;
 }
 
 /** Tiers without live features have no minutes in any window. */
@@ -186,19 +191,24 @@ export class QuotaService {
     const known = this.lastWritten.get(sessionId) ?? (await this.quota.findSession(sessionId));
     if (known === undefined) {
       // Never created (an opening refused or cut short before it): nothing to end.
-      return { ended: false, status, usedSeconds: 0 };
+      return { ended: false, status, usedSeconds: 0, usedMs: 0 };
     }
     let session = known;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       if (!isOpen(session.status)) {
         this.lastWritten.delete(sessionId);
-        return { ended: false, status: session.status, usedSeconds: session.usedSeconds };
+        return {
+          ended: false,
+          status: session.status,
+          usedSeconds: session.usedSeconds,
+          usedMs: Math.max(0, session.recordedUntilMs - session.startedAtMs),
+        };
       }
       const nowMs = this.clock.now();
       const endMs = Math.max(session.recordedUntilMs, Math.min(nowMs, options.atMs ?? nowMs));
       if ((await this.chargeSpan(session, { toMs: endMs, end: { status, endedAtMs: nowMs } })) !== undefined) {
         this.lastWritten.delete(sessionId);
-        return { ended: true, status, usedSeconds: chargedSecondsUntil(session.startedAtMs, endMs) };
+        return { ended: true, status, usedSeconds: chargedSecondsUntil(session.startedAtMs, endMs), usedMs: endMs - session.startedAtMs };
       }
       session = await this.getSession(sessionId);
     }

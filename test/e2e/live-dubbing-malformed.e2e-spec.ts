@@ -1,6 +1,6 @@
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { tone } from '../harness/audio.js';
-import { authMessage, openSession, refusal, viewer, waitUntil, type Viewer } from '../harness/live.js';
+import { anyUsageSummary, authMessage, openSession, refusal, viewer, waitUntil, type Viewer } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
 /** Bad input gets its specific error and close code, and never disturbs the other sessions. */
@@ -74,6 +74,7 @@ describe('LiveDubbingGateway: malformed input', () => {
       type: 'error',
       code: 'protocol_error',
       message: 'Already authenticated: auth is sent once, first',
+      ...anyUsageSummary(),
     });
     expect((await client.waitClose()).code).toBe(4000);
   });
@@ -84,7 +85,12 @@ describe('LiveDubbingGateway: malformed input', () => {
   ])('refuses %s mid-session with 4000', async (_, frame, message) => {
     const { client } = await openSession(t, v);
     client.sendAudio(frame);
-    expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: expect.stringMatching(message) });
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'protocol_error',
+      message: expect.stringMatching(message),
+      ...anyUsageSummary(),
+    });
     expect((await client.waitClose()).code).toBe(4000);
   });
 
@@ -104,6 +110,7 @@ describe('LiveDubbingGateway: malformed input', () => {
       type: 'error',
       code: 'protocol_error',
       message: 'Audio is arriving more than 2× faster than real time',
+      ...anyUsageSummary(),
     });
     expect((await client.waitClose()).code).toBe(4000);
   });

@@ -119,7 +119,13 @@ describe('LiveDubbingGateway: opening a session', () => {
       type: 'ready',
       session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       resume_token: expect.stringMatching(/^[\w-]{43}$/),
-      beta: { session_id: expect.stringMatching(/^[0-9a-f-]{36}$/), remaining_credits: 500, estimated_cost: 60 },
+      beta: {
+        session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        remaining_credits: 500,
+        estimated_cost: 60,
+        granted_credits: 500,
+        credits_per_second: 1,
+      },
       audio: { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 },
       quota: { hour: 60, day: 240, month: 3000 },
     });

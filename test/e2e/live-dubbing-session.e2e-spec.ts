@@ -5,7 +5,7 @@ import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment
 import { SpeechToTextProvider } from '../../src/dubbing/providers/dubbing-providers.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { speech } from '../harness/audio.js';
-import { openSession, viewer, waitUntil } from '../harness/live.js';
+import { anyUsageSummary, openSession, viewer, waitUntil } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
 
 /** Ending a session (docs/protocol.md, "How a session ends"), with the clock driven by the test: exact seconds, no waiting. */
@@ -36,6 +36,9 @@ describe('LiveDubbingGateway: a running session', () => {
       reason: 'user_stopped',
       remaining_credits: 487,
       session_charged: 13,
+      duration_ms: 12_300,
+      charged_credits: 13,
+      quota_used_seconds: 13,
     });
     expect(await client.waitClose()).toEqual({ code: 1000, reason: 'Session ended' });
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'ended', end_reason: 'user_stopped', charged_credits: 13 });
@@ -76,6 +79,10 @@ describe('LiveDubbingGateway: a running session', () => {
       message: 'Beta credits exhausted',
       upgrade_required: true,
       session_ended: true,
+      duration_ms: 100_000,
+      charged_credits: 100,
+      remaining_credits: 0,
+      quota_used_seconds: 100,
     });
     expect((await client.waitClose()).code).toBe(4402);
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'credits_exhausted', charged_credits: 100 });
@@ -144,9 +151,14 @@ describe('LiveDubbingGateway: a running session', () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);
     client.sendAudio(Buffer.alloc(3));
-    expect(await client.next('error')).toEqual({ type: 'error', code: 'protocol_error', message: expect.stringMatching(/even|odd/i) });
+    expect(await client.next('error')).toEqual({
+      type: 'error',
+      code: 'protocol_error',
+      message: expect.stringMatching(/even|odd/i),
+      ...anyUsageSummary(),
+    });
     expect((await client.waitClose()).code).toBe(4000);
-    // The error closes the socket first; the end's writes follow.
+    // The error waits for the end's first writes only for its usage summary; the end is written regardless.
     await waitUntil(async () => (await liveRecord(ready.session_id))?.status === 'ended');
     expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
     expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);
@@ -160,9 +172,14 @@ describe('LiveDubbingGateway: a running session', () => {
     try {
       const { client, ready } = await openSession(t, v);
       for (const frame of speech()) client.sendAudio(frame);
-      expect(await client.next('error')).toEqual({ type: 'error', code: 'internal_error', message: 'Internal error' });
+      expect(await client.next('error')).toEqual({
+        type: 'error',
+        code: 'internal_error',
+        message: 'Internal error',
+        ...anyUsageSummary(),
+      });
       expect((await client.waitClose()).code).toBe(1011);
-      // The error closes the socket first; the end's writes follow.
+      // The error waits for the end's first writes only for its usage summary; the end is written regardless.
       await waitUntil(async () => (await liveRecord(ready.session_id))?.status === 'ended');
       expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'error' });
       expect(await quotaSessions(v.user.id)).toEqual([expect.objectContaining({ status: 'error' })]);

@@ -9,10 +9,10 @@ const TEXT_LIMIT = 16 * 1024;
 const AUDIO_LIMIT = 65_536;
 const SUBTITLES = '/ws/live-subtitles';
 
-/** Text that parses to `{"type":"ping"}` plus padding, exactly `bytes` long. */
+/** Text that parses to `{"type":"ping"}`, padded with whitespace (a ping has no other field) to exactly `bytes` long. */
 function paddedPing(bytes: number): string {
-  const start = '{"type":"ping","pad":"';
-  return start + 'x'.repeat(bytes - start.length - 2) + '"}';
+  const start = '{"type":"ping"';
+  return start + ' '.repeat(bytes - start.length - 1) + '}';
 }
 
 /** JSON `depth` arrays deep: 5 000 levels take 10 000 bytes, under the 16 KiB limit. */

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { speech } from '../harness/audio.js';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
-import { authMessage, openSession, viewer, waitUntil } from '../harness/live.js';
+import { anyUsageSummary, authMessage, openSession, viewer, waitUntil } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
@@ -108,9 +108,10 @@ describe('Live gateways with the OpenAI-compatible providers', () => {
       code: 'speech_service_unavailable',
       message: 'The speech service is unavailable; please try again later',
       session_ended: true,
+      ...anyUsageSummary(),
     });
     expect(await client.waitClose()).toEqual({ code: 1011, reason: 'Speech service unavailable' });
-    // The error closes the socket first; the end's writes follow.
+    // The error waits for the end's first writes only for its usage summary; the end is written regardless.
     await waitUntil(async () => (await t.connection.collection('live_sessions').findOne({ _id: ready.session_id }))?.status === 'ended');
     expect(await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id })).toMatchObject({
       status: 'ended',

@@ -53,7 +53,8 @@ describe('Resuming a live session', () => {
       type: 'ready',
       resumed: true,
       session_id: ready.session_id,
-      beta: { session_id: ready.beta.session_id, estimated_cost: 60 },
+      // The 4 s before the loss were charged at the suspension; the grant and the rate are the session's own.
+      beta: { session_id: ready.beta.session_id, estimated_cost: 60, remaining_credits: 496, granted_credits: 500, credits_per_second: 1 },
       resume_token: expect.stringMatching(/^[\w-]{43}$/),
     });
     expect(reply.resume_token).not.toBe(ready.resume_token);

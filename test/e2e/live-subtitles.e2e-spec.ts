@@ -25,7 +25,7 @@ describe('LiveSubtitlesGateway', () => {
   it('sends transcripts and translations but no audio, charging the subtitles rate under its own quota feature', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSubtitles(v);
-    expect(ready.beta).toMatchObject({ remaining_credits: 500, estimated_cost: 30 });
+    expect(ready.beta).toMatchObject({ remaining_credits: 500, estimated_cost: 30, granted_credits: 500, credits_per_second: 0.5 });
     for (const frame of speech()) client.sendAudio(frame);
     expect(await client.next('transcript')).toMatchObject({ loopback: true });
     expect(await client.next('translation')).toMatchObject({ target_lang: 'en' });
@@ -36,6 +36,10 @@ describe('LiveSubtitlesGateway', () => {
       reason: 'user_stopped',
       remaining_credits: 495,
       session_charged: 5,
+      // 9.2 s at half a credit a second: 5 credits (every started second), 10 quota seconds.
+      duration_ms: 9_200,
+      charged_credits: 5,
+      quota_used_seconds: 10,
     });
     expect(client.audio).toEqual([]);
     const session = await t.connection.collection('beta_sessions').findOne({ _id: ready.beta.session_id });

@@ -361,7 +361,7 @@ describe(QuotaService.name, () => {
       await clock.advance(10_000);
       await quota.record(sessionId);
       await clock.advance(5_500);
-      expect(await quota.endSession(sessionId, 'completed')).toEqual({ ended: true, status: 'completed', usedSeconds: 16 });
+      expect(await quota.endSession(sessionId, 'completed')).toEqual({ ended: true, status: 'completed', usedSeconds: 16, usedMs: 15_500 });
       expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(16);
       expect(await storedSession(sessionId)).toMatchObject({ status: 'completed', ended_at: clock.date(), used_seconds: 16 });
     });
@@ -381,7 +381,7 @@ describe(QuotaService.name, () => {
       await clock.advance(7_000);
       await quota.endSession(sessionId, 'completed');
       await clock.advance(30_000);
-      expect(await quota.endSession(sessionId, 'error')).toEqual({ ended: false, status: 'completed', usedSeconds: 7 });
+      expect(await quota.endSession(sessionId, 'error')).toEqual({ ended: false, status: 'completed', usedSeconds: 7, usedMs: 7_000 });
       expect(await usedSeconds(user, 'hour', '2026-11-25T12:00:00Z')).toBe(7);
       expect(await storedSession(sessionId)).toMatchObject({ status: 'completed', recorded_until: new Date(at('2026-11-25T12:00:07Z')) });
     });

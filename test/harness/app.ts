@@ -25,6 +25,8 @@ export function testEnvironment(overrides: Record<string, string> = {}): Record<
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
     MONGODB_URI: testDatabaseUri(),
+    // Most specs keep quiet sessions open for minutes on a manual clock: idle protection only where a spec sets it.
+    WS_IDLE_TIMEOUT_MS: String(10 * 365 * 24 * 3600 * 1000),
     ...overrides,
   };
 }

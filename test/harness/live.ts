@@ -23,6 +23,19 @@ export async function viewer(app: INestApplicationContext, options: { tier?: Sub
   return { user, token, channel: await createChannel(app) };
 }
 
+/**
+ * The usage summary a live session's last message carries (docs/protocol.md, "The usage summary"), where a spec checks
+ * the message's shape rather than the amounts.
+ */
+export function anyUsageSummary(beta = true): Record<string, unknown> {
+  return {
+    duration_ms: expect.any(Number),
+    charged_credits: expect.any(Number),
+    remaining_credits: beta ? expect.any(Number) : null,
+    quota_used_seconds: expect.any(Number),
+  };
+}
+
 export function authMessage(v: Viewer, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: 'auth', token: v.token, channel_id: v.channel.id, target_lang: 'en', ...overrides };
 }

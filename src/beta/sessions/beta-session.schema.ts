@@ -12,6 +12,7 @@ export const BETA_END_REASONS = [
   'instance_lost',
   'beta_revoked',
   'access_revoked',
+  'idle_timeout',
 ] as const;
 export type BetaEndReason = (typeof BETA_END_REASONS)[number];
 

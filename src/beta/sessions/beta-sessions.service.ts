@@ -20,7 +20,16 @@ import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.
 import { InstanceIdentity } from '../../common/instance-identity.js';
 
 export type StartResult =
-  | { ok: true; sessionId: string; remainingCredits: number; estimatedCost: number; startedAt: number }
+  | {
+      ok: true;
+      sessionId: string;
+      remainingCredits: number;
+      estimatedCost: number;
+      startedAt: number;
+      /** The account's total granted credits, and the session's rate: what a client shows its balance against. */
+      grantedCredits: number;
+      creditsPerSecond: number;
+    }
   | { ok: false; remainingCredits: number; estimatedCost: number };
 
 /** See `useOwnership`. */
@@ -45,6 +54,9 @@ export interface SessionOwnership {
 export interface ResumeResult {
   remainingCredits: number;
   estimatedCost: number;
+  grantedCredits: number;
+  /** The rate the session was started at. */
+  creditsPerSecond: number;
 }
 
 interface Watch {
@@ -128,7 +140,15 @@ export class BetaSessionsService implements OnApplicationShutdown {
     if (account?.sessions[sessionId] !== undefined) {
       this.watch(sessionId, user.email, account.total_granted, account.sessions[sessionId], remainingCredits(account));
     }
-    return { ok: true, sessionId, remainingCredits: hold.remaining, estimatedCost, startedAt: now };
+    return {
+      ok: true,
+      sessionId,
+      remainingCredits: hold.remaining,
+      estimatedCost,
+      startedAt: now,
+      grantedCredits: account?.total_granted ?? 0,
+      creditsPerSecond: rate,
+    };
   }
 
   find(sessionId: string): Promise<BetaSessionRecord | undefined> {
@@ -264,7 +284,12 @@ export class BetaSessionsService implements OnApplicationShutdown {
       (percent) => reachesBalanceAt(state, remaining, thresholdCredits(account.total_granted, percent)) <= now,
     );
     this.watch(sessionId, email, account.total_granted, state, remaining, new Set(passed));
-    return { remainingCredits: remaining, estimatedCost: state.hold_target };
+    return {
+      remainingCredits: remaining,
+      estimatedCost: state.hold_target,
+      grantedCredits: account.total_granted,
+      creditsPerSecond: state.rate,
+    };
   }
 
   isWatched(sessionId: string): boolean {

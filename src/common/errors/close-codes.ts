@@ -14,6 +14,8 @@ export const CloseCode = {
   InsufficientCredits: 4003,
   ChannelUnavailable: 4004,
   AuthTimeout: 4008,
+  /** No audio frame for WS_IDLE_TIMEOUT_MS: the session ended `idle_timeout`. */
+  IdleTimeout: 4408,
   RateLimited: 4029,
   UpgradeRequired: 4030,
   QuotaExceeded: 4031,
