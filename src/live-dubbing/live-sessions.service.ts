@@ -36,6 +36,7 @@ import { lostAfterMs } from './live-session-sweeper.js';
 import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
 import type { QuotaRecordResult } from '../quota/quota.service.js';
 import { PendingSockets } from './pending-sockets.js';
+import { SessionSlots } from './session-slots.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
@@ -90,6 +91,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     private readonly health: DatabaseHealth,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly slots: SessionSlots,
   ) {
     this.health.onChange((reachable) => (reachable ? this.onDatabaseBack() : this.onDatabaseLost()));
     this.beta.useOwnership({
@@ -502,6 +504,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   private async tryWriteEnd(session: LiveSession, attempt = 0): Promise<BetaEnd | undefined> {
     if (session.registeredAt === undefined) {
+      await this.freeSlot(session);
       return undefined;
     }
     const outcome = END_OUTCOMES[session.endCause!];
@@ -520,6 +523,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       ]);
       await this.records.markEnded(owner, this.clock.now());
       this.release(session);
+      await this.freeSlot(session);
       return betaEnd;
     } catch (error) {
       this.redrive(session, attempt, error, () => this.tryWriteEnd(session, attempt + 1));
@@ -598,6 +602,16 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   private release(session: LiveSession): void {
     if (this.held.get(session.id) === session) {
       this.held.delete(session.id);
+    }
+  }
+
+  /**
+   * An ended session, or an opening refused before its record was written, frees its user's slot (docs/protocol.md,
+   * step 5b), once its record says it ended: should this instance die before, the next opening finds it ending.
+   */
+  private async freeSlot(session: LiveSession): Promise<void> {
+    if (session.user !== undefined) {
+      await this.slots.leave(session.user.id, session.id);
     }
   }
 
