@@ -65,7 +65,7 @@ export class AppConfig {
   readonly ws!: {
     authTimeoutMs: number;
     connectionsPerMinute: number;
-    /** How many sessions, live or suspended, one user may hold at once across instances (docs/protocol.md, step 5b). */
+    /** Sessions, live or suspended, one user may hold at once across instances (docs/protocol.md, "Sessions per user"). */
     maxSessions: { premium: number; family: number };
     maxAudioFrameBytes: number;
     maxPendingPerAddress: number;

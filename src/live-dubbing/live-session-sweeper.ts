@@ -94,7 +94,7 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
 
   /**
    * Ends a suspended session now, as if its resume window had closed: an opening over the user's cap makes room so
-   * (docs/protocol.md, step 5b). False when a resume or another sweep took it first.
+   * (docs/protocol.md, "Sessions per user"). False when a resume or another sweep took it first.
    */
   async endSuspended(session: LiveSessionRecord): Promise<boolean> {
     const taken = await this.records.takeOverToEnd(session, this.instance.id, { cause: session.suspendCause!, atMs: session.lostAtMs! });

@@ -607,7 +607,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   /**
    * An ended session, or an opening refused before its record was written, frees its user's slot (docs/protocol.md,
-   * step 5b), once its record says it ended: should this instance die before, the next opening finds it ending.
+   * "Sessions per user") once its record says it ended: should this instance die before, the next opening finds the
+   * record ending, or none, and drops the slot itself.
    */
   private async freeSlot(session: LiveSession): Promise<void> {
     if (session.user !== undefined) {

@@ -19,7 +19,7 @@ interface Occupant {
 
 /**
  * At most LIVE_MAX_SESSIONS_PREMIUM / _FAMILY sessions, live or suspended, per user across instances and both
- * gateways (docs/protocol.md, "Opening a session", step 5b). Counting the records and then inserting one would let
+ * gateways (docs/protocol.md, "Sessions per user"). Counting the records and then inserting one would let
  * two openings both see room, so the sessions that occupy a user's slots live in one document per user, changed
  * only by compare-and-set on its version: an opening adds its session only to the slots it counted.
  */
@@ -71,7 +71,7 @@ export class SessionSlots {
   /**
    * The session no longer occupies a slot (it ended, or its opening was refused). Best effort: a slot left behind
    * by a failed write or a crash is dropped by the user's next opening, which finds its record ended, or none
-   * written in time (docs/protocol.md, step 5b).
+   * written in time (docs/protocol.md, "Sessions per user").
    */
   async leave(userId: string, sessionId: string): Promise<void> {
     try {

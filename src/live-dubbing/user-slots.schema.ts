@@ -11,7 +11,7 @@ export class UserSlot {
 }
 
 /**
- * The sessions that occupy one user's slots, keyed by user id (docs/protocol.md, "Opening a session", step 5b).
+ * The sessions that occupy one user's slots, keyed by user id (docs/protocol.md, "Sessions per user").
  * Every change is a compare-and-set on `version`, so of two openings that read the same slots only one adds to them.
  */
 @Schema({ collection: 'live_user_slots', versionKey: false })
