@@ -38,6 +38,7 @@ describe(loadAppConfig.name, () => {
     expect(config.ws).toEqual({
       authTimeoutMs: 10000,
       connectionsPerMinute: 5,
+      maxSessions: { premium: 2, family: 4 },
       maxAudioFrameBytes: 65536,
       maxPendingPerAddress: 20,
       trustedProxies: [],
@@ -90,6 +91,8 @@ describe(loadAppConfig.name, () => {
     ['WS_IDLE_TIMEOUT_MS', 'soon'],
     ['BETA_WARNING_THRESHOLDS', '20,ten'],
     ['WS_CONNECTIONS_PER_MINUTE', '0'],
+    ['LIVE_MAX_SESSIONS_PREMIUM', '0'],
+    ['LIVE_MAX_SESSIONS_FAMILY', 'four'],
     ['WS_MAX_PENDING_PER_ADDRESS', '0'],
     ['TRUST_PROXY', 'proxy.internal'],
     ['TRUST_PROXY', '10.0.0.1,10.0.0.0/33'],

@@ -65,6 +65,8 @@ export class AppConfig {
   readonly ws!: {
     authTimeoutMs: number;
     connectionsPerMinute: number;
+    /** Sessions, live or suspended, one user may hold at once across instances (docs/protocol.md, "Sessions per user"). */
+    maxSessions: { premium: number; family: number };
     maxAudioFrameBytes: number;
     maxPendingPerAddress: number;
     /** TRUST_PROXY: addresses and CIDR blocks of the proxies whose X-Forwarded-For is believed. */
@@ -120,6 +122,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
     ws: {
       authTimeoutMs: env.WS_AUTH_TIMEOUT_MS,
       connectionsPerMinute: env.WS_CONNECTIONS_PER_MINUTE,
+      maxSessions: { premium: env.LIVE_MAX_SESSIONS_PREMIUM, family: env.LIVE_MAX_SESSIONS_FAMILY },
       maxAudioFrameBytes: env.WS_MAX_AUDIO_FRAME_BYTES,
       heartbeatMs: checkHeartbeat(env),
       resumeWindowMs: env.WS_RESUME_WINDOW_MS,

@@ -158,6 +158,16 @@ export class Environment {
 
   @Transform(toNumber)
   @IsInt()
+  @Min(1)
+  LIVE_MAX_SESSIONS_PREMIUM = 2;
+
+  @Transform(toNumber)
+  @IsInt()
+  @Min(1)
+  LIVE_MAX_SESSIONS_FAMILY = 4;
+
+  @Transform(toNumber)
+  @IsInt()
   @Min(2)
   WS_MAX_AUDIO_FRAME_BYTES = 65536;
 

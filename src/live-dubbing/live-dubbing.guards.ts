@@ -12,6 +12,7 @@ import { ErrorCode, protocolError, serviceUnavailable } from './live-dubbing.pro
 import { DatabaseHealth } from '../database/database-health.js';
 import { hasLiveAccess, LiveSessionsService } from './live-sessions.service.js';
 import type { LiveSession } from './live-session.js';
+import { SessionSlots } from './session-slots.js';
 
 function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): LiveSession {
   return sessions.get(context.switchToWs().getClient<WebSocket>());
@@ -108,6 +109,29 @@ export class SubscriptionTierGuard implements CanActivate {
       throw new DomainError(ErrorCode.UpgradeRequired, 'Live dubbing needs an active Premium or Family subscription', {
         upgrade_required: true,
       });
+    }
+    return true;
+  }
+}
+
+/** Step 5b: at most LIVE_MAX_SESSIONS_PREMIUM / _FAMILY sessions, live or suspended, per user across instances. */
+@Injectable()
+export class SessionCapGuard implements CanActivate {
+  constructor(
+    private readonly sessions: LiveSessionsService,
+    private readonly slots: SessionSlots,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = sessionOf(context, this.sessions);
+    if (session.resuming) {
+      // A resume is not a new session: it goes on in the slot its session holds.
+      return true;
+    }
+    await this.slots.take(session.user!, session.id);
+    if (session.phase === 'ended') {
+      // Ended while the slot was being taken: its end found no slot to free.
+      await this.slots.leave(session.user!.id, session.id);
     }
     return true;
   }

@@ -12,7 +12,14 @@ import { ConnectionOpensRepository } from './connection-opens.repository.js';
 import { ConnectionRateLimiter } from './connection-rate-limiter.js';
 import { LiveDubbingExceptionFilter } from './live-dubbing-exception.filter.js';
 import { LiveDubbingGateway } from './live-dubbing.gateway.js';
-import { AuthMessageGuard, ChannelGuard, ConnectionRateGuard, SubscriptionTierGuard, WsTokenGuard } from './live-dubbing.guards.js';
+import {
+  AuthMessageGuard,
+  ChannelGuard,
+  ConnectionRateGuard,
+  SessionCapGuard,
+  SubscriptionTierGuard,
+  WsTokenGuard,
+} from './live-dubbing.guards.js';
 import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionDocument, LiveSessionSchema } from './live-session.schema.js';
 import { LiveSessionSweeper } from './live-session-sweeper.js';
@@ -20,12 +27,16 @@ import { LiveSessionsRepository } from './live-sessions.repository.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 import { PendingSockets } from './pending-sockets.js';
+import { SessionSlots } from './session-slots.js';
+import { UserSlotsRepository } from './user-slots.repository.js';
+import { UserSlots, UserSlotsSchema } from './user-slots.schema.js';
 
 @Module({
   imports: [
     MongooseModule.forFeature([
       { name: ConnectionOpens.name, schema: ConnectionOpensSchema },
       { name: LiveSessionDocument.name, schema: LiveSessionSchema },
+      { name: UserSlots.name, schema: UserSlotsSchema },
     ]),
     AuthModule,
     UsersModule,
@@ -48,9 +59,12 @@ import { PendingSockets } from './pending-sockets.js';
     WsTokenGuard,
     ConnectionRateGuard,
     SubscriptionTierGuard,
+    SessionCapGuard,
     ChannelGuard,
     BetaPreauthorizationInterceptor,
     PendingSockets,
+    SessionSlots,
+    UserSlotsRepository,
   ],
 })
 export class LiveDubbingModule {}

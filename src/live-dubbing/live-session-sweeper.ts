@@ -92,6 +92,19 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
     return ended;
   }
 
+  /**
+   * Ends a suspended session now, as if its resume window had closed: an opening over the user's cap makes room so
+   * (docs/protocol.md, "Sessions per user"). False when a resume or another sweep took it first.
+   */
+  async endSuspended(session: LiveSessionRecord): Promise<boolean> {
+    const taken = await this.records.takeOverToEnd(session, this.instance.id, { cause: session.suspendCause!, atMs: session.lostAtMs! });
+    if (taken === undefined) {
+      return false;
+    }
+    await this.finish(taken);
+    return true;
+  }
+
   private async finish(session: LiveSessionRecord): Promise<void> {
     const cause = (session.endCause ?? 'instance_lost') as EndCause;
     const outcome = END_OUTCOMES[cause] ?? END_OUTCOMES.instance_lost;

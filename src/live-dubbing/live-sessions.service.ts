@@ -36,6 +36,7 @@ import { lostAfterMs } from './live-session-sweeper.js';
 import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
 import type { QuotaRecordResult } from '../quota/quota.service.js';
 import { PendingSockets } from './pending-sockets.js';
+import { SessionSlots } from './session-slots.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
@@ -104,6 +105,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     private readonly health: DatabaseHealth,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly slots: SessionSlots,
   ) {
     this.health.onChange((reachable) => (reachable ? this.onDatabaseBack() : this.onDatabaseLost()));
     this.beta.useOwnership({
@@ -576,6 +578,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
 
   private async tryWriteEnd(session: LiveSession, attempt = 0): Promise<UsageSummary | undefined> {
     if (session.registeredAt === undefined) {
+      await this.freeSlot(session);
       return undefined;
     }
     const outcome = END_OUTCOMES[session.endCause!];
@@ -594,6 +597,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       ]);
       await this.records.markEnded(owner, this.clock.now());
       this.release(session);
+      await this.freeSlot(session);
       return {
         duration_ms: quotaEnd.usedMs,
         charged_credits: betaEnd?.sessionCharged ?? 0,
@@ -677,6 +681,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   private release(session: LiveSession): void {
     if (this.held.get(session.id) === session) {
       this.held.delete(session.id);
+    }
+  }
+
+  /**
+   * An ended session, or an opening refused before its record was written, frees its user's slot (docs/protocol.md,
+   * "Sessions per user") once its record says it ended: should this instance die before, the next opening finds the
+   * record ending, or none, and drops the slot itself.
+   */
+  private async freeSlot(session: LiveSession): Promise<void> {
+    if (session.user !== undefined) {
+      await this.slots.leave(session.user.id, session.id);
     }
   }
 

@@ -14,6 +14,7 @@ import {
   ChannelGuard,
   ConnectionRateGuard,
   ControlMessageGuard,
+  SessionCapGuard,
   SubscriptionTierGuard,
   WsTokenGuard,
 } from './live-dubbing.guards.js';
@@ -37,7 +38,7 @@ const NOT_AUTHENTICATED = 'The first message must be auth';
 
 /**
  * The live session protocol shared by the live gateways (dubbing, subtitles). Opening (docs/protocol.md#opening-a-session) is
- * Nest's own machinery, in order: guards (message, token, rate limit, tier, channel), the beta
+ * Nest's own machinery, in order: guards (message, token, rate limit, tier, session cap, channel), the beta
  * pre-authorization interceptor (the session's record, then the hold), then the handler (quota, pipeline, ready);
  * LiveSessionsService owns the session through all of it. Every refusal reaches the
  * client through LiveDubbingExceptionFilter. Audio frames, ten a second per session, skip the per-message
@@ -73,7 +74,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
   }
 
   @SubscribeMessage(ClientMessageType.Auth)
-  @UseGuards(AuthMessageGuard, WsTokenGuard, ConnectionRateGuard, SubscriptionTierGuard, ChannelGuard)
+  @UseGuards(AuthMessageGuard, WsTokenGuard, ConnectionRateGuard, SubscriptionTierGuard, SessionCapGuard, ChannelGuard)
   @UseInterceptors(BetaPreauthorizationInterceptor)
   async onAuth(@ConnectedSocket() socket: WebSocket): Promise<undefined> {
     const session = this.sessions.get(socket);

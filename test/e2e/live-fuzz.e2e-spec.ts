@@ -193,6 +193,8 @@ describe(`Live gateways under seeded hostile input (LIVE_FUZZ_SEED=${SEED})`, ()
         WS_MAX_AUDIO_FRAME_BYTES: String(AUDIO_LIMIT),
         WS_AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS),
         WS_CONNECTIONS_PER_MINUTE: '10000',
+        // Two users' many sockets at once: the session cap (live-session-cap.e2e-spec.ts) is not what is fuzzed here.
+        LIVE_MAX_SESSIONS_PREMIUM: '10000',
       },
     });
     viewers = [await viewer(t.app, { credits: 100_000 }), await viewer(t.app, { credits: 100_000 })];

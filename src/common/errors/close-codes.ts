@@ -19,6 +19,8 @@ export const CloseCode = {
   RateLimited: 4029,
   UpgradeRequired: 4030,
   QuotaExceeded: 4031,
+  /** The user already holds as many sessions as the tier allows: end one, or wait for one to end. */
+  TooManySessions: 4032,
   BetaRevoked: 4033,
   CreditsExhausted: 4402,
   SessionMoved: 4409,

@@ -1,0 +1,62 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import type { Model } from 'mongoose';
+import { isDuplicateKeyError } from '../database/mongo-errors.js';
+import { UserSlots } from './user-slots.schema.js';
+
+export interface UserSlot {
+  sessionId: string;
+  takenAtMs: number;
+}
+
+/** One user's occupied slots, at the version its next compare-and-set is conditioned on. */
+export interface UserSlotsRecord {
+  userId: string;
+  version: number;
+  slots: UserSlot[];
+}
+
+@Injectable()
+export class UserSlotsRepository implements OnModuleInit {
+  constructor(@InjectModel(UserSlots.name) private readonly userSlots: Model<UserSlots>) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.userSlots.init();
+  }
+
+  async find(userId: string): Promise<UserSlotsRecord | undefined> {
+    const found = await this.userSlots.findById(userId).lean<UserSlots>().exec();
+    return found === null
+      ? undefined
+      : {
+          userId: found._id,
+          version: found.version,
+          slots: found.slots.map((slot) => ({ sessionId: slot.session_id, takenAtMs: slot.taken_at })),
+        };
+  }
+
+  /** Writes the user's first slots; false when another instance wrote them first. */
+  async insert(userId: string, slots: UserSlot[]): Promise<boolean> {
+    try {
+      await this.userSlots.create({ _id: userId, version: 0, slots: toDocuments(slots) });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** Replaces the slots if the record is still at `record.version`; false when another write got there first. */
+  async replace(record: UserSlotsRecord, slots: UserSlot[]): Promise<boolean> {
+    const result = await this.userSlots
+      .updateOne({ _id: record.userId, version: record.version }, { $set: { slots: toDocuments(slots) }, $inc: { version: 1 } })
+      .exec();
+    return result.modifiedCount === 1;
+  }
+}
+
+function toDocuments(slots: UserSlot[]): { session_id: string; taken_at: number }[] {
+  return slots.map((slot) => ({ session_id: slot.sessionId, taken_at: slot.takenAtMs }));
+}
