@@ -258,7 +258,8 @@ function toRecord(session: LiveSessionDocument): LiveSessionRecord {
     ownerEpoch: session.owner_epoch,
     heartbeatAtMs: session.heartbeat_at.getTime(),
     startedAtMs: session.started_at.getTime(),
-    betaSessionId: session.beta_session_id,
+    // A session outside Beta 500 was inserted without one, which the driver stores as null.
+    betaSessionId: session.beta_session_id ?? undefined,
     quotaSessionId: session.quota_session_id,
     endCause: session.end_cause,
     endAtMs: session.end_at?.getTime(),

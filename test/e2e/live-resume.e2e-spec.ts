@@ -80,6 +80,18 @@ describe('Resuming a live session', () => {
     });
   });
 
+  it('resumes a session outside Beta 500: no beta session, quota going on', async () => {
+    const v = await viewer(t.app);
+    const { ready } = await openAndLose(v);
+    expect(ready.beta).toBeNull();
+    await clock.advance(2_000);
+    const { client, reply } = await resumeSession(t, v, ready.resume_token);
+    expect(reply).toMatchObject({ type: 'ready', resumed: true, session_id: ready.session_id, beta: null });
+    await clock.advance(3_000);
+    client.send({ type: 'stop' });
+    expect(await client.next('session_ended')).toMatchObject({ reason: 'user_stopped', charged_credits: 0, quota_used_seconds: 7 });
+  });
+
   it('refuses garbage, used, expired and another user’s tokens with resume_failed and 4410, changing nothing', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const other = await viewer(t.app, { credits: 500 });
