@@ -213,6 +213,11 @@ describe('checkTrial', () => {
     ]);
   });
 
+  it('accepts a lost_at after the drop when its owner was paused across it: frames are stamped when read', () => {
+    const faults: FaultRecord[] = [{ kind: 'pause', instance: 'a', startMs: T0 + 3950, endMs: T0 + 5500 }];
+    expect(checks(trial({ charged: 10, faults, blips: resumedBlip({ lostAtMs: T0 + 5500, movedByMs: 550 }) }))).toEqual([]);
+  });
+
   it('bounds the charge by what the client saw when the moved start was not read', () => {
     const unread = resumedBlip({ movedByMs: undefined, lostAtMs: undefined });
     // The gap lies between 1 s (6 s − 4 s − the margin) and 3.6 s (6.1 s − 2.5 s, the earliest cut): 7 to 10 credits.

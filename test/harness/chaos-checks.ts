@@ -227,6 +227,18 @@ export interface Gaps {
 }
 
 /**
+ * The latest instant the owner can have heard from a client that dropped its connection: a frame sent just before the
+ * drop is read a little after it — or, when the owner was paused at the drop, once the pause is over (the owner
+ * stamps a frame when it reads it).
+ */
+function latestHeardOf(blip: BlipRecord, faults: FaultRecord[], timing: Timing): number {
+  const pause = faults.find(
+    (f) => f.kind === 'pause' && f.instance === blip.instance && f.startMs <= blip.droppedAtMs && blip.droppedAtMs <= (f.endMs ?? Infinity),
+  );
+  return Math.max(blip.droppedAtMs, pause?.endMs ?? Number.NEGATIVE_INFINITY) + timing.marginMs;
+}
+
+/**
  * The session's resumes, each checked against what its client saw: the gap the account recorded lies between the
  * client's drop and its resume request at the least, and from when its owner could last have heard from it to the
  * `ready` at the most; when the test saw `lost_at` before resuming, the resume instant it implies (`lost_at` + gap)
@@ -244,8 +256,8 @@ function gapsOf(live: any, beta: any, client: ClientRecord | undefined, faults: 
       continue;
     }
     const earliestCut = earliestCutOf(blip, faults, timing);
-    // The owner may read a frame the client sent just before it dropped the connection a little after the drop.
-    const min = resume.sentAtMs - (blip.droppedAtMs + timing.marginMs);
+    const latestHeard = latestHeardOf(blip, faults, timing);
+    const min = resume.sentAtMs - latestHeard;
     const max = resume.repliedAtMs - earliestCut;
     const gap = resume.movedByMs === undefined || gaps.exact === undefined ? undefined : resume.movedByMs - gaps.exact;
     const detail = () => ({ live: liveSummary(live), blip, gap, min, max });
@@ -253,7 +265,7 @@ function gapsOf(live: any, beta: any, client: ClientRecord | undefined, faults: 
       add('I7: a resume left uncharged other than the gap its client saw', detail());
     }
     if (blip.lostAtMs !== undefined) {
-      if (blip.lostAtMs < earliestCut || blip.lostAtMs > blip.droppedAtMs + timing.marginMs) {
+      if (blip.lostAtMs < earliestCut || blip.lostAtMs > latestHeard) {
         add('I7: lost_at outside when the owner last heard from the client', { ...detail(), earliest_cut: earliestCut });
       }
       const resumedAt = gap === undefined ? undefined : blip.lostAtMs + gap;
