@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import WebSocket from 'ws';
 import { LIVE_DUBBING_FEATURE, LIVE_SUBTITLES_FEATURE } from '../../src/common/live-features.js';
 import { ErrorCode } from '../../src/live-dubbing/live-dubbing.protocol.js';
@@ -65,6 +66,16 @@ function trialSeeds(): number[] {
   }
   const trials = wholeNumber('CHAOS_TRIALS', process.env.CHAOS_TRIALS || '4');
   return Array.from({ length: trials }, () => randomInt(2 ** 31 - 1));
+}
+
+/**
+ * A failed trial's seed, plan and violations, one block per trial, in a file CI prints after the run: the test's own
+ * failure message is long (instance logs) and a seed lost there can't be replayed.
+ */
+function recordFailedTrial(seed: number, plan: TrialPlan, violations: unknown[]): void {
+  mkdirSync('test-results', { recursive: true });
+  const lines = violations.map((violation) => `  - ${JSON.stringify(violation)}`);
+  appendFileSync('test-results/chaos-failures.txt', `seed ${seed} (CHAOS_SEED=${seed}): ${describePlan(plan)}\n${lines.join('\n')}\n`);
 }
 
 function wholeNumber(name: string, value: string): number {
@@ -153,6 +164,9 @@ describe('Live sessions under seeded chaos', () => {
           const tally = tallyTrial(plan, clients, faults, books.liveSessions, findings, Date.now() - startedAt);
           addTally(total, tally);
           console.log(`chaos trial seed ${seed}: ${describeTally(tally)}`);
+          if (findings.violations.length > 0) {
+            recordFailedTrial(seed, plan, findings.violations);
+          }
           expect({ seed, violations: findings.violations }).toEqual({ seed, violations: [] });
         }),
       TRIAL_TIMEOUT_MS,
