@@ -73,6 +73,31 @@ describe('Beta credits across instances and crashes', () => {
     await expectExactBooks(a);
   });
 
+  it('reconciles a debit a crash left unapplied without charging any time of its own, even on a stale read', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin' });
+    const start = await a.sessions.start(user);
+    if (!start.ok) throw new Error('start refused');
+    await clock.advance(30_000);
+    const accounts = a.module.get(BetaAccountsRepository);
+    const crash = jest.spyOn(accounts, 'writeMany').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.checkpoint.tick()).rejects.toThrow('process died');
+    crash.mockRestore();
+    // The reconcile reads the account before the recorded debit is applied, and acts after it was: by then the time
+    // since is the owner's to charge (or, for a suspended session, not to be charged at all), never the reconcile's.
+    const stale = await accounts.findAll();
+    await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(470);
+    await clock.advance(15_000);
+    const staleRead = jest.spyOn(accounts, 'findAll').mockResolvedValueOnce(stale);
+    await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
+    staleRead.mockRestore();
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(470);
+    expect(await a.connection.collection('beta_credit_transactions').countDocuments({ session_id: start.sessionId })).toBe(1);
+    expect(await a.sessions.end(start.sessionId, 'user_stopped')).toMatchObject({ sessionCharged: 45, remainingCredits: 455 });
+    await expectExactBooks(a);
+  });
+
   it('recovers exactly from a crash between the account write and the session write of a checkpoint', async () => {
     const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });

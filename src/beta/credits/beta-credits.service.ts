@@ -7,6 +7,7 @@ import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.reposi
 import {
   applyRecordedChange,
   availableCredits,
+  debitKey,
   planSettlement,
   remainingCredits,
   resumeSessionCredit,
@@ -243,6 +244,36 @@ export class BetaCreditsService {
       }
     }
     throw contention(`Could not settle the account of ${email}: too much contention`);
+  }
+
+  /**
+   * Applies the debits recorded for these sessions but not applied to the account (the process stopped between the
+   * two writes), and charges nothing else: no time is charged here, whoever runs it. The owner charges a live
+   * session, a suspension charges up to `lost_at`, an end up to `end_at` (docs/credits.md, "Reconcile"). Returns the
+   * sessions it applied a debit to.
+   */
+  async applyRecordedDebits(email: string, sessionIds: string[]): Promise<string[]> {
+    const applied = new Set<string>();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const account = await this.accounts.find(email);
+      const held = sessionIds.filter((id) => account?.sessions[id] !== undefined);
+      if (account === undefined || held.length === 0) {
+        return [...applied];
+      }
+      const keys = held.map((id) => debitKey(id, account.sessions[id].seq + 1));
+      const recorded = await this.ledger.findMany(keys);
+      if (recorded.length === 0) {
+        return [...applied];
+      }
+      const adopted = new Map(recorded.map((entry) => [entry._id, -entry.amount]));
+      const pending = held.filter((_, i) => adopted.has(keys[i]));
+      // Settled at each session's own start, a session's charge comes only from the debit already recorded for it.
+      const plan = planSettlement(account, pending, (id) => account.sessions[id].started_at, new Set(), adopted);
+      if (await this.accounts.write({ email, version: account.version, next: plan.account })) {
+        pending.forEach((id) => applied.add(id));
+      }
+    }
+    throw contention(`Could not apply the recorded debits of ${email}: too much contention`);
   }
 
   /**

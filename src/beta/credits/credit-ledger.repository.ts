@@ -106,6 +106,16 @@ export class CreditLedgerRepository implements OnModuleInit {
     return (await this.ledger.exists({ _id: key }).exec()) !== null;
   }
 
+  /** The entries, of those keys, that exist: one query. */
+  async findMany(keys: string[]): Promise<LedgerEntry[]> {
+    return keys.length === 0
+      ? []
+      : this.ledger
+          .find({ _id: { $in: keys } })
+          .lean<LedgerEntry[]>()
+          .exec();
+  }
+
   /** Newest first; `before` is the cursor (an entry's `created_at` + key from the previous page). */
   async page(email: string, limit: number, before?: { createdAt: Date; key: string }): Promise<LedgerEntry[]> {
     const filter: Record<string, unknown> = { email };

@@ -1,10 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Clock } from '../../common/clock.js';
 import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js';
 import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
 import { BetaCreditsService } from './beta-credits.service.js';
 import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repository.js';
-import { debitKey } from './credit-math.js';
 
 const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
 
@@ -35,7 +33,6 @@ export class CreditReconcilerService {
     private readonly ledger: CreditLedgerRepository,
     private readonly credits: BetaCreditsService,
     private readonly sessions: BetaSessionsRepository,
-    private readonly clock: Clock,
   ) {}
 
   /**
@@ -133,20 +130,25 @@ export class CreditReconcilerService {
     return pending.length > 0;
   }
 
-  /** Debits a crash wrote to the ledger but not to the account, and sessions ended without their final settlement. */
+  /**
+   * Debits a crash wrote to the ledger but not to the account, and sessions whose beta session ended without their
+   * final settlement (charged up to the end it recorded). Charges no other time: a session being settled by its
+   * owner right now, or suspended, is charged by its owner, its suspension or its end, never up to the reconcile's
+   * own clock. Two queries per account with sessions, whatever their number.
+   */
   private async applyPendingDebits(): Promise<void> {
     for (const account of await this.accounts.findAll()) {
       const sessionIds = Object.keys(account.sessions);
-      const pending = await Promise.all(sessionIds.map((id) => this.ledger.exists(debitKey(id, account.sessions[id].seq + 1))));
-      const withPending = sessionIds.filter((_, i) => pending[i]);
-      if (withPending.length > 0) {
-        await this.credits.settle(account._id, withPending, this.clock.now());
-        this.logger.warn({ email: account._id, sessions: withPending }, 'Applied debits left unapplied by a crash');
+      if (sessionIds.length === 0) {
+        continue;
       }
-      const records = await Promise.all(sessionIds.map((id) => this.sessions.find(id)));
-      const ended = sessionIds.filter((_, i) => records[i]?.status === 'ended');
-      if (ended.length > 0) {
-        await this.credits.settle(account._id, ended, this.clock.now(), new Set(ended));
+      const applied = await this.credits.applyRecordedDebits(account._id, sessionIds);
+      if (applied.length > 0) {
+        this.logger.warn({ email: account._id, sessions: applied }, 'Applied debits left unapplied by a crash');
+      }
+      const ended = (await this.sessions.findMany(sessionIds)).filter((session) => session.status === 'ended');
+      for (const session of ended) {
+        await this.credits.settle(account._id, [session._id], session.ended_at!.getTime(), new Set([session._id]));
       }
     }
   }

@@ -31,6 +31,16 @@ export class BetaSessionsRepository implements OnModuleInit {
     return (await this.sessions.findById(id).lean<BetaSessionRecord>().exec()) ?? undefined;
   }
 
+  /** The sessions of those ids that exist: one query. */
+  async findMany(ids: string[]): Promise<BetaSessionRecord[]> {
+    return ids.length === 0
+      ? []
+      : this.sessions
+          .find({ _id: { $in: ids } })
+          .lean<BetaSessionRecord[]>()
+          .exec();
+  }
+
   /** Every active session, in one query: the checkpoint charges those this instance serves. */
   async findActive(): Promise<ActiveSessionRef[]> {
     return this.sessions.find({ status: 'active' }, { email: 1, instance_id: 1 }).lean<ActiveSessionRef[]>().exec();
