@@ -78,6 +78,8 @@ export class AppConfig {
     idleTimeoutMs: number;
   };
   readonly dubbing!: DubbingConfig;
+  /** How long the holder of the cluster-wide jobs may be silent before another instance takes them over. */
+  readonly jobLeaseMs!: number;
 }
 
 export function loadAppConfig(raw: Record<string, string | undefined>): AppConfig {
@@ -131,6 +133,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
       trustedProxies: splitList(env.TRUST_PROXY ?? ''),
     },
     dubbing: dubbingConfig(env),
+    jobLeaseMs: env.JOB_LEASE_MS ?? env.BETA_CHECKPOINT_INTERVAL_MS,
   });
 }
 

@@ -103,6 +103,13 @@ export class Environment {
   @Min(100)
   BETA_CHECKPOINT_INTERVAL_MS = 30000;
 
+  /** Unset: BETA_CHECKPOINT_INTERVAL_MS, the pace of the jobs the lease covers. */
+  @IsOptional()
+  @Transform(toNumber)
+  @IsInt()
+  @Min(300)
+  JOB_LEASE_MS?: number = undefined;
+
   @Matches(INTEGER_LIST, { message: 'BETA_WARNING_THRESHOLDS must be a comma-separated list of whole percentages' })
   BETA_WARNING_THRESHOLDS = '20,10,5';
 

@@ -27,6 +27,7 @@ import { LiveSessionsRepository } from './live-sessions.repository.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 import { PendingSockets } from './pending-sockets.js';
+import { ClusterModule } from '../cluster/cluster.module.js';
 import { SessionSlots } from './session-slots.js';
 import { UserSlotsRepository } from './user-slots.repository.js';
 import { UserSlots, UserSlotsSchema } from './user-slots.schema.js';
@@ -44,6 +45,7 @@ import { UserSlots, UserSlotsSchema } from './user-slots.schema.js';
     BetaModule,
     QuotaModule,
     DubbingModule,
+    ClusterModule,
   ],
   providers: [
     LiveDubbingGateway,

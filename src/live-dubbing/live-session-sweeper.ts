@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { BetaSessionsService } from '../beta/sessions/beta-sessions.service.js';
+import { ClusterJobsLease } from '../cluster/cluster-jobs-lease.js';
 import { Clock } from '../common/clock.js';
 import { InstanceIdentity } from '../common/instance-identity.js';
 import { DatabaseHealth } from '../database/database-health.js';
@@ -16,7 +17,8 @@ export function lostAfterMs(config: AppConfig): number {
 }
 
 /**
- * The lost-session sweep, every BETA_CHECKPOINT_INTERVAL_MS on every instance (its own sessions included): a
+ * The lost-session sweep, every BETA_CHECKPOINT_INTERVAL_MS on the instance that holds the cluster-wide jobs lease
+ * (its own sessions included; any instance's sweep is safe, the lease only keeps it from running N times): a
  * session whose owner went silent is taken over by compare-and-set on its owner epoch and ended — as the owner
  * recorded if it had begun ending it, otherwise `instance_lost` — charged up to the owner's last heartbeat, its
  * quota session too. The old owner, should it wake, finds the session is no longer its own (docs/credits.md).
@@ -38,6 +40,7 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
     private readonly health: DatabaseHealth,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly lease: ClusterJobsLease,
   ) {
     this.health.onChange((reachable) => {
       if (reachable) {
@@ -48,11 +51,11 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
 
   /** On real time, like the checkpoint it paces itself by; tests call `sweep` themselves. */
   onApplicationBootstrap(): void {
-    this.interval = setInterval(
-      () =>
-        void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'Lost-session sweep failed; the next one retries')),
-      this.config.beta.checkpointIntervalMs,
-    );
+    this.interval = setInterval(() => {
+      if (this.lease.held()) {
+        void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'Lost-session sweep failed; the next one retries'));
+      }
+    }, this.config.beta.checkpointIntervalMs);
     this.interval.unref();
   }
 

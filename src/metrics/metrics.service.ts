@@ -64,6 +64,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly clusterJobsLeaseHeld = new Gauge({
+    name: 'cluster_jobs_lease_held',
+    help: 'Whether this instance holds the lease of the cluster-wide jobs (lost-session sweep, credit reconcile): 1 while its claim holds',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

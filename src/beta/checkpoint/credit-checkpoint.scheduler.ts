@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { ClusterJobsLease } from '../../cluster/cluster-jobs-lease.js';
 import { AppConfig } from '../../config/app-config.js';
 import { CreditReconcilerService } from '../credits/credit-reconciler.service.js';
 import { CreditCheckpointService } from './credit-checkpoint.service.js';
@@ -7,7 +8,11 @@ import { CreditCheckpointService } from './credit-checkpoint.service.js';
 const JOB = 'beta-credit-checkpoint';
 const RECONCILE_EVERY_TICKS = 10;
 
-/** Runs the checkpoint every BETA_CHECKPOINT_INTERVAL_MS; a tick never overlaps the previous one. */
+/**
+ * Runs the checkpoint every BETA_CHECKPOINT_INTERVAL_MS on every instance (each charges the sessions it serves); a
+ * tick never overlaps the previous one. Every tenth tick, and at start, the holder of the cluster-wide jobs lease
+ * also reconciles the credits.
+ */
 @Injectable()
 export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CreditCheckpointScheduler.name);
@@ -19,15 +24,18 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
     private readonly reconciler: CreditReconcilerService,
     private readonly registry: SchedulerRegistry,
     private readonly config: AppConfig,
+    private readonly lease: ClusterJobsLease,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.beta.enabled) {
       return;
     }
-    await this.reconciler
-      .reconcile({ repair: true })
-      .catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
+    if (await this.lease.claim()) {
+      await this.reconciler
+        .reconcile({ repair: true })
+        .catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
+    }
     const interval = setInterval(() => void this.runOnce(), this.config.beta.checkpointIntervalMs);
     this.registry.addInterval(JOB, interval);
   }
@@ -50,7 +58,7 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
   private async work(): Promise<void> {
     try {
       await this.checkpoint.tick();
-      if (++this.ticks % RECONCILE_EVERY_TICKS === 0) {
+      if (++this.ticks % RECONCILE_EVERY_TICKS === 0 && this.lease.held()) {
         await this.reconciler.reconcile({ repair: true });
       }
     } catch (error) {
