@@ -3,6 +3,7 @@ import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js'
 import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
 import { BetaCreditsService } from './beta-credits.service.js';
 import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repository.js';
+import { debitKey } from './credit-math.js';
 
 const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
 
@@ -134,22 +135,25 @@ export class CreditReconcilerService {
    * Debits a crash wrote to the ledger but not to the account, and sessions whose beta session ended without their
    * final settlement (charged up to the end it recorded). Charges no other time: a session being settled by its
    * owner right now, or suspended, is charged by its owner, its suspension or its end, never up to the reconcile's
-   * own clock. Two queries per account with sessions, whatever their number.
+   * own clock. One query for the accounts, one for the debits, one for the beta sessions, however many there are.
    */
   private async applyPendingDebits(): Promise<void> {
-    for (const account of await this.accounts.findAll()) {
-      const sessionIds = Object.keys(account.sessions);
-      if (sessionIds.length === 0) {
-        continue;
-      }
-      const applied = await this.credits.applyRecordedDebits(account._id, sessionIds);
+    const accounts = (await this.accounts.findAll()).filter((account) => Object.keys(account.sessions).length > 0);
+    const nextDebits = accounts.flatMap((account) =>
+      Object.entries(account.sessions).map(([sessionId, session]) => debitKey(sessionId, session.seq + 1)),
+    );
+    const withRecorded = new Set((await this.ledger.findMany(nextDebits)).map((entry) => entry.email));
+    for (const account of accounts.filter((candidate) => withRecorded.has(candidate._id))) {
+      const applied = await this.credits.applyRecordedDebits(account._id, Object.keys(account.sessions));
       if (applied.length > 0) {
         this.logger.warn({ email: account._id, sessions: applied }, 'Applied debits left unapplied by a crash');
       }
-      const ended = (await this.sessions.findMany(sessionIds)).filter((session) => session.status === 'ended');
-      for (const session of ended) {
-        await this.credits.settle(account._id, [session._id], session.ended_at!.getTime(), new Set([session._id]));
-      }
+    }
+    const ended = (await this.sessions.findMany(accounts.flatMap((account) => Object.keys(account.sessions)))).filter(
+      (session) => session.status === 'ended',
+    );
+    for (const session of ended) {
+      await this.credits.settle(session.email, [session._id], session.ended_at!.getTime(), new Set([session._id]));
     }
   }
 }
