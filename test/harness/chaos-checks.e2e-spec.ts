@@ -150,6 +150,20 @@ describe('checkTrial', () => {
     );
   });
 
+  it('accepts 4503 from an owner that, paused while it found the database frozen, wakes after the thaw', () => {
+    const faults: FaultRecord[] = [
+      { kind: 'freeze', startMs: T0 + 9_000, endMs: T0 + 12_000 },
+      { kind: 'pause', instance: 'a', startMs: T0 + 11_000, endMs: T0 + 16_000 },
+    ];
+    const lost = { endCause: 'instance_lost' as const, endAtMs: T0 + 9_000, charged: 9, action: undefined };
+    expect(checks(trial({ ...lost, faults, closed: { code: 4503, atMs: T0 + 16_050 } }))).toEqual([]);
+    // Paused only after the thaw (beyond the margin), it had seen the database back: 4503 is not explained.
+    const pausedLater: FaultRecord[] = [faults[0], { kind: 'pause', instance: 'a', startMs: T0 + 14_000, endMs: T0 + 16_000 }];
+    expect(checks(trial({ ...lost, faults: pausedLater, closed: { code: 4503, atMs: T0 + 16_050 } }))).toContain(
+      'closed 4503 instead of 4409 session_moved (or 4503 in a freeze) after its session ended instance_lost',
+    );
+  });
+
   it('finds an instance_lost end that no fault of its owner explains', () => {
     const faults: FaultRecord[] = [{ kind: 'kill', instance: 'b', startMs: T0 + 10_000 }];
     const lost = trial({ endCause: 'instance_lost', action: undefined, closed: { code: 4409, atMs: T0 + 10_300 }, faults });

@@ -428,9 +428,24 @@ function toldOtherThanMoved(client: ClientRecord, faults: FaultRecord[], timing:
     return false;
   }
   const ownerKilled = faults.some((f) => f.kind === 'kill' && f.instance === client.instance && f.startMs <= closed.atMs);
+  // An owner paused while it found the database frozen still finds it so when it wakes: its outage timer may fire
+  // (4503) before its first ping or heartbeat after the pause could tell it otherwise.
+  const seenFrozenUntil = (freeze: FaultRecord) =>
+    Math.max(
+      freeze.endMs ?? Infinity,
+      ...faults
+        .filter(
+          (f) =>
+            f.kind === 'pause' &&
+            f.instance === client.instance &&
+            f.startMs >= freeze.startMs &&
+            f.startMs <= (freeze.endMs ?? Infinity) + timing.marginMs,
+        )
+        .map((f) => f.endMs ?? Infinity),
+    );
   const suspendedOffline =
     closed.code === CloseCode.SuspendedUnavailable &&
-    faults.some((f) => f.kind === 'freeze' && f.startMs <= closed.atMs && closed.atMs <= (f.endMs ?? Infinity) + timing.marginMs);
+    faults.some((f) => f.kind === 'freeze' && f.startMs <= closed.atMs && closed.atMs <= seenFrozenUntil(f) + timing.marginMs);
   return !ownerKilled && !suspendedOffline && closed.code !== CloseCode.SessionMoved;
 }
 
