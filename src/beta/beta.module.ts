@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { ReconcileMark, ReconcileMarkSchema } from './credits/reconcile-mark.schema.js';
+import { ReconcileMarksRepository } from './credits/reconcile-marks.repository.js';
 import { BetaAccount, BetaAccountSchema } from './credits/beta-account.schema.js';
 import { BetaAccountsRepository } from './credits/beta-accounts.repository.js';
 import { BetaCreditTransaction, BetaCreditTransactionSchema } from './credits/beta-credit-transaction.schema.js';
@@ -27,11 +29,13 @@ import { BetaSessionsService } from './sessions/beta-sessions.service.js';
       { name: BetaSession.name, schema: BetaSessionSchema },
       { name: BetaUser.name, schema: BetaUserSchema },
       { name: BetaInvitation.name, schema: BetaInvitationSchema },
+      { name: ReconcileMark.name, schema: ReconcileMarkSchema },
     ]),
   ],
   providers: [
     BetaAccountsRepository,
     CreditLedgerRepository,
+    ReconcileMarksRepository,
     BetaSessionsRepository,
     BetaUsersRepository,
     BetaInvitationsRepository,

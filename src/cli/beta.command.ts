@@ -126,7 +126,10 @@ export class BetaSessionsCommand extends CommandRunner {
   }
 }
 
-@SubCommand({ name: 'reconcile', description: 'Check every balance against the ledger and repair drift' })
+@SubCommand({
+  name: 'reconcile',
+  description: 'Check the balances changed since the last reconcile (every balance with --full) against the ledger and repair drift',
+})
 export class BetaReconcileCommand extends CommandRunner {
   constructor(
     private readonly reconciler: CreditReconcilerService,
@@ -135,12 +138,19 @@ export class BetaReconcileCommand extends CommandRunner {
     super();
   }
 
-  async run(): Promise<void> {
-    const report = await this.reconciler.reconcile({ repair: true });
+  async run(_params: string[], options: { full?: boolean }): Promise<void> {
+    const report = await this.reconciler.reconcile({ repair: true, full: options.full === true });
     for (const drift of report.drifts) {
       this.output.line(`drift ${drift.email} ${drift.field}: expected ${drift.expected}, found ${drift.actual}`);
     }
-    this.output.line(`${report.accounts} account(s) checked, ${report.drifts.length} drift(s), ${report.repaired} repaired`);
+    this.output.line(
+      `${report.accounts} account(s) checked (${report.scope}), ${report.drifts.length} drift(s), ${report.repaired} repaired`,
+    );
+  }
+
+  @Option({ flags: '--full', description: 'Check every account, not only those changed since the last reconcile' })
+  parseFull(): boolean {
+    return true;
   }
 }
 

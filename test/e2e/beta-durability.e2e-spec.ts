@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
 import { CreditLedgerRepository } from '../../src/beta/credits/credit-ledger.repository.js';
+import { RECONCILE_OVERLAP_MS } from '../../src/beta/credits/credit-reconciler.service.js';
 import { creditsForSeconds, chargeableSeconds } from '../../src/beta/credits/credit-math.js';
 import { BetaSessionsRepository } from '../../src/beta/sessions/beta-sessions.repository.js';
 import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
@@ -228,6 +229,42 @@ describe('Beta credits across instances and crashes', () => {
     expect(report.repaired).toBe(1);
     expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 500, heldCredits: 0 });
     expect((await a.reconciler.reconcile({ repair: false })).drifts).toEqual([]);
+  });
+
+  it('reconciles only the accounts changed since its last run (and those with sessions), and every account with full', async () => {
+    const untouched = betaViewer();
+    await a.enrollment.enroll({ email: untouched.email, via: 'admin' });
+    const everyAccount = await a.connection.collection('beta_credits').countDocuments();
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10, full: true })).toMatchObject({
+      scope: 'full',
+      accounts: everyAccount,
+      drifts: [],
+    });
+    // The next run reads what changed since shortly before this one began: nothing, by then.
+    await clock.advance(RECONCILE_OVERLAP_MS + 1000);
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10, full: true })).toMatchObject({ drifts: [] });
+    await clock.advance(RECONCILE_OVERLAP_MS + 1000);
+    const withSessions = await a.connection.collection('beta_credits').countDocuments({ active_sessions: { $gt: 0 } });
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({
+      scope: 'incremental',
+      accounts: withSessions,
+      drifts: [],
+    });
+
+    // One account gets a grant; another, untouched by the application, is changed by hand.
+    await clock.advance(RECONCILE_OVERLAP_MS + 1000);
+    const granted = betaViewer();
+    await a.enrollment.enroll({ email: granted.email, via: 'admin' });
+    await a.connection.collection('beta_credits').updateOne({ _id: untouched.email as never }, { $inc: { total_debited: 3 } });
+    expect(await a.reconciler.reconcile({ repair: true, confirmMs: 10 })).toMatchObject({
+      scope: 'incremental',
+      accounts: withSessions + 1,
+      drifts: [],
+    });
+    const full = await a.reconciler.reconcile({ repair: true, confirmMs: 10, full: true });
+    expect(full).toMatchObject({ scope: 'full', accounts: everyAccount + 1, repaired: 1 });
+    expect(full.drifts).toEqual([{ email: untouched.email, field: 'remaining', expected: 500, actual: 497 }]);
+    expect((await a.reconciler.reconcile({ repair: false, full: true })).drifts).toEqual([]);
   });
 
   it('never repairs a balance below 0: a drift the ledger cannot cover is reported, not written', async () => {

@@ -147,7 +147,12 @@ describe('operator CLI', () => {
         `${email}: total 350, remaining 350, held 0, available 350, active sessions 0\n`,
       );
       expect((await runCli(['beta', 'sessions', '--active'], env)).stdout).toBe('0 session(s)\n');
-      expect((await runCli(['beta', 'reconcile'], env)).stdout).toMatch(/^\d+ account\(s\) checked, 0 drift\(s\), 0 repaired\n$/);
+      expect((await runCli(['beta', 'reconcile', '--full'], env)).stdout).toMatch(
+        /^\d+ account\(s\) checked \(full\), 0 drift\(s\), 0 repaired\n$/,
+      );
+      expect((await runCli(['beta', 'reconcile'], env)).stdout).toMatch(
+        /^\d+ account\(s\) checked \(incremental\), 0 drift\(s\), 0 repaired\n$/,
+      );
     });
 
     it('refuses to enrol with --credits 0 and writes nothing', async () => {

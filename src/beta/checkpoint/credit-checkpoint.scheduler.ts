@@ -10,8 +10,8 @@ const RECONCILE_EVERY_TICKS = 10;
 
 /**
  * Runs the checkpoint every BETA_CHECKPOINT_INTERVAL_MS on every instance (each charges the sessions it serves); a
- * tick never overlaps the previous one. Every tenth tick, and at start, the holder of the cluster-wide jobs lease
- * also reconciles the credits.
+ * tick never overlaps the previous one. At start (every account) and every tenth tick (the accounts changed since),
+ * the holder of the cluster-wide jobs lease also reconciles the credits.
  */
 @Injectable()
 export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,7 +33,7 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
     }
     if (await this.lease.claim()) {
       await this.reconciler
-        .reconcile({ repair: true })
+        .reconcile({ repair: true, full: true })
         .catch((error: unknown) => this.logger.error({ err: error }, 'Start-up reconcile failed'));
     }
     const interval = setInterval(() => void this.runOnce(), this.config.beta.checkpointIntervalMs);

@@ -53,3 +53,5 @@ export class BetaAccount {
 
 export const BetaAccountSchema = SchemaFactory.createForClass(BetaAccount);
 BetaAccountSchema.index({ _id: 1, version: 1 }, { unique: true });
+// The incremental reconcile reads the accounts written since its last run.
+BetaAccountSchema.index({ updated_at: 1 });

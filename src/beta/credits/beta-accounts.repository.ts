@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model, mongo } from 'mongoose';
+import { Clock } from '../../common/clock.js';
 import { driverCollection } from '../../database/driver-collection.js';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaAccount } from './beta-account.schema.js';
@@ -24,7 +25,10 @@ export interface AccountWrite {
 
 @Injectable()
 export class BetaAccountsRepository implements OnModuleInit {
-  constructor(@InjectModel(BetaAccount.name) private readonly accounts: Model<BetaAccount>) {}
+  constructor(
+    @InjectModel(BetaAccount.name) private readonly accounts: Model<BetaAccount>,
+    private readonly clock: Clock,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     await this.accounts.init();
@@ -58,9 +62,36 @@ export class BetaAccountsRepository implements OnModuleInit {
     return (await this.accounts.find({}).lean<AccountState[]>().exec()).map(withAppliedSeq);
   }
 
+  /** The accounts of those emails. */
+  async findMany(emails: string[]): Promise<AccountState[]> {
+    if (emails.length === 0) {
+      return [];
+    }
+    return (
+      await this.accounts
+        .find({ _id: { $in: emails } })
+        .lean<AccountState[]>()
+        .exec()
+    ).map(withAppliedSeq);
+  }
+
+  /** Emails of the accounts written since `sinceMs` (on the writers' clocks), or with sessions or a reversal owed. */
+  async findChangedSince(sinceMs: number): Promise<string[]> {
+    const changed = await this.accounts
+      .find(
+        { $or: [{ updated_at: { $gte: new Date(sinceMs) } }, { active_sessions: { $gt: 0 } }, { reversal_owed: { $exists: true } }] },
+        { _id: 1 },
+      )
+      .lean<{ _id: string }[]>()
+      .exec();
+    return changed.map((account) => account._id);
+  }
+
   /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
   async write(change: AccountWrite): Promise<boolean> {
-    const result = await this.accounts.updateOne({ _id: change.email, version: change.version }, toUpdate(change)).exec();
+    const result = await this.accounts
+      .updateOne({ _id: change.email, version: change.version }, toUpdate(change, this.clock.date()), { timestamps: false })
+      .exec();
     return result.modifiedCount === 1;
   }
 
@@ -72,10 +103,11 @@ export class BetaAccountsRepository implements OnModuleInit {
     if (changes.length === 0) {
       return new Set();
     }
-    const batch = { token: randomUUID(), updatedAt: new Date() };
+    const token = randomUUID();
+    const updatedAt = this.clock.date();
     // Straight to the driver: each update is built whole here, so mongoose has nothing to cast (its timestamp is set by toUpdate).
     const operations: mongo.AnyBulkWriteOperation<BetaAccount>[] = changes.map((change) => ({
-      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, batch) },
+      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, updatedAt, token) },
     }));
     const result = await driverCollection(this.accounts).bulkWrite(operations, { ordered: false });
     if (result.matchedCount === changes.length) {
@@ -83,7 +115,7 @@ export class BetaAccountsRepository implements OnModuleInit {
     }
     // The bulk result only counts matches: find which writes are ours by their token, in one query (a
     // scan on the embedded server, where `_id: {$in}` is far slower; it returns only this batch's accounts).
-    const ours = await this.accounts.find({ write_token: batch.token }, { version: 1 }).lean<{ _id: string; version: number }[]>().exec();
+    const ours = await this.accounts.find({ write_token: token }, { version: 1 }).lean<{ _id: string; version: number }[]>().exec();
     const landedAt = new Map(ours.map((account) => [account._id, account.version]));
     return new Set(changes.filter((change) => landedAt.get(change.email) !== change.version + 1).map((change) => change.email));
   }
@@ -94,15 +126,20 @@ function withAppliedSeq(account: AccountState): AccountState {
   return { ...account, applied_seq: account.applied_seq ?? 0 };
 }
 
-/** The update of one compare-and-set; a batched one also marks the account with its batch's token and write time. */
+/**
+ * The update of one compare-and-set, stamped with its write time on the application's clock (the incremental
+ * reconcile reads it); a batched one also marks the account with its batch's token.
+ */
 function toUpdate(
   change: AccountWrite,
-  batch?: { token: string; updatedAt: Date },
+  updatedAt: Date,
+  batchToken?: string,
 ): { $set: Record<string, unknown>; $inc: { version: 1 }; $unset?: Record<string, 1> } {
   const { next } = change;
   const update: ReturnType<typeof toUpdate> = {
     $set: {
-      ...(batch === undefined ? {} : { write_token: batch.token, updated_at: batch.updatedAt }),
+      ...(batchToken === undefined ? {} : { write_token: batchToken }),
+      updated_at: updatedAt,
       total_granted: next.total_granted,
       total_debited: next.total_debited,
       held: next.held,

@@ -46,6 +46,8 @@ export class BetaCreditTransaction {
 
 export const BetaCreditTransactionSchema = SchemaFactory.createForClass(BetaCreditTransaction);
 BetaCreditTransactionSchema.index({ email: 1, created_at: -1 });
+// The incremental reconcile reads the entries created since its last run.
+BetaCreditTransactionSchema.index({ created_at: 1 });
 // One field rather than {email, account_seq}: the embedded server's sparse index leaves a document out only when all its
 // keys are missing, so a compound one would see every debit as (email, null); a filter on `account_slot` alone is indexed.
 BetaCreditTransactionSchema.index({ account_slot: 1 }, { unique: true, sparse: true });

@@ -125,10 +125,19 @@ export class CreditLedgerRepository implements OnModuleInit {
     return this.ledger.find(filter).sort({ created_at: -1, _id: -1 }).limit(limit).lean<LedgerEntry[]>().exec();
   }
 
-  /** Sum of every entry per email: what replaying the ledger gives. */
-  async balances(): Promise<Map<string, LedgerTotals>> {
+  /** Emails with an entry created since `sinceMs` (on the writers' clocks). */
+  async emailsWithEntriesSince(sinceMs: number): Promise<string[]> {
     const entries = await this.ledger
-      .find({}, { email: 1, amount: 1, account_seq: 1 })
+      .find({ created_at: { $gte: new Date(sinceMs) } }, { email: 1 })
+      .lean<Pick<LedgerEntry, 'email'>[]>()
+      .exec();
+    return [...new Set(entries.map((entry) => entry.email))];
+  }
+
+  /** Sum of every entry per email (of those `emails`, when given): what replaying the ledger gives. */
+  async balances(emails?: string[]): Promise<Map<string, LedgerTotals>> {
+    const entries = await this.ledger
+      .find(emails === undefined ? {} : { email: { $in: emails } }, { email: 1, amount: 1, account_seq: 1 })
       .lean<Pick<LedgerEntry, 'email' | 'amount' | 'account_seq'>[]>()
       .exec();
     const totals = new Map<string, LedgerTotals>();

@@ -1,9 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
 import { BetaSessionsRepository } from '../sessions/beta-sessions.repository.js';
 import { BetaAccountsRepository, type AccountState } from './beta-accounts.repository.js';
 import { BetaCreditsService } from './beta-credits.service.js';
 import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repository.js';
 import { debitKey } from './credit-math.js';
+import { ReconcileMarksRepository } from './reconcile-marks.repository.js';
 
 const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
 
@@ -15,10 +17,18 @@ export interface Drift {
 }
 
 export interface ReconcileReport {
+  /** `full`: every account; `incremental`: those changed since the last complete run (docs/credits.md, "Reconcile"). */
+  scope: 'full' | 'incremental';
   accounts: number;
   drifts: Drift[];
   repaired: number;
 }
+
+/**
+ * An incremental run also reads what changed this long before the last run began: writes in flight then, and
+ * instance clocks that disagree by less than this.
+ */
+export const RECONCILE_OVERLAP_MS = 5 * 60_000;
 
 /**
  * Checks, per account, that remaining credits equal the ledger's replay and that held credits equal the
@@ -34,26 +44,35 @@ export class CreditReconcilerService {
     private readonly ledger: CreditLedgerRepository,
     private readonly credits: BetaCreditsService,
     private readonly sessions: BetaSessionsRepository,
+    private readonly marks: ReconcileMarksRepository,
+    private readonly clock: Clock,
   ) {}
 
   /**
-   * Compares every account with the ledger. With `repair`, an account is corrected only when the same
+   * Compares accounts with the ledger: with `full`, every account; otherwise those changed since the last complete
+   * run (all of them before the first). With `repair`, an account is corrected only when the same
    * drift is seen twice, `confirmMs` apart, on an unchanged version: an operation still in flight (its
    * entry written, the account not yet) changes the version, so a live write is never "repaired" away.
    */
-  async reconcile(options: { repair: boolean; confirmMs?: number }): Promise<ReconcileReport> {
+  async reconcile(options: { repair: boolean; confirmMs?: number; full?: boolean }): Promise<ReconcileReport> {
+    const startedAt = this.clock.now();
+    const emails = options.full === true ? undefined : await this.changedSinceLastRun();
+    const scope = emails === undefined ? 'full' : 'incremental';
     if (options.repair) {
-      await this.applyPendingDebits();
+      await this.applyPendingDebits(emails);
     }
-    let first = await this.scan();
+    let first = await this.scan(emails);
     if (options.repair && (await this.applyPendingChanges(first))) {
-      first = await this.scan();
+      first = await this.scan(emails);
+    }
+    if (first.drifts.length === 0) {
+      await this.marks.recordRun(startedAt);
     }
     if (!options.repair || first.drifts.length === 0) {
-      return { accounts: first.accounts.length, drifts: first.drifts, repaired: 0 };
+      return { scope, accounts: first.accounts.length, drifts: first.drifts, repaired: 0 };
     }
     await new Promise((resolve) => setTimeout(resolve, options.confirmMs ?? 1000));
-    const second = await this.scan();
+    const second = await this.scan(emails);
     let repaired = 0;
     for (const account of second.accounts) {
       const before = first.accounts.find((a) => a._id === account._id);
@@ -69,12 +88,32 @@ export class CreditReconcilerService {
       }
     }
     this.logger.warn({ drifts: second.drifts, repaired }, 'Credit drift found');
-    return { accounts: second.accounts.length, drifts: second.drifts, repaired };
+    if (repaired === second.drifts.length) {
+      await this.marks.recordRun(startedAt);
+    }
+    return { scope, accounts: second.accounts.length, drifts: second.drifts, repaired };
   }
 
-  private async scan() {
-    const totals = await this.ledger.balances();
-    const accounts = await this.accounts.findAll();
+  /**
+   * The accounts written, or with a ledger entry, since shortly before the last complete run began, and those with
+   * sessions or a reversal owed; undefined (everything) before the first run. A drift left unrepaired keeps the
+   * mark where it was, so the next run reads that account again.
+   */
+  private async changedSinceLastRun(): Promise<string[] | undefined> {
+    const lastRun = await this.marks.lastRunStartedAt();
+    if (lastRun === undefined) {
+      return undefined;
+    }
+    const since = lastRun - RECONCILE_OVERLAP_MS;
+    const [written, withEntries] = await Promise.all([this.accounts.findChangedSince(since), this.ledger.emailsWithEntriesSince(since)]);
+    return [...new Set([...written, ...withEntries])];
+  }
+
+  private async scan(emails?: string[]) {
+    const [totals, accounts] = await Promise.all([
+      this.ledger.balances(emails),
+      emails === undefined ? this.accounts.findAll() : this.accounts.findMany(emails),
+    ]);
     const drifts = accounts.flatMap((account) => this.driftsOf(account, totals.get(account._id) ?? EMPTY_TOTALS));
     return { totals, accounts, drifts };
   }
@@ -137,8 +176,10 @@ export class CreditReconcilerService {
    * owner right now, or suspended, is charged by its owner, its suspension or its end, never up to the reconcile's
    * own clock. One query for the accounts, one for the debits, one for the beta sessions, however many there are.
    */
-  private async applyPendingDebits(): Promise<void> {
-    const accounts = (await this.accounts.findAll()).filter((account) => Object.keys(account.sessions).length > 0);
+  private async applyPendingDebits(emails?: string[]): Promise<void> {
+    const accounts = (emails === undefined ? await this.accounts.findAll() : await this.accounts.findMany(emails)).filter(
+      (account) => Object.keys(account.sessions).length > 0,
+    );
     const nextDebits = accounts.flatMap((account) =>
       Object.entries(account.sessions).map(([sessionId, session]) => debitKey(sessionId, session.seq + 1)),
     );
