@@ -23,6 +23,7 @@ export class ClusterJobsLease implements OnApplicationBootstrap, OnApplicationSh
   private claiming?: Promise<boolean>;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly acquiredListeners: (() => void)[] = [];
 
   constructor(
     private readonly leases: JobLeasesRepository,
@@ -49,6 +50,11 @@ export class ClusterJobsLease implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
+  /** `listener` runs each time this instance takes the lease (not when it renews it): a new holder catches up at once. */
+  onAcquired(listener: () => void): void {
+    this.acquiredListeners.push(listener);
+  }
+
   /** True while this instance's last claim holds. */
   held(): boolean {
     return this.clock.now() < this.heldUntil;
@@ -72,6 +78,7 @@ export class ClusterJobsLease implements OnApplicationBootstrap, OnApplicationSh
       this.heldUntil = held ? until : Number.NEGATIVE_INFINITY;
       if (taken) {
         this.logger.log({ job: CLUSTER_JOBS, holder: this.instance.id }, 'This instance now runs the cluster-wide jobs');
+        this.acquiredListeners.forEach((listener) => listener());
       } else if (wasHeld && !held) {
         this.logger.warn({ job: CLUSTER_JOBS }, 'Another instance took the cluster-wide jobs');
       }

@@ -49,11 +49,17 @@ export class LiveSessionSweeper implements OnApplicationBootstrap, OnApplication
     });
   }
 
-  /** On real time, like the checkpoint it paces itself by; tests call `sweep` themselves. */
+  /**
+   * On real time, like the checkpoint it paces itself by, while this instance holds the lease, and at once when it
+   * takes it over (a dead holder's sessions wait no longer than they must); tests call `sweep` themselves.
+   */
   onApplicationBootstrap(): void {
+    const scheduledSweep = () =>
+      void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'Lost-session sweep failed; the next one retries'));
+    this.lease.onAcquired(scheduledSweep);
     this.interval = setInterval(() => {
       if (this.lease.held()) {
-        void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'Lost-session sweep failed; the next one retries'));
+        scheduledSweep();
       }
     }, this.config.beta.checkpointIntervalMs);
     this.interval.unref();

@@ -55,6 +55,9 @@ describe('The cluster-wide jobs lease, on an exact clock', () => {
     const clock = new ManualClock();
     const a = instance('a', clock);
     const b = instance('b', clock);
+    const taken: string[] = [];
+    a.onAcquired(() => taken.push('a'));
+    b.onAcquired(() => taken.push('b'));
     expect(await a.claim()).toBe(true);
     expect(await b.claim()).toBe(false);
 
@@ -68,6 +71,7 @@ describe('The cluster-wide jobs lease, on an exact clock', () => {
     expect(a.held()).toBe(false); // a counts itself out when its claim lapses, whether or not it hears of b
     expect(await b.claim()).toBe(true);
     expect(await a.claim()).toBe(false);
+    expect(taken).toEqual(['a', 'b']); // taking the lease tells the jobs; renewing it does not
     expect(await repository.find(CLUSTER_JOBS)).toEqual({ holder: 'b', expiresAtMs: clock.now() + CLAIM_MS, acquiredAtMs: clock.now() });
   });
 
