@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Module, type Provider, type Type } from '@nestjs/common';
 import { CommandFactory } from 'nest-commander';
 import { CliModule } from './cli/cli.module.js';
 import { checkConfiguration } from './config/config.module.js';
@@ -16,9 +17,26 @@ function onCommandError(error: CliError): void {
   process.exit(1);
 }
 
-checkConfiguration()
+const args = process.argv.slice(2);
+const wantsHelp = args.length === 0 || args[0] === 'help' || args.includes('--help') || args.includes('-h');
+
+/**
+ * Help needs neither the configuration nor the database: the same commands, with what they depend on left
+ * unbuilt (a help request never runs a command), so `--help` answers at once on any machine.
+ */
+function helpModule(): Type<unknown> {
+  const commands = (Reflect.getMetadata('providers', CliModule) as Provider[]).filter(
+    (provider): provider is Type<unknown> => typeof provider === 'function',
+  );
+  const dependencies = new Set<unknown>(commands.flatMap((command) => Reflect.getMetadata('design:paramtypes', command) ?? []));
+  @Module({ providers: [...commands, ...[...dependencies].map((token) => ({ provide: token as Type<unknown>, useValue: {} }))] })
+  class CliHelpModule {}
+  return CliHelpModule;
+}
+
+(wantsHelp ? Promise.resolve() : checkConfiguration())
   .then(() =>
-    CommandFactory.run(CliModule, {
+    CommandFactory.run(wantsHelp ? helpModule() : CliModule, {
       cliName: 'cli',
       logger: ['error'],
       errorHandler: onUsageError,

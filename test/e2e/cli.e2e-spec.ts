@@ -19,6 +19,26 @@ describe('operator CLI', () => {
     await db.close();
   });
 
+  describe('help', () => {
+    it('answers without configuration or database: no JWT_SECRET, and a database that does not answer', async () => {
+      const unconfigured = { MONGODB_URI: 'mongodb://127.0.0.1:9/nothing-listens-here' };
+      const root = await runCli(['--help'], unconfigured);
+      expect(root).toMatchObject({ code: 0, stderr: '' });
+      expect(root.stdout).toMatch(/^Usage: cli \[options\] \[command\]/);
+      for (const command of ['users', 'channels', 'auth', 'db', 'beta']) {
+        expect(root.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+      }
+      const reconcile = await runCli(['beta', 'reconcile', '--help'], unconfigured);
+      expect(reconcile).toMatchObject({ code: 0 });
+      expect(reconcile.stdout).toContain('--full');
+      // A command that runs still needs its configuration.
+      expect(await runCli(['beta', 'reconcile'], unconfigured)).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/^error: .*JWT_SECRET/),
+      });
+    });
+  });
+
   describe('users create', () => {
     it('creates a user and prints it', async () => {
       const email = uniqueEmail();
