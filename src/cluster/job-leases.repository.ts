@@ -25,7 +25,7 @@ export class JobLeasesRepository {
         .findOneAndUpdate(
           { _id: job, $or: [{ holder }, { expires_at: { $lte: nowMs } }] },
           { $set: { holder, expires_at: untilMs }, $setOnInsert: { acquired_at: nowMs } },
-          { upsert: true, new: false },
+          { upsert: true, returnDocument: 'before' },
         )
         .lean<JobLease>()
         .exec();

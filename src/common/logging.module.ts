@@ -5,7 +5,10 @@ import { AppConfig } from '../config/app-config.js';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
-/** Structured JSON logs; every HTTP request carries a request id (taken from the caller or made here). */
+/**
+ * Structured JSON logs; in development on a terminal, the same lines pretty-printed for a person. Every HTTP
+ * request carries a request id (taken from the caller or made here).
+ */
 @Module({
   imports: [
     LoggerModule.forRootAsync({
@@ -13,6 +16,10 @@ const REQUEST_ID_HEADER = 'x-request-id';
       useFactory: (config: AppConfig) => ({
         pinoHttp: {
           level: config.logLevel,
+          transport:
+            config.nodeEnv === 'development' && process.stdout.isTTY
+              ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true } }
+              : undefined,
           genReqId: (request, response) => {
             const given = request.headers[REQUEST_ID_HEADER];
             const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
