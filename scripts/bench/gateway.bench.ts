@@ -1,30 +1,32 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import type { INestApplication } from '@nestjs/common';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { getConnectionToken } from '@nestjs/mongoose';
+import { MongooseModule, getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
-import { WebSocketServer } from 'ws';
-import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
+import { AuthModule } from '../../src/auth/auth.module.js';
 import { TokenService } from '../../src/auth/token.service.js';
+import { BetaModule } from '../../src/beta/beta.module.js';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
+import { ChannelsModule } from '../../src/channels/channels.module.js';
 import { ChannelsService } from '../../src/channels/channels.service.js';
-import { startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
+import { CommonModule } from '../../src/common/common.module.js';
+import { ConfigModule } from '../../src/config/config.module.js';
+import { projectRoot, startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
+import { UsersModule } from '../../src/users/users.module.js';
 import { UsersService } from '../../src/users/users.service.js';
 import { formatTable, median, repetitions, type Benchmark } from './benchmark.js';
 import type { LoadCommand, LoadReport } from './gateway-load.js';
+import type { StatsCommand, StatsReport } from './process-stats.js';
 
 /**
- * Gateway benchmark: N concurrent Beta 500 sessions on /ws/live-dubbing (loopback dubbing, embedded
- * database) each stream real-time audio in 100-ms frames, next to a bare `ws` echo server under the same
- * load in the same run. The server runs in this process; the clients run in a child process. The echo
- * server is measured first, every run, before any gateway instance exists in the process (a closed one
- * would leave its heap to the echo's garbage collector); then one gateway instance, every run.
+ * Gateway benchmark: N concurrent Beta 500 sessions on /ws/live-dubbing (loopback dubbing, embedded database) each
+ * stream real-time audio in 100-ms frames, next to a bare `ws` echo server under the same load in the same run.
+ * Each server runs in a process of its own, as production runs it (the gateway is `dist/src/main.js`), and is
+ * measured from inside that process (process-stats.ts): CPU time, event-loop delay, heap after a full collection.
+ * The clients run in a third process (gateway-load.ts).
  */
 
 const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
@@ -34,7 +36,7 @@ const STEP_TIMEOUT_MS = 60_000;
 
 export const gatewayBenchmark: Benchmark = {
   name: 'gateway',
-  description: `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load`,
+  description: `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load, each server in its own process`,
   async run() {
     printTable(await runGatewayBench(repetitions(3)));
   },
@@ -57,17 +59,9 @@ interface GatewayBenchRow {
 
 interface Target {
   server: string;
+  process: IpcChild;
   url: string;
   auths: object[];
-}
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
-
-function heapUsed(): number {
-  collectGarbage();
-  collectGarbage();
-  return process.memoryUsage().heapUsed;
 }
 
 function percentile(values: number[], p: number): number {
@@ -75,50 +69,82 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-class LoadGenerator {
-  private readonly child: ChildProcess = fork(new URL('./gateway-load.js', import.meta.url), { stdio: 'inherit' });
+/** A child process spoken to over IPC: the load generator, or a server with process-stats.ts loaded. */
+class IpcChild {
+  constructor(readonly child: ChildProcess) {}
 
-  /** Sends `command`; fails rather than waits forever when the `reply` does not come within `timeoutMs`. */
-  request<T extends LoadReport['type']>(command: LoadCommand, reply: T, timeoutMs: number): Promise<Extract<LoadReport, { type: T }>> {
+  /** Sends `command` and waits for its `reply`. */
+  request<R extends { type: string }, T extends R['type']>(command: object, reply: T, timeoutMs: number): Promise<Extract<R, { type: T }>> {
+    const replied = this.next<R, T>(reply, timeoutMs);
+    this.child.send(command);
+    return replied;
+  }
+
+  /** The next message of type `reply`; fails rather than waits forever when it does not come within `timeoutMs`. */
+  next<R extends { type: string }, T extends R['type']>(reply: T, timeoutMs: number): Promise<Extract<R, { type: T }>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`load generator sent no "${reply}" within ${timeoutMs} ms`)), timeoutMs);
-      const onMessage = (report: LoadReport) => {
+      const timer = setTimeout(() => reject(new Error(`child process sent no "${reply}" within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (report: R) => {
         if (report.type === reply) {
           clearTimeout(timer);
           this.child.off('message', onMessage);
-          resolve(report as Extract<LoadReport, { type: T }>);
+          resolve(report as Extract<R, { type: T }>);
         }
       };
       this.child.on('message', onMessage);
       this.child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`load generator exited with ${code}`));
+        reject(new Error(`child process exited with ${code}`));
       });
-      this.child.send(command);
     });
   }
 
-  stop(): void {
-    this.child.kill();
+  load<T extends LoadReport['type']>(command: LoadCommand, reply: T, timeoutMs: number) {
+    return this.request<LoadReport, T>(command, reply, timeoutMs);
+  }
+
+  stats<T extends StatsReport['type']>(command: StatsCommand, reply: T) {
+    return this.request<StatsReport, T>(command, reply, STEP_TIMEOUT_MS);
+  }
+
+  /** SIGTERM, then waits for the exit (a server closes its sessions first). */
+  stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGTERM');
+    });
   }
 }
 
+const bench = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+/** A server with process-stats.ts loaded, able to collect its garbage when asked. */
+function forkServer(entry: string, env: Record<string, string>): IpcChild {
+  return new IpcChild(
+    fork(entry, [], {
+      execArgv: ['--expose-gc', '--import', bench('./process-stats.js')],
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    }),
+  );
+}
+
 async function measure(target: Target, durationMs: number): Promise<GatewayBenchRow> {
-  const load = new LoadGenerator();
+  const load = new IpcChild(fork(bench('./gateway-load.js'), { stdio: 'inherit' }));
   try {
-    const heapBefore = heapUsed();
-    const opened = await load.request({ type: 'open', url: target.url, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
+    const before = await target.process.stats({ type: 'stats-read' }, 'stats');
+    const opened = await load.load({ type: 'open', url: target.url, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const heapIdle = heapUsed();
+    const idle = await target.process.stats({ type: 'stats-read' }, 'stats');
 
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
-    const cpuBefore = process.cpuUsage();
-    const streamed = await load.request({ type: 'stream', durationMs }, 'streamed', durationMs + STEP_TIMEOUT_MS);
-    const cpu = process.cpuUsage(cpuBefore);
-    loop.disable();
+    await target.process.stats({ type: 'stats-start' }, 'stats-started');
+    const streamed = await load.load({ type: 'stream', durationMs }, 'streamed', durationMs + STEP_TIMEOUT_MS);
+    const during = await target.process.stats({ type: 'stats-read' }, 'stats');
 
-    const closed = await load.request({ type: 'close' }, 'closed', STEP_TIMEOUT_MS);
+    const closed = await load.load({ type: 'close' }, 'closed', STEP_TIMEOUT_MS);
     const streams = opened.readyMs.length;
     return {
       server: target.server,
@@ -126,85 +152,103 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
       readyP50Ms: percentile(opened.readyMs, 50),
       readyP99Ms: percentile(opened.readyMs, 99),
       failures: opened.failures.length,
-      cpuSecondsPerStreamMinute: (cpu.user + cpu.system) / 1e6 / (streams * (durationMs / 60_000)),
-      eventLoopP99Ms: loop.percentile(99) / 1e6,
-      heapPerIdleSessionKiB: (heapIdle - heapBefore) / streams / 1024,
+      cpuSecondsPerStreamMinute: during.cpuMicros / 1e6 / (streams * (durationMs / 60_000)),
+      eventLoopP99Ms: during.loopP99Ms,
+      heapPerIdleSessionKiB: (idle.heapUsed - before.heapUsed) / streams / 1024,
       framesSent: streamed.framesSent,
       framesLate: streamed.framesLate,
       messagesReceived: streamed.messagesReceived,
       closeCodes: closed.closeCodes,
     };
   } finally {
-    load.stop();
+    load.child.kill();
   }
 }
 
-/** The baseline: a bare `ws` server that answers auth with ready, echoes every frame and closes on stop. */
-async function startEchoServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws/echo' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  server.on('connection', (socket) => {
-    socket.on('message', (data: Buffer, isBinary) => {
-      if (isBinary) {
-        socket.send(data, { binary: true });
-        return;
-      }
-      const message = JSON.parse(data.toString()) as { type: string };
-      if (message.type === 'auth') {
-        socket.send(JSON.stringify({ type: 'ready' }));
-      } else if (message.type === 'stop') {
-        socket.close(1000, 'Session ended');
-      }
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `ws://127.0.0.1:${port}/ws/echo`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+/** The baseline: a bare `ws` echo server (echo-server.ts) in its own process. */
+async function startEchoServer(): Promise<{ process: IpcChild; url: string }> {
+  const echo = forkServer(bench('./echo-server.js'), {});
+  const { port } = await echo.next<{ type: 'listening'; port: number }, 'listening'>('listening', STEP_TIMEOUT_MS);
+  return { process: echo, url: `ws://127.0.0.1:${port}/ws/echo` };
 }
 
-/** One secret for every gateway instance of the benchmark, so the viewers' tokens stay valid across runs. */
+/** One secret for the gateway and the seeding here, so the viewers' tokens verify. */
 const JWT_SECRET = randomBytes(48).toString('base64');
 
-async function startGateway(databaseUri: string): Promise<{ app: INestApplication; url: string }> {
-  Object.assign(process.env, {
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+    probe.once('error', reject);
+  });
+}
+
+/** The service as production starts it (`node dist/src/main.js`), on the benchmark's database. */
+async function startGateway(databaseUri: string): Promise<{ process: IpcChild; url: string }> {
+  const port = await freePort();
+  const gateway = forkServer(`${projectRoot()}/dist/src/main.js`, {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
+    PORT: String(port),
     JWT_SECRET,
-    MONGODB_URI: withDatabaseName(databaseUri, 'bench_gateway'),
+    MONGODB_URI: databaseUri,
     // The load generator opens every session at once from one address.
     WS_MAX_PENDING_PER_ADDRESS: String(SESSIONS),
   });
-  const app = await NestFactory.create(AppModule, { bufferLogs: true });
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
-  return { app, url: `ws://127.0.0.1:${port}/ws/live-dubbing` };
+  const deadline = Date.now() + STEP_TIMEOUT_MS;
+  for (;;) {
+    const healthy = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (healthy) {
+      return { process: gateway, url: `ws://127.0.0.1:${port}/ws/live-dubbing` };
+    }
+    if (gateway.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`the gateway did not start (exit code ${gateway.child.exitCode})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The application's users, channels, tokens and Beta services on the benchmark's database, here (no server). */
+function seedingModule(databaseUri: string): DynamicModule {
+  class BenchSeeding {}
+  return {
+    module: BenchSeeding,
+    imports: [ConfigModule, CommonModule, MongooseModule.forRoot(databaseUri), AuthModule, UsersModule, ChannelsModule, BetaModule],
+  };
 }
 
 /** N premium users enrolled in Beta 500 with 500 credits each, their tokens and one live channel. */
-async function seedViewers(app: INestApplication, count: number): Promise<object[]> {
-  await app.get(ChannelsService).save({
-    id: 'bench-live',
-    name: 'Bench Live',
-    isLive: true,
-    supportsDubbing: true,
-    sourceLanguage: 'he',
-    dubbingLanguages: ['en'],
-  });
-  const auths: object[] = [];
-  for (let i = 0; i < count; i++) {
-    const user = await app.get(UsersService).create({ email: `viewer-${i}@bench.example`, tier: 'premium' });
-    await app.get(BetaEnrollmentService).enroll({ email: user.email, via: 'admin', credits: 500 });
-    auths.push({ type: 'auth', token: await app.get(TokenService).issue(user, 3600), channel_id: 'bench-live', target_lang: 'en' });
+async function seedViewers(databaseUri: string, count: number): Promise<object[]> {
+  Object.assign(process.env, { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET, MONGODB_URI: databaseUri });
+  const app = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
+  try {
+    await app.get(ChannelsService).save({
+      id: 'bench-live',
+      name: 'Bench Live',
+      isLive: true,
+      supportsDubbing: true,
+      sourceLanguage: 'he',
+      dubbingLanguages: ['en'],
+    });
+    const auths: object[] = [];
+    for (let i = 0; i < count; i++) {
+      const user = await app.get(UsersService).create({ email: `viewer-${i}@bench.example`, tier: 'premium' });
+      await app.get(BetaEnrollmentService).enroll({ email: user.email, via: 'admin', credits: 500 });
+      auths.push({ type: 'auth', token: await app.get(TokenService).issue(user, 3600), channel_id: 'bench-live', target_lang: 'en' });
+    }
+    return auths;
+  } finally {
+    await app.close();
   }
-  return auths;
 }
 
 /** Beta sessions still active, and the credits charged across all of them: both must be exact after the run. */
-async function betaBooks(app: INestApplication): Promise<{ active: number; charged: number }> {
-  const connection = app.get<Connection>(getConnectionToken());
+async function betaBooks(connection: Connection): Promise<{ active: number; charged: number }> {
   const [active, charged] = await Promise.all([
     connection.collection('beta_sessions').countDocuments({ status: 'active' }),
     connection
@@ -217,34 +261,37 @@ async function betaBooks(app: INestApplication): Promise<{ active: number; charg
 
 async function runGatewayBench(runs: number): Promise<{ echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] }> {
   const database = await startEmbeddedDatabase({ backend: 'memory' });
+  const databaseUri = withDatabaseName(database.serverUri, 'bench_gateway');
   try {
     const echoRows: GatewayBenchRow[] = [];
     const echo = await startEchoServer();
     try {
       for (let run = 1; run <= runs; run++) {
         echoRows.push(
-          await measure({ server: 'ws echo (baseline)', url: echo.url, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
+          await measure({ server: 'ws echo (baseline)', ...echo, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
         );
         process.stderr.write(`echo run ${run}: ${echoRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min\n`);
       }
     } finally {
-      await echo.close();
+      await echo.process.stop();
     }
 
+    const auths = await seedViewers(databaseUri, SESSIONS);
+    const books = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
     const gatewayRows: GatewayBenchRow[] = [];
-    const gateway = await startGateway(database.serverUri);
+    const gateway = await startGateway(databaseUri);
     try {
-      const auths = await seedViewers(gateway.app, SESSIONS);
       for (let run = 1; run <= runs; run++) {
-        gatewayRows.push(await measure({ server: 'live-dubbing gateway', url: gateway.url, auths }, DURATION_MS));
-        const books = await betaBooks(gateway.app);
+        gatewayRows.push(await measure({ server: 'live-dubbing gateway', ...gateway, auths }, DURATION_MS));
+        const { active, charged } = await betaBooks(books.get<Connection>(getConnectionToken()));
         process.stderr.write(
           `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
-            `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}\n`,
+            `beta sessions left active: ${active}; credits charged so far: ${charged}\n`,
         );
       }
     } finally {
-      await gateway.app.close();
+      await gateway.process.stop();
+      await books.close();
     }
     return { echo: echoRows, gateway: gatewayRows };
   } finally {
