@@ -21,6 +21,6 @@ import { JobLeasesRepository } from './job-leases.repository.js';
       inject: [JobLeasesRepository, InstanceIdentity, AppConfig, { token: MetricsService, optional: true }],
     },
   ],
-  exports: [ClusterJobsLease, JobLeasesRepository],
+  exports: [ClusterJobsLease],
 })
 export class ClusterModule {}
