@@ -1,6 +1,6 @@
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { tone } from '../harness/audio.js';
-import { anyUsageSummary, authMessage, openSession, refusal, viewer, waitUntil, type Viewer } from '../harness/live.js';
+import { anyUsageSummary, authMessage, observeUntil, openSession, refusal, viewer, waitUntil, type Viewer } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
 /** Bad input gets its specific error and close code, and never disturbs the other sessions. */
@@ -136,16 +136,29 @@ describe('LiveDubbingGateway: clients that leave while the session opens', () =>
         await new Promise((resolve) => setTimeout(resolve, delayMs));
         client.socket.terminate();
       }
-      // Every opening has run its course once no beta session is active and every record is ended or suspended: an
-      // opening writes its record before its beta session, so no active beta session alone says little.
-      const unsettled = async () =>
-        (await t.connection.collection('beta_sessions').countDocuments({ status: 'active' })) +
-        (await t.connection.collection('live_sessions').countDocuments({ status: { $nin: ['ended', 'suspended'] } }));
-      await waitUntil(async () => (await unsettled()) === 0, 5000);
-      // A client gone after `ready` lost a live session: it waits, suspended, for a resume, and keeps its hold.
-      const suspended = await t.connection.collection('beta_sessions').countDocuments({ status: 'suspended' });
-      const credits = await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never });
-      expect(credits).toMatchObject({ held: 60 * suspended, active_sessions: suspended });
+      // Every opening has run its course once no beta session is active and every record is ended or suspended (an
+      // opening writes its record before its beta session, so no active beta session alone says little). A client
+      // gone after `ready` lost a live session: it waits, suspended, for a resume, and keeps its hold.
+      const books = async () => {
+        const active = await t.connection.collection('beta_sessions').countDocuments({ status: 'active' });
+        const unsettled = await t.connection.collection('live_sessions').countDocuments({ status: { $nin: ['ended', 'suspended'] } });
+        const suspended = await t.connection.collection('beta_sessions').countDocuments({ status: 'suspended' });
+        const credits = await t.connection.collection('beta_credits').findOne({ _id: v.user.email as never });
+        return { active, unsettled, suspended, held: credits?.held, activeSessions: credits?.active_sessions };
+      };
+      const settled = await observeUntil(
+        books,
+        (b) => b.active === 0 && b.unsettled === 0 && b.held === 60 * b.suspended && b.activeSessions === b.suspended,
+        5000,
+      );
+      expect(settled).toEqual({
+        active: 0,
+        unsettled: 0,
+        suspended: settled.suspended,
+        held: 60 * settled.suspended,
+        activeSessions: settled.suspended,
+      });
+      const suspended = settled.suspended;
       expect(await t.connection.collection('live_sessions').countDocuments({ status: 'suspended' })).toBe(suspended);
     } finally {
       await t.close();
