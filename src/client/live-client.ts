@@ -599,12 +599,13 @@ export class LiveDubbingClient {
     if (recovery === undefined) {
       return this.end({ reason: 'closed', action: 'ended', close });
     }
-    if (recovery.extendOnRefusal && close.code === CloseCode.TryAgainLater) {
-      // While the database is away a resume is refused 1013, and the session's window starts only once it is back.
-      recovery.deadline = Math.max(recovery.deadline, now + recovery.windowMs);
-    }
     recovery.attempt++;
     const delayMs = backoffDelay(recovery.attempt, this.random, this.options.backoff);
+    if (recovery.extendOnRefusal && close.code === CloseCode.TryAgainLater) {
+      // While the database is away a resume is refused 1013, and the session's window starts only once it is back
+      // (docs/protocol.md, "When the database is unreachable"): not before now, so the next attempt is within it.
+      recovery.deadline = Math.max(recovery.deadline, now + Math.max(recovery.windowMs, delayMs));
+    }
     if (now + delayMs > recovery.deadline) {
       // A session not resumed in its window is gone: a new one is what is left to open.
       return this.end({ reason: 'window_over', action: recovery.kind === 'resume' ? 'open_new' : 'ended', close });
