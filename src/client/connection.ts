@@ -101,8 +101,12 @@ export class LiveDubbingConnection {
   }
 
   /** Closes with a close frame: the server ends a live session `disconnected` (docs/protocol.md, "How a session ends"). */
-  close(code = 1000, reason = ''): void {
-    this.socket.close(code, reason);
+  close(code?: number, reason?: string): void {
+    if (code === undefined) {
+      this.socket.close();
+    } else {
+      this.socket.close(code, reason);
+    }
   }
 
   /** Forgets the socket's handlers, so that it reports nothing more (an abandoned connection). */
