@@ -14,6 +14,15 @@ export default tseslint.config(
     },
   },
   {
+    // The client library bundles for a browser (docs/protocol.md, "Client library"): no Node, no Nest, no ws.
+    files: ['src/client/**/*.ts'],
+    ignores: ['src/client/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'ws', '@nestjs/*', 'mongoose', '@sinclair/*'] }],
+      'no-restricted-globals': ['error', 'Buffer', 'process', 'require'],
+    },
+  },
+  {
     files: ['test/**/*.ts', '**/*.spec.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -1,48 +1,66 @@
 import WebSocket from 'ws';
+import { LiveDubbingConnection, type CloseInfo, type WebSocketConstructor } from '../../src/client/index.js';
 
-export interface Closed {
-  code: number;
-  reason: string;
+export type Closed = CloseInfo;
+
+/** The `ws` package's WebSocket, leaving the server's pings unanswered: a connection gone dead. */
+class DeadWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { autoPong: false });
+  }
 }
 
-/** A real `ws` client that records what the server sends, for step-by-step protocol tests. */
+/**
+ * A real client, on the client library's low-level connection (src/client, `LiveDubbingConnection`) over the `ws`
+ * package, that records what the server sends, for step-by-step protocol tests. Tests that need raw bytes on the wire
+ * use raw-ws-client.ts.
+ */
 export class TestWsClient {
   readonly messages: any[] = [];
   readonly audio: Buffer[] = [];
   closed?: Closed;
+  /** Set once `connect` resolved. */
+  connection!: LiveDubbingConnection;
   private waiters: (() => void)[] = [];
 
-  private constructor(readonly socket: WebSocket) {
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) {
-        this.audio.push(data);
-      } else {
-        this.messages.push(JSON.parse(data.toString()));
-      }
-      this.wake();
-    });
-    socket.on('close', (code, reason) => {
-      this.closed = { code, reason: reason.toString() };
-      this.wake();
-    });
-    socket.on('error', () => this.wake());
+  private constructor() {}
+
+  /** The underlying `ws` socket (a test may `terminate()` it, or read its `readyState`). */
+  get socket(): WebSocket {
+    return this.connection.socket as unknown as WebSocket;
   }
 
   /** `autoPong: false` makes a client whose connection went dead: it leaves the server's pings unanswered. */
-  static connect(baseUrl: string, path = '/ws/live-dubbing', options: { autoPong?: boolean } = {}): Promise<TestWsClient> {
-    const socket = new WebSocket(baseUrl.replace(/^http/, 'ws') + path, options);
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(new TestWsClient(socket)));
-      socket.once('error', reject);
+  static async connect(baseUrl: string, path = '/ws/live-dubbing', options: { autoPong?: boolean } = {}): Promise<TestWsClient> {
+    const client = new TestWsClient();
+    const Socket = (options.autoPong === false ? DeadWebSocket : WebSocket) as unknown as WebSocketConstructor;
+    client.connection = await LiveDubbingConnection.connect(baseUrl.replace(/^http/, 'ws') + path, Socket, {
+      message: (message) => {
+        client.messages.push(message);
+        client.wake();
+      },
+      invalid: (text) => {
+        client.messages.push(text);
+        client.wake();
+      },
+      audio: (pcm) => {
+        client.audio.push(Buffer.from(pcm));
+        client.wake();
+      },
+      close: (info) => {
+        client.closed = info;
+        client.wake();
+      },
     });
+    return client;
   }
 
   send(message: unknown): void {
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    this.connection.sendText(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   sendAudio(frame: Buffer): void {
-    this.socket.send(frame, { binary: true });
+    this.connection.sendAudio(frame);
   }
 
   /** The next message of `type` (or any message), waiting up to `timeoutMs`. */
@@ -60,8 +78,9 @@ export class TestWsClient {
     return this.waitFor(() => this.closed, timeoutMs, 'close');
   }
 
+  /** A close frame without a status code. */
   close(): void {
-    this.socket.close();
+    this.connection.close();
   }
 
   /** The network goes away: the connection ends without a close frame, as the server sees a blip. */
