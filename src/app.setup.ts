@@ -7,6 +7,7 @@ import { createOpenApiDocument } from './common/openapi/openapi-document.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
 import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
+import { webClient } from './web/web-client.js';
 
 const API_PREFIX = 'api/v1';
 const DOCS_PATH = 'docs';
@@ -16,6 +17,8 @@ export function configureApp(app: INestApplication): void {
   // Middleware registered here runs before every route, Swagger's included.
   app.use(securityHeaders());
   app.use(methodNotAllowed(app));
+  // The web client at `/` (README, "Web client"), with its own content security policy; API routes keep theirs.
+  app.use(webClient());
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new LiveDubbingWsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {
