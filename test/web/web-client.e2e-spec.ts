@@ -6,7 +6,7 @@ import { projectRoot } from '../../src/database/embedded-database.js';
 import { launchBrowser, speechWav, type TestBrowser } from '../harness/browser.js';
 import { testDatabaseUri } from '../harness/database.js';
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
-import { viewer, waitUntil, type Viewer } from '../harness/live.js';
+import { sleep, viewer, waitUntil, type Viewer } from '../harness/live.js';
 import { FAULT_ENV, startInstance, stopAllProcesses, type ServiceInstance } from '../harness/processes.js';
 
 /*
@@ -31,6 +31,9 @@ interface Probe {
   translations: number;
   readies: number;
   resumed: number;
+  sessionId?: string;
+  betaSessionId?: string;
+  summary?: any;
   audio?: {
     framesCaptured: number;
     framesSent: number;
@@ -62,6 +65,10 @@ describe('Web client in Chromium', () => {
     await ctx?.connection.dropDatabase();
     await ctx?.close();
   });
+
+  function problems(page: Page): string[] {
+    return (page as unknown as { problems: string[] }).problems;
+  }
 
   async function openPage(v: Viewer): Promise<Page> {
     const page = await browser.browser.newPage();
@@ -144,7 +151,132 @@ describe('Web client in Chromium', () => {
     await screenshots(page, 'beta-live');
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.locator('.connection[data-state="ended"]').waitFor();
-    expect((page as unknown as { problems: string[] }).problems).toEqual([]);
+    expect(problems(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('shows each credit warning once on a small balance, then the exhausted state with an upgrade action', async () => {
+    // 200 credits at 10 a second: 20 % (40 credits) after 16 s, 10 % after 18 s, 5 % after 19 s, none left after 20 s.
+    const v = await viewer(ctx.app, { credits: 200 });
+    const page = await openPage(v);
+    await page.getByRole('button', { name: 'Start dubbing' }).click();
+    await page.locator('.connection[data-state="live"]').waitFor();
+    const warnings = page.locator('#credit-warnings li');
+    await warnings.nth(1).waitFor({ timeout: 25_000 });
+    await screenshots(page, 'credit-warnings');
+    await page.locator('#credits[data-level="empty"]').waitFor({ timeout: 15_000 });
+    await expect(page.locator('#notice-message').textContent()).resolves.toBe('Beta credits exhausted');
+    await expect(page.locator('#notice-title').textContent()).resolves.toBe('Beta credits used up');
+    expect(await warnings.allTextContents()).toEqual([
+      expect.stringMatching(/^20 % of your beta credits left: \d+ credits/),
+      expect.stringMatching(/^10 % of your beta credits left/),
+      expect.stringMatching(/^5 % of your beta credits left/),
+      'Beta credits exhausted',
+    ]);
+    await expect(page.locator('#credits-remaining').textContent()).resolves.toBe('0');
+    await expect(page.locator('#credits-time').textContent()).resolves.toBe('No live dubbing time left.');
+    await expect(page.getByRole('button', { name: 'Start dubbing' }).isVisible()).resolves.toBe(true);
+    await page.getByRole('link', { name: 'Upgrade your plan' }).click();
+    await expect(page.locator('#upgrade').evaluate((node) => (node as any).ownerDocument.activeElement === node)).resolves.toBe(true);
+    await screenshots(page, 'credits-exhausted');
+    const p = await probe(page);
+    expect(p.state).toBe('ended');
+    expect(await ctx.debited(p.betaSessionId!)).toBe(200);
+    expect(problems(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('shows the refusal for insufficient credits at the opening, with an upgrade action', async () => {
+    // The opening holds 2 s × 10 credits; 15 are not enough.
+    const v = await viewer(ctx.app, { credits: 15 });
+    const page = await openPage(v);
+    await page.locator('#credits').waitFor();
+    await expect(page.locator('#credits-remaining').textContent()).resolves.toBe('15');
+    await page.getByRole('button', { name: 'Start dubbing' }).click();
+    await page.locator('#notice').waitFor();
+    await expect(page.locator('#notice-message').textContent()).resolves.toBe('Insufficient beta credits for live dubbing');
+    await expect(page.getByRole('link', { name: 'Upgrade your plan' }).isVisible()).resolves.toBe(true);
+    await expect(page.locator('#credits').getAttribute('data-level')).resolves.toBe('empty');
+    await screenshots(page, 'insufficient-credits');
+    expect((await probe(page)).readies).toBe(0);
+    expect(await ctx.connection.collection('beta_sessions').countDocuments({ user_id: v.user.id })).toBe(0);
+    await page.close();
+  });
+
+  it('shows a Premium viewer outside the programme the quota left and no credit widget', async () => {
+    const v = await viewer(ctx.app, { tier: 'premium' });
+    const page = await openPage(v);
+    await page.getByRole('button', { name: 'Start dubbing' }).click();
+    await page.locator('.connection[data-state="live"]').waitFor();
+    await expect(page.locator('#quota-text').textContent()).resolves.toMatch(
+      /^60 min left this hour · \d+ min today · \d+ min this month$/,
+    );
+    await page.locator('.timeline li.translated').first().waitFor({ timeout: 30_000 });
+    await expect(page.locator('#credits').isHidden()).resolves.toBe(true);
+    await screenshots(page, 'premium-quota');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('.connection[data-state="ended"]').waitFor();
+    await expect(page.locator('#credits').isHidden()).resolves.toBe(true);
+    expect(problems(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('tells a free-tier viewer, signed in with a pasted token, that live dubbing needs an upgrade', async () => {
+    const v = await viewer(ctx.app, { tier: 'free' });
+    const page = await browser.browser.newPage();
+    await page.goto(`${instance.baseUrl}/`);
+    await page.getByLabel('Access token').fill(v.token);
+    await page.keyboard.press('Enter');
+    await page.locator('#channel-select').selectOption(v.channel.id);
+    await page.getByRole('button', { name: 'Start dubbing' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#notice').waitFor();
+    await expect(page.locator('#notice-title').textContent()).resolves.toBe('Live dubbing is a Premium feature');
+    await expect(page.locator('#notice-message').textContent()).resolves.toBe(
+      'Live dubbing needs an active Premium or Family subscription',
+    );
+    await expect(page.getByRole('link', { name: 'Upgrade your plan' }).isVisible()).resolves.toBe(true);
+    await expect(page.locator('#credits').isHidden()).resolves.toBe(true);
+    await screenshots(page, 'free-tier');
+    await page.close();
+  });
+
+  it('resumes by itself when the service restarts on the same port, and the session is charged once', async () => {
+    const v = await viewer(ctx.app, { credits: 1000 });
+    const page = await openPage(v);
+    const openedAt = Date.now();
+    await page.getByRole('button', { name: 'Start dubbing' }).click();
+    await page.locator('.connection[data-state="live"]').waitFor();
+    await page.locator('.timeline li.translated').first().waitFor({ timeout: 30_000 });
+    const port = new URL(instance.baseUrl).port;
+    // A graceful stop: Nest re-raises SIGTERM once its shutdown hooks ran (a SIGKILL would mean it had to be forced).
+    expect([
+      { code: 0, signal: null },
+      { code: null, signal: 'SIGTERM' },
+    ]).toContainEqual(await instance.stop());
+    await page.locator('.connection[data-state="resuming"]').waitFor({ timeout: 5000 });
+    await screenshots(page, 'resuming');
+    instance = await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV, PORT: port }, { label: 'web-restarted' });
+    const resumed = await until(page, (p) => p.resumed === 1 && p.state === 'live', 25_000);
+    expect(resumed.readies).toBe(2);
+    const translationsBefore = resumed.translations;
+    await until(page, (p) => p.translations > translationsBefore, 30_000);
+    await sleep(1000);
+    await screenshots(page, 'resumed');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('.connection[data-state="ended"]').waitFor();
+    const stoppedAt = Date.now();
+    const p = await probe(page);
+    expect(p.summary).toMatchObject({ reason: 'user_stopped' });
+    const session = await ctx.betaSession(p.betaSessionId!);
+    expect(session).toMatchObject({ status: 'ended', end_reason: 'user_stopped' });
+    // One session, one set of debits: what the ledger took is what the session and the page were told, and no more
+    // than its connected time (the restart's gap is not charged).
+    expect(await ctx.connection.collection('beta_sessions').countDocuments({ user_id: v.user.id })).toBe(1);
+    expect(await ctx.debited(p.betaSessionId!)).toBe(session.charged_credits);
+    expect(p.summary.charged_credits).toBe(session.charged_credits);
+    expect(session.charged_credits).toBeLessThanOrEqual(10 * Math.ceil(p.summary.duration_ms / 1000));
+    expect(p.summary.duration_ms).toBeLessThan(stoppedAt - openedAt);
     await page.close();
   });
 });

@@ -80,6 +80,10 @@ interface PageProbe {
   translations: number;
   readies: number;
   resumed: number;
+  sessionId?: string;
+  betaSessionId?: string;
+  /** The usage summary of the last session that ended normally. */
+  summary?: unknown;
 }
 const probe: PageProbe = { state: 'idle', transcripts: 0, translations: 0, readies: 0, resumed: 0 };
 (window as unknown as { liveDubbing: PageProbe }).liveDubbing = probe;
@@ -329,6 +333,8 @@ function wireClient(live: LiveDubbingClient): void {
   live.on('state', (state) => setConnection(state));
   live.on('ready', (ready) => {
     probe.readies++;
+    probe.sessionId = ready.session_id;
+    probe.betaSessionId = ready.beta?.session_id;
     connectionIndex++;
     sampleRate = ready.audio?.sample_rate_hz ?? 16_000;
     if (ready.resumed === true) {
@@ -392,6 +398,7 @@ function wireClient(live: LiveDubbingClient): void {
 /** How the session ended: the server's own message for an error, with an upgrade call to action where it helps. */
 function showEnd(ended: EndedEvent): void {
   const summary = ended.sessionEnded;
+  probe.summary = summary;
   if (summary !== undefined) {
     if (terms !== undefined && typeof summary.remaining_credits === 'number') {
       terms = { ...terms, remaining_credits: summary.remaining_credits };
