@@ -1,4 +1,14 @@
-import { creditView, errorView, formatCredits, formatDuration, quotaText, tokenFromFragment, WarningLog, warningText } from './credits.js';
+import {
+  creditView,
+  errorView,
+  formatCredits,
+  formatDuration,
+  meterPercent,
+  quotaText,
+  tokenFromFragment,
+  WarningLog,
+  warningText,
+} from './credits.js';
 
 describe('credit widget', () => {
   it('shows the balance, its share of the granted credits and the time it buys at the session rate', () => {
@@ -105,5 +115,11 @@ describe('token in the fragment', () => {
     expect(tokenFromFragment('')).toBeUndefined();
     expect(tokenFromFragment('#token=')).toBeUndefined();
     expect(tokenFromFragment('#abc')).toBeUndefined();
+  });
+});
+
+describe('input meter', () => {
+  it('reads the level in decibels: silence empty, -20 dBFS two thirds, full scale full', () => {
+    expect([meterPercent(0), meterPercent(0.0005), meterPercent(0.1), meterPercent(1), meterPercent(3)]).toEqual([0, 0, 67, 100, 100]);
   });
 });

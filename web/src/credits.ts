@@ -139,3 +139,12 @@ export function tokenFromFragment(hash: string): string | undefined {
   const token = params.get('token')?.trim();
   return token === undefined || token === '' ? undefined : token;
 }
+
+/** The input meter's width, 0..100: -60 dBFS and below is empty, full scale is full, so speech sits mid-way. */
+export function meterPercent(level: number): number {
+  if (!(level > 0)) {
+    return 0;
+  }
+  const decibels = 20 * Math.log10(Math.min(1, level));
+  return Math.max(0, Math.min(100, Math.round(((decibels + 60) / 60) * 100)));
+}

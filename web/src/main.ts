@@ -4,6 +4,7 @@ import {
   creditView,
   errorView,
   formatCredits,
+  meterPercent,
   quotaText,
   tokenFromFragment,
   WarningLog,
@@ -118,14 +119,17 @@ function clearNotice(): void {
   ui.upgrade.hidden = true;
 }
 
-function renderCredits(exhausted = false): void {
+/** `exhausted`: the session ended on `credits_exhausted`; `insufficient`: the balance cannot pay an opening's hold. */
+type CreditState = 'normal' | 'exhausted' | 'insufficient';
+
+function renderCredits(state: CreditState = 'normal'): void {
   if (terms === undefined) {
     ui.credits.hidden = true;
     return;
   }
   const view = creditView(terms);
   ui.credits.hidden = false;
-  ui.credits.dataset.level = exhausted ? 'empty' : view.level;
+  ui.credits.dataset.level = state === 'exhausted' ? 'empty' : view.level;
   ui.creditsRemaining.textContent = formatCredits(view.remaining);
   ui.creditsFill.style.width = `${(view.fraction * 100).toFixed(1)}%`;
   ui.creditsBar.setAttribute('aria-valuenow', String(Math.round(view.fraction * 100)));
@@ -136,12 +140,15 @@ function renderCredits(exhausted = false): void {
     perSecond > 0
       ? `${view.remainingLabel} · ${formatCredits(perSecond)} ${perSecond === 1 ? 'credit' : 'credits'} per second`
       : view.remainingLabel;
-  ui.creditsTime.textContent = exhausted
-    ? 'No live dubbing time left.'
-    : perSecond > 0
-      ? view.timeLabel[0].toUpperCase() + view.timeLabel.slice(1)
-      : '';
-  ui.creditsUpgrade.hidden = !exhausted;
+  ui.creditsTime.textContent =
+    state === 'exhausted'
+      ? 'No live dubbing time left.'
+      : state === 'insufficient'
+        ? 'Not enough to start a live dubbing session.'
+        : perSecond > 0
+          ? view.timeLabel[0].toUpperCase() + view.timeLabel.slice(1)
+          : '';
+  ui.creditsUpgrade.hidden = state === 'normal';
 }
 
 function addWarning(text: string, exhausted = false): void {
@@ -304,7 +311,7 @@ async function start(): Promise<void> {
         }
       },
       (level) => {
-        const percent = Math.min(100, Math.round(level * 300));
+        const percent = meterPercent(level);
         ui.level.style.width = `${percent}%`;
         ui.level.parentElement?.setAttribute('aria-valuenow', String(percent));
       },
@@ -398,8 +405,8 @@ function wireClient(live: LiveDubbingClient): void {
 /** How the session ended: the server's own message for an error, with an upgrade call to action where it helps. */
 function showEnd(ended: EndedEvent): void {
   const summary = ended.sessionEnded;
-  probe.summary = summary;
   if (summary !== undefined) {
+    probe.summary = summary;
     if (terms !== undefined && typeof summary.remaining_credits === 'number') {
       terms = { ...terms, remaining_credits: summary.remaining_credits };
       renderCredits();
@@ -415,7 +422,7 @@ function showEnd(ended: EndedEvent): void {
     showNotice(view.title, view.message, view.upgrade);
     if (view.exhausted && terms !== undefined) {
       terms = { ...terms, remaining_credits: typeof error.remaining_credits === 'number' ? error.remaining_credits : 0 };
-      renderCredits(true);
+      renderCredits(error.code === 'insufficient_credits' ? 'insufficient' : 'exhausted');
       addWarning(view.message, true);
     }
     return;
@@ -438,6 +445,8 @@ async function teardown(): Promise<void> {
   setLive(false);
   ui.start.disabled = channels.length === 0;
   ui.level.style.width = '0';
+  // A session refused at its opening leaves nothing to read.
+  ui.timelineCard.hidden = ui.timeline.childElementCount === 0;
   if (closing !== undefined) {
     // Keep the dubbed audio already scheduled playing; only the capture stops at once.
     closing.stopCapture();
@@ -452,7 +461,7 @@ async function stop(): Promise<void> {
   }
   ui.stop.disabled = true;
   try {
-    await live.stop();
+    showEnd({ reason: 'session_ended', action: 'ended', sessionEnded: await live.stop() });
   } catch {
     // Already ended: the `ended` or `error` event said how.
   } finally {
