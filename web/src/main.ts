@@ -234,7 +234,7 @@ async function loadChannels(): Promise<void> {
     ...channels.map((channel) => {
       const option = document.createElement('option');
       option.value = channel.id;
-      option.textContent = `${channel.name} (${languageName(channel.source_language)})`;
+      option.textContent = `${channel.name} · ${languageName(channel.source_language)}`;
       return option;
     }),
   );
