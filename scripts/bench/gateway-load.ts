@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
+import { LiveDubbingClient, LiveDubbingError, type WebSocketConstructor } from '../../src/client/index.js';
 
 /**
- * The gateway benchmark's load generator, run in its own process so its CPU and heap are not the
- * server's. Driven over IPC by gateway-bench.ts:
- *   { type: 'open', url, auths }  → opens one socket per auth message at once, replies { type: 'ready', readyMs, failures }
- *   { type: 'stream', durationMs } → every socket streams 100-ms PCM frames in real time, replies { type: 'streamed', ... }
- *   { type: 'close' }              → sends stop, waits for every close, replies { type: 'closed', closeCodes }
+ * The gateway benchmark's load generator, run in its own process so its CPU and heap are not the server's. Each
+ * session is a client of the client library (src/client, docs/protocol.md "Client library") over the `ws` package,
+ * without automatic resumes or retries: a close is counted, not hidden. Driven over IPC by gateway.bench.ts:
+ *   { type: 'open', url, auths }  → opens one session per auth message at once, replies { type: 'ready', readyMs, failures }
+ *   { type: 'stream', durationMs } → every session streams 100-ms PCM frames in real time, replies { type: 'streamed', ... }
+ *   { type: 'close' }              → stops every session, waits for every close, replies { type: 'closed', closeCodes }
  */
 
 export const FRAME_MS = 100;
@@ -27,24 +29,39 @@ export type LoadReport =
     }
   | { type: 'closed'; closeCodes: Record<number, number> };
 
-interface Client {
-  socket: WebSocket;
-  messages: number;
-  bytes: number;
-  closed?: number;
+/** The fields of an auth message the benchmark hands over (the echo baseline's has only `type`). */
+interface Auth {
+  token?: string;
+  channel_id?: string;
+  target_lang?: string;
+  source_lang?: string;
 }
 
-/** Speech-like audio: 1.2 s of a 220 Hz tone, then 0.6 s of silence, so voice activity finds segments. */
-function speechCycle(): Buffer {
+interface Session {
+  client: LiveDubbingClient;
+  /** The close code, once the session ended. */
+  closed?: number;
+  ended: Promise<void>;
+}
+
+/**
+ * Speech-like audio: 1.2 s of a 220 Hz tone, then 0.6 s of silence, so voice activity finds segments; cut once into
+ * the 100-ms frames every session sends, so streaming allocates no frame.
+ */
+function speechFrames(): Buffer[] {
   const voicedSamples = 1.2 * SAMPLE_RATE_HZ;
   const pcm = Buffer.alloc(1.8 * SAMPLE_RATE_HZ * 2);
   for (let i = 0; i < voicedSamples; i++) {
     pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / SAMPLE_RATE_HZ)), i * 2);
   }
-  return pcm;
+  const frames: Buffer[] = [];
+  for (let offset = 0; offset < pcm.length; offset += FRAME_BYTES) {
+    frames.push(pcm.subarray(offset, offset + FRAME_BYTES));
+  }
+  return frames;
 }
 
-const clients: Client[] = [];
+const sessions: Session[] = [];
 
 function send(report: LoadReport): void {
   process.send!(report);
@@ -53,79 +70,73 @@ function send(report: LoadReport): void {
 function openAll(url: string, auths: object[]): Promise<void> {
   const readyMs: number[] = [];
   const failures: string[] = [];
-  return new Promise((resolve) => {
-    let pending = auths.length;
-    const settle = () => {
-      if (--pending === 0) {
-        send({ type: 'ready', readyMs, failures });
-        resolve();
-      }
-    };
-    for (const auth of auths) {
+  return Promise.all(
+    (auths as Auth[]).map(async (auth) => {
       const started = performance.now();
-      const client: Client = { socket: new WebSocket(url), messages: 0, bytes: 0 };
-      clients.push(client);
-      let opened = false;
-      client.socket.on('open', () => client.socket.send(JSON.stringify(auth)));
-      client.socket.on('message', (data: Buffer, isBinary) => {
-        client.messages++;
-        client.bytes += data.length;
-        if (!opened && !isBinary) {
-          const message = JSON.parse(data.toString()) as { type: string; message?: string };
-          if (message.type === 'ready') {
-            opened = true;
-            readyMs.push(performance.now() - started);
-            settle();
-          } else if (message.type === 'error') {
-            opened = true;
-            failures.push(message.message ?? 'error');
-            settle();
-          }
-        }
+      const client = new LiveDubbingClient({
+        url,
+        token: auth.token ?? '',
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        autoResume: false,
       });
-      client.socket.on('close', (code) => {
-        client.closed = code;
-        if (!opened) {
-          opened = true;
-          failures.push(`closed ${code}`);
-          settle();
-        }
-      });
-      client.socket.on('error', () => undefined);
-    }
-  });
+      const session: Session = {
+        client,
+        ended: new Promise((resolve) =>
+          client.on('ended', (ended) => {
+            session.closed = ended.close?.code ?? 0;
+            resolve();
+          }),
+        ),
+      };
+      sessions.push(session);
+      try {
+        await client.open({ channel_id: auth.channel_id!, target_lang: auth.target_lang!, source_lang: auth.source_lang });
+        readyMs.push(performance.now() - started);
+      } catch (error) {
+        const refusal = error instanceof LiveDubbingError ? error : undefined;
+        failures.push(refusal?.error?.message ?? (refusal?.closeCode !== undefined ? `closed ${refusal.closeCode}` : String(error)));
+      }
+    }),
+  ).then(() => send({ type: 'ready', readyMs, failures }));
 }
 
-/** Each client sends a frame every 100 ms on its own schedule (staggered), correcting for timer drift. */
+/** Each session sends a frame every 100 ms on its own schedule (staggered), correcting for timer drift. */
 function streamAll(durationMs: number): Promise<void> {
-  const cycle = speechCycle();
-  const frames = durationMs / FRAME_MS;
+  const frames = speechFrames();
+  const total = durationMs / FRAME_MS;
   let framesSent = 0;
   let framesLate = 0;
-  const before = clients.map((client) => ({ messages: client.messages, bytes: client.bytes }));
+  const before = sessions.map(({ client }) => client.stats);
   return new Promise((resolve) => {
-    let running = clients.length;
-    clients.forEach((client, index) => {
-      const start = performance.now() + (index * FRAME_MS) / clients.length;
+    let running = sessions.length;
+    sessions.forEach((session, index) => {
+      const start = performance.now() + (index * FRAME_MS) / sessions.length;
       let frame = 0;
       const tick = () => {
-        if (client.closed !== undefined || frame >= frames) {
+        if (session.closed !== undefined || frame >= total) {
           if (--running === 0) {
+            let messagesReceived = 0;
+            let bytesReceived = 0;
+            sessions.forEach(({ client }, i) => {
+              const stats = client.stats;
+              messagesReceived += stats.messagesReceived - before[i].messagesReceived;
+              bytesReceived += stats.bytesReceived - before[i].bytesReceived;
+            });
             send({
               type: 'streamed',
               framesSent,
               framesLate,
-              messagesReceived: clients.reduce((sum, c, i) => sum + c.messages - before[i].messages, 0),
-              bytesReceived: clients.reduce((sum, c, i) => sum + c.bytes - before[i].bytes, 0),
-              unexpectedCloses: clients.flatMap((c) => (c.closed === undefined ? [] : [c.closed])),
+              messagesReceived,
+              bytesReceived,
+              unexpectedCloses: sessions.flatMap((s) => (s.closed === undefined ? [] : [s.closed])),
             });
             resolve();
           }
           return;
         }
-        const offset = (frame * FRAME_BYTES) % cycle.length;
-        client.socket.send(cycle.subarray(offset, offset + FRAME_BYTES), { binary: true });
-        framesSent++;
+        if (session.client.sendAudio(frames[frame % frames.length])) {
+          framesSent++;
+        }
         frame++;
         const due = start + frame * FRAME_MS;
         const wait = due - performance.now();
@@ -141,23 +152,19 @@ function streamAll(durationMs: number): Promise<void> {
 
 async function closeAll(): Promise<void> {
   await Promise.all(
-    clients.map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.closed !== undefined) {
-            resolve();
-            return;
-          }
-          client.socket.once('close', () => resolve());
-          client.socket.send(JSON.stringify({ type: 'stop' }));
-        }),
-    ),
+    sessions.map((session) => {
+      if (session.closed === undefined) {
+        // The echo baseline closes without `session_ended`: the close, not the stop's answer, is what is waited for.
+        session.client.stop().catch(() => undefined);
+      }
+      return session.ended;
+    }),
   );
   const closeCodes: Record<number, number> = {};
-  for (const client of clients) {
-    closeCodes[client.closed!] = (closeCodes[client.closed!] ?? 0) + 1;
+  for (const session of sessions) {
+    closeCodes[session.closed!] = (closeCodes[session.closed!] ?? 0) + 1;
   }
-  clients.length = 0;
+  sessions.length = 0;
   send({ type: 'closed', closeCodes });
 }
 

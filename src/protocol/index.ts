@@ -8,3 +8,4 @@ export * from './audio.js';
 export * from './close-codes.js';
 export * from './error-codes.js';
 export * from './messages.js';
+export * from './asyncapi.js';

@@ -1,6 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { AUDIO_FORMAT } from './audio.js';
-import { LIVE_ERROR_CODES } from './error-codes.js';
+import { LIVE_ERROR_CODES, type LiveErrorCode } from './error-codes.js';
 
 /**
  * The text messages of the live protocol, both directions, as JSON Schemas (TypeBox) and the types they stand for
@@ -203,6 +203,14 @@ const optionalUsageSummary = {
   quota_used_seconds: Type.Optional(usageSummaryFields.quota_used_seconds),
 };
 
+/** The usage summary comes whole or not at all: each of its fields needs the others. */
+const WHOLE_SUMMARY = {
+  duration_ms: ['charged_credits', 'remaining_credits', 'quota_used_seconds'],
+  charged_credits: ['duration_ms', 'remaining_credits', 'quota_used_seconds'],
+  quota_used_seconds: ['duration_ms', 'charged_credits', 'remaining_credits'],
+};
+const SUMMARY_FIELDS = Object.keys(usageSummaryFields);
+
 export const SESSION_END_REASONS = ['user_stopped', 'idle_timeout'] as const;
 
 export const SessionEndedMessageSchema = Type.Object(
@@ -212,7 +220,14 @@ export const SessionEndedMessageSchema = Type.Object(
     ...optionalUsageSummary,
     session_charged: Type.Optional(Credits('Beta sessions: the same as charged_credits, for older clients')),
   },
-  { ...closed, title: 'SessionEnded', description: 'The session ended normally: close 1000 (stop) or 4408 (idle) follows' },
+  {
+    ...closed,
+    title: 'SessionEnded',
+    description:
+      'The session ended normally: close 1000 (stop) or 4408 (idle) follows. With the usage summary when the end was written in time; ' +
+      'session_charged comes with it for a beta session',
+    dependencies: { ...WHOLE_SUMMARY, remaining_credits: ['duration_ms'], session_charged: ['duration_ms'] },
+  },
 );
 
 export const ReconnectMessageSchema = Type.Object(
@@ -223,6 +238,40 @@ export const ReconnectMessageSchema = Type.Object(
   },
   { ...closed, title: 'Reconnect', description: 'The instance is shutting down: the session is suspended, resume it; close 1012 follows' },
 );
+
+/**
+ * Which extra fields each error code carries (docs/protocol.md, "Error messages"): those it always has, and those it
+ * may have. An error that ends a live session may carry the usage summary.
+ */
+const ERROR_FIELDS: Record<LiveErrorCode, { required?: string[]; optional?: string[] }> = {
+  protocol_error: { optional: SUMMARY_FIELDS },
+  auth_timeout: {},
+  unauthorized: { optional: ['session_ended', ...SUMMARY_FIELDS] },
+  rate_limited: {},
+  upgrade_required: { required: ['upgrade_required'], optional: ['session_ended', ...SUMMARY_FIELDS] },
+  too_many_sessions: { required: ['max_sessions'] },
+  channel_unavailable: { required: ['channel_id'] },
+  insufficient_credits: { required: ['upgrade_required', 'remaining_credits'] },
+  quota_exceeded: { required: ['upgrade_required'], optional: ['quota', 'session_ended', ...SUMMARY_FIELDS] },
+  credits_exhausted: { required: ['upgrade_required', 'session_ended'], optional: SUMMARY_FIELDS },
+  beta_revoked: { required: ['upgrade_required', 'session_ended'], optional: SUMMARY_FIELDS },
+  session_moved: {},
+  resume_failed: {},
+  speech_service_unavailable: { required: ['session_ended'], optional: SUMMARY_FIELDS },
+  service_unavailable: { optional: ['resume_token', 'resume_within_ms'] },
+  internal_error: { optional: SUMMARY_FIELDS },
+};
+
+const errorFieldRules = Object.entries(ERROR_FIELDS).map(([code, fields]) => ({
+  if: { type: 'object', properties: { code: { const: code } } },
+  then: {
+    type: 'object',
+    ...(fields.required === undefined
+      ? {}
+      : { properties: Object.fromEntries(fields.required.map((field) => [field, {}])), required: fields.required }),
+    propertyNames: { enum: ['type', 'code', 'message', ...(fields.required ?? []), ...(fields.optional ?? [])] },
+  },
+}));
 
 export const ErrorMessageSchema = Type.Object(
   {
@@ -246,7 +295,9 @@ export const ErrorMessageSchema = Type.Object(
     title: 'Error',
     description:
       'A refusal or a failure; the socket closes right after it. `remaining_credits` is the balance of insufficient_credits, ' +
-      'or part of the usage summary of an error that ended a live session',
+      'or part of the usage summary of an error that ended a live session. Which fields each code carries: see allOf',
+    dependencies: { ...WHOLE_SUMMARY, resume_token: ['resume_within_ms'], resume_within_ms: ['resume_token'] },
+    allOf: errorFieldRules,
   },
 );
 

@@ -70,7 +70,7 @@ describe('the live protocol definition', () => {
     { type: 'credits', remaining_credits: 470, session_charged: 30 },
     { type: 'credit_warning', remaining_credits: 100, threshold_percent: 20 },
     { type: 'idle_warning', seconds_left: 10 },
-    { type: 'session_ended', reason: 'user_stopped', remaining_credits: 487, session_charged: 13 },
+    { type: 'session_ended', reason: 'user_stopped' },
     {
       type: 'session_ended',
       reason: 'user_stopped',
@@ -125,6 +125,12 @@ describe('the live protocol definition', () => {
     { type: 'ready', session_id: 's', resume_token: 't', beta: null, audio: { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 } },
     { type: 'error', code: 'not_a_code', message: 'x' },
     { type: 'session_ended', reason: 'whatever' },
+    { type: 'session_ended', reason: 'user_stopped', remaining_credits: 487, session_charged: 13 },
+    { type: 'error', code: 'channel_unavailable', message: 'x' },
+    { type: 'error', code: 'rate_limited', message: 'x', channel_id: 'news' },
+    { type: 'error', code: 'credits_exhausted', message: 'x', upgrade_required: true, session_ended: true, duration_ms: 1 },
+    { type: 'error', code: 'service_unavailable', message: 'x', resume_token: 't' },
+    { type: 'error', code: 'auth_timeout', message: 'x', session_ended: true },
     { type: 'unknown' },
   ])('refuses a server message that is not in the protocol: %j', (message) => {
     expect(server(message)).toBe(false);

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { LiveDubbingConnection, type CloseInfo, type WebSocketConstructor } from '../../src/client/index.js';
+import { serverMessageProblem } from './protocol-validator.js';
 
 export type Closed = CloseInfo;
 
@@ -19,6 +20,8 @@ export class TestWsClient {
   readonly messages: any[] = [];
   readonly audio: Buffer[] = [];
   closed?: Closed;
+  /** The first server message that broke the protocol (AsyncAPI document): the next wait fails with it. */
+  violation?: string;
   /** Set once `connect` resolved. */
   connection!: LiveDubbingConnection;
   private waiters: (() => void)[] = [];
@@ -34,13 +37,16 @@ export class TestWsClient {
   static async connect(baseUrl: string, path = '/ws/live-dubbing', options: { autoPong?: boolean } = {}): Promise<TestWsClient> {
     const client = new TestWsClient();
     const Socket = (options.autoPong === false ? DeadWebSocket : WebSocket) as unknown as WebSocketConstructor;
-    client.connection = await LiveDubbingConnection.connect(baseUrl.replace(/^http/, 'ws') + path, Socket, {
+    const url = baseUrl.replace(/^http/, 'ws') + path;
+    client.connection = await LiveDubbingConnection.connect(url, Socket, {
       message: (message) => {
         client.messages.push(message);
+        client.violation ??= serverMessageProblem(message, url);
         client.wake();
       },
       invalid: (text) => {
         client.messages.push(text);
+        client.violation ??= `the server sent ${JSON.stringify(text)}: not a JSON message with a type`;
         client.wake();
       },
       audio: (pcm) => {
@@ -91,6 +97,9 @@ export class TestWsClient {
   async waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (this.violation !== undefined) {
+        throw new Error(this.violation);
+      }
       const value = probe();
       if (value !== undefined) {
         return value;
