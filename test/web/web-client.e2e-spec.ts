@@ -102,6 +102,8 @@ describe('Web client in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-1280.png`), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-390.png`), fullPage: true });
+    // Usable at 390 px: nothing wider than the screen.
+    expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.setViewportSize({ width: 1280, height: 900 });
   }
 
@@ -240,6 +242,38 @@ describe('Web client in Chromium', () => {
     await expect(page.getByRole('link', { name: 'Upgrade your plan' }).isVisible()).resolves.toBe(true);
     await expect(page.locator('#credits').isHidden()).resolves.toBe(true);
     await screenshots(page, 'free-tier');
+    await page.close();
+  });
+
+  it('is usable with the keyboard alone, with labelled controls and live regions for status and warnings', async () => {
+    const v = await viewer(ctx.app, { tier: 'premium' });
+    const page = await openPage(v);
+    await expect(page.getByLabel('Channel', { exact: true }).inputValue()).resolves.toBe(v.channel.id);
+    await expect(page.getByLabel('Dub into', { exact: true }).inputValue()).resolves.toBe('en');
+    await expect(page.getByRole('radio', { name: 'Microphone' }).isChecked()).resolves.toBe(true);
+    await expect(page.locator('#connection-text').getAttribute('aria-live')).resolves.toBe('polite');
+    await expect(page.locator('#credit-warnings').getAttribute('aria-live')).resolves.toBe('assertive');
+    await expect(page.locator('#notice').getAttribute('role')).resolves.toBe('alert');
+    // Tab order: the skip link, then the form's controls in reading order, ending on Start.
+    const focused = async () =>
+      page.evaluate(() => {
+        const active = (globalThis as any).document.activeElement;
+        return active.id || active.getAttribute('value') || active.textContent.trim();
+      });
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    expect(order).toEqual(['Skip to the player', 'channel-select', 'language-select', 'microphone', 'start-button']);
+    await page.keyboard.press('Enter');
+    await page.locator('.connection[data-state="live"]').waitFor();
+    // Stop takes the focus once live, so Enter stops again.
+    await expect(focused()).resolves.toBe('stop-button');
+    await page.keyboard.press('Enter');
+    await page.locator('.connection[data-state="ended"]').waitFor();
+    await expect(focused()).resolves.toBe('start-button');
+    expect(problems(page)).toEqual([]);
     await page.close();
   });
 
