@@ -7,7 +7,7 @@ import { launchBrowser, speechWav, type TestBrowser } from '../harness/browser.j
 import { testDatabaseUri } from '../harness/database.js';
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
 import { sleep, viewer, waitUntil, type Viewer } from '../harness/live.js';
-import { FAULT_ENV, startInstance, stopAllProcesses, type ServiceInstance } from '../harness/processes.js';
+import { FAULT_ENV, startInstance, stopAllProcesses, withInstanceLogs, type ServiceInstance } from '../harness/processes.js';
 
 /*
  * The web client (web/, served at `/`) in a real headless Chromium whose fake microphone plays synthetic speech,
@@ -277,45 +277,49 @@ describe('Web client in Chromium', () => {
     await page.close();
   });
 
-  it('resumes by itself when the service restarts on the same port, and the session is charged once', async () => {
-    // An instance of its own: the sockets the other scenarios' refusals left closing (ws waits up to 30 s for a
-    // client's close frame) would hold up a graceful stop of the shared one.
-    const service = await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV }, { label: 'web-restart' });
-    const v = await viewer(ctx.app, { credits: 1000 });
-    const page = await openPage(v, service);
-    const openedAt = Date.now();
-    await page.getByRole('button', { name: 'Start dubbing' }).click();
-    await page.locator('.connection[data-state="live"]').waitFor();
-    await page.locator('.timeline li.translated').first().waitFor({ timeout: 30_000 });
-    const port = new URL(service.baseUrl).port;
-    // A graceful stop: Nest re-raises SIGTERM once its shutdown hooks ran (a SIGKILL would mean it had to be forced).
-    expect([
-      { code: 0, signal: null },
-      { code: null, signal: 'SIGTERM' },
-    ]).toContainEqual(await service.stop());
-    await page.locator('.connection[data-state="resuming"]').waitFor({ timeout: 5000 });
-    await screenshots(page, 'resuming');
-    await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV, PORT: port }, { label: 'web-restarted' });
-    const resumed = await until(page, (p) => p.resumed === 1 && p.state === 'live', 25_000);
-    expect(resumed.readies).toBe(2);
-    const translationsBefore = resumed.translations;
-    await until(page, (p) => p.translations > translationsBefore, 30_000);
-    await sleep(1000);
-    await screenshots(page, 'resumed');
-    await page.getByRole('button', { name: 'Stop' }).click();
-    await page.locator('.connection[data-state="ended"]').waitFor();
-    const stoppedAt = Date.now();
-    const p = await probe(page);
-    expect(p.summary).toMatchObject({ reason: 'user_stopped' });
-    const session = await ctx.betaSession(p.betaSessionId!);
-    expect(session).toMatchObject({ status: 'ended', end_reason: 'user_stopped' });
-    // One session, one set of debits: what the ledger took is what the session and the page were told, and no more
-    // than its connected time (the restart's gap is not charged).
-    expect(await ctx.connection.collection('beta_sessions').countDocuments({ user_id: v.user.id })).toBe(1);
-    expect(await ctx.debited(p.betaSessionId!)).toBe(session.charged_credits);
-    expect(p.summary.charged_credits).toBe(session.charged_credits);
-    expect(session.charged_credits).toBeLessThanOrEqual(10 * Math.ceil(p.summary.duration_ms / 1000));
-    expect(p.summary.duration_ms).toBeLessThan(stoppedAt - openedAt);
-    await page.close();
-  });
+  it('resumes by itself when the service restarts on the same port, and the session is charged once', () =>
+    withInstanceLogs(async () => {
+      // An instance of its own: the sockets the other scenarios' refusals left closing (ws waits up to 30 s for a
+      // client's close frame) would hold up a graceful stop of the shared one.
+      const service = await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV }, { label: 'web-restart' });
+      const v = await viewer(ctx.app, { credits: 1000 });
+      const page = await openPage(v, service);
+      const openedAt = Date.now();
+      await page.getByRole('button', { name: 'Start dubbing' }).click();
+      await page.locator('.connection[data-state="live"]').waitFor();
+      await page.locator('.timeline li.translated').first().waitFor({ timeout: 30_000 });
+      const port = new URL(service.baseUrl).port;
+      // A graceful stop: Nest re-raises SIGTERM once its shutdown hooks ran (a SIGKILL would mean it had to be forced).
+      expect([
+        { code: 0, signal: null },
+        { code: null, signal: 'SIGTERM' },
+      ]).toContainEqual(await service.stop());
+      await page.locator('.connection[data-state="resuming"]').waitFor({ timeout: 5000 });
+      await screenshots(page, 'resuming');
+      await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV, PORT: port }, { label: 'web-restarted' });
+      const resumed = await until(page, (p) => p.resumed === 1 && p.state === 'live', 25_000);
+      expect(resumed.readies).toBe(2);
+      const translationsBefore = resumed.translations;
+      await until(page, (p) => p.translations > translationsBefore, 30_000);
+      await sleep(1000);
+      await screenshots(page, 'resumed');
+      await page.getByRole('button', { name: 'Stop' }).click();
+      await page.locator('.connection[data-state="ended"]').waitFor();
+      const stoppedAt = Date.now();
+      const p = await probe(page);
+      expect(p.summary).toMatchObject({ reason: 'user_stopped' });
+      const session = await ctx.betaSession(p.betaSessionId!);
+      expect(session).toMatchObject({ status: 'ended', end_reason: 'user_stopped' });
+      // One session, one set of debits: what the ledger took is what the session and the page were told, and no more
+      // than its connected time (the restart's gap is not charged).
+      expect(await ctx.connection.collection('beta_sessions').countDocuments({ user_id: v.user.id })).toBe(1);
+      expect(await ctx.debited(p.betaSessionId!)).toBe(session.charged_credits);
+      expect(p.summary.charged_credits).toBe(session.charged_credits);
+      // Charged for the connected seconds (rounded up, docs/credits.md), once: less than the time from open to stop.
+      expect(session.charged_credits).toBeGreaterThan(0);
+      expect(session.charged_credits).toBeLessThanOrEqual(10 * (Math.ceil(p.summary.duration_ms / 1000) + 1));
+      expect(session.charged_credits).toBeLessThan(10 * Math.floor((stoppedAt - openedAt) / 1000));
+      expect(p.summary.duration_ms).toBeLessThan(stoppedAt - openedAt);
+      await page.close();
+    }));
 });
