@@ -569,6 +569,52 @@ describe('LiveDubbingClient', () => {
     expect(t.sockets[0].closedByClient).toEqual({ code: 1000, reason: 'Client closed' });
   });
 
+  it('pings a quiet connection and resumes on a new one when no pong comes, closing the silent one only once live again', async () => {
+    const s = await live({ pingIntervalMs: 1000, pongTimeoutMs: 500 });
+    const first = s.last();
+    s.timers.advance(600);
+    first.receive({ type: 'credits', remaining_credits: 1, session_charged: 1 });
+    // Heard from 600 ms in: quiet for 1 s at 1.6 s.
+    s.timers.advance(999);
+    expect(first.messages.at(-1)).toEqual({ type: 'auth', token: 'jwt', channel_id: 'news-il', target_lang: 'en' });
+    s.timers.advance(1);
+    expect(first.messages.at(-1)).toEqual({ type: 'ping' });
+    first.receive({ type: 'pong' });
+    s.timers.advance(1000);
+    expect(first.messages.filter((m) => m.type === 'ping')).toHaveLength(2);
+    s.timers.advance(499);
+    expect(s.sockets).toHaveLength(1);
+    s.timers.advance(1);
+    // No pong within 500 ms: the session is resumed on a new connection; the silent one is not closed (that would end it).
+    expect(s.sockets).toHaveLength(2);
+    expect(s.client.state).toBe('resuming');
+    expect(first.closedByClient).toBeUndefined();
+    s.last().accept();
+    await s.flush();
+    expect(s.last().messages).toEqual([{ type: 'auth', token: 'jwt', resume_token: 'rt-1' }]);
+    s.last().receive(ready({ resumed: true, resume_token: 'rt-2' }));
+    expect(first.closedByClient).toEqual({ code: 1000, reason: 'Replaced by a resumed connection' });
+    // What the silent connection reports later changes nothing.
+    first.serverClose(4409);
+    expect(s.client.state).toBe('live');
+  });
+
+  it('tries a resume refused 4001 once more with a token asked anew', async () => {
+    let issued = 0;
+    const s = await live({ token: () => `jwt-${++issued}` });
+    s.last().serverClose(1006);
+    s.last().accept();
+    await s.flush();
+    s.last().receive({ type: 'error', code: 'unauthorized', message: 'Invalid token' });
+    s.last().serverClose(4001);
+    s.timers.advance(500);
+    s.last().accept();
+    await s.flush();
+    expect(s.last().messages).toEqual([{ type: 'auth', token: 'jwt-3', resume_token: 'rt-1' }]);
+    s.last().serverClose(4001);
+    expect(s.ended).toEqual([expect.objectContaining({ reason: 'closed', action: 'ended', close: { code: 4001, reason: '' } })]);
+  });
+
   it('ignores what an abandoned connection reports', async () => {
     const s = await live();
     const first = s.last();

@@ -79,6 +79,15 @@ export interface LiveDubbingClientOptions {
    * Default 60 000 ms. After `reconnect` or 4503, the message's `resume_within_ms` is the window.
    */
   resumeWindowMs?: number;
+  /**
+   * Send `ping` when nothing was heard from the server for this long, and take the connection for dead when nothing
+   * (a `pong` or any frame) comes `pongTimeoutMs` after it: the session is then resumed on a new connection, the old
+   * one left open until `ready` (a close frame would end the session; docs/protocol.md, "When to resume"). For a
+   * browser, which cannot see the server's WebSocket pings. Default 0: off.
+   */
+  pingIntervalMs?: number;
+  /** Default 5 000 ms. */
+  pongTimeoutMs?: number;
   /** How long an opening refused 1013 (or cut off before `ready`) is tried again. Default 30 000 ms; 0: not at all. */
   retryWindowMs?: number;
   /**
@@ -175,6 +184,8 @@ interface Recovery {
   windowMs: number;
   /** A suspension for the database (4503): its window starts once the database is back, so a 1013 moves it on. */
   extendOnRefusal: boolean;
+  /** A resume refused 4001 was tried again with a token asked anew. */
+  tokenRefreshed?: boolean;
 }
 
 /** `ws://host:port/path` from a base or full URL. */
@@ -216,6 +227,11 @@ export class LiveDubbingClient {
   private current?: Attempt;
   private recovery?: Recovery;
   private timer?: unknown;
+  private pingTimer?: unknown;
+  private pongTimer?: unknown;
+  private lastHeardAt = 0;
+  /** Connections given up for dead but not closed: a close frame would end the session. Closed once it is live again. */
+  private abandoned: LiveDubbingConnection[] = [];
   private pendingOpen?: Deferred<ReadyMessage>;
   private pendingStop?: Deferred<SessionEndedMessage>;
   private stopRequested = false;
@@ -415,7 +431,12 @@ export class LiveDubbingClient {
       attempt.connection = new LiveDubbingConnection(url, this.WebSocket, {
         open: () => void this.authenticate(attempt),
         message: (message) => this.receive(attempt, message),
-        audio: (pcm) => attempt === this.current && this.events.emit('audio', pcm),
+        audio: (pcm) => {
+          if (attempt === this.current) {
+            this.lastHeardAt = this.timers.now();
+            this.events.emit('audio', pcm);
+          }
+        },
         close: (info) => this.closed(attempt, info),
       });
     } catch (error) {
@@ -464,6 +485,7 @@ export class LiveDubbingClient {
     if (attempt !== this.current) {
       return;
     }
+    this.lastHeardAt = this.timers.now();
     this.events.emit('message', message);
     switch (message.type) {
       case 'ready':
@@ -475,6 +497,8 @@ export class LiveDubbingClient {
         this.events.emit('ready', message);
         this.pendingOpen?.resolve(message);
         this.pendingOpen = undefined;
+        this.closeAbandoned();
+        this.startPings(attempt);
         if (this.stopRequested) {
           attempt.connection!.send({ type: 'stop' });
         }
@@ -524,6 +548,7 @@ export class LiveDubbingClient {
       return;
     }
     this.current = undefined;
+    this.stopPings();
     this.lastClose = close;
     this.addStats(attempt.connection!);
     for (const pong of this.pendingPongs.splice(0)) {
@@ -557,6 +582,13 @@ export class LiveDubbingClient {
         return this.retry(close);
       case CloseCode.SuspendedUnavailable:
         return this.startResume(attempt.error?.resume_within_ms ?? resumeWindow, true, close);
+      case CloseCode.Unauthorized:
+        // A resume refused 4001 changed nothing: with a token function, once more with a token asked anew.
+        if (attempt.kind === 'resume' && typeof this.options.token === 'function' && this.recovery && !this.recovery.tokenRefreshed) {
+          this.recovery.tokenRefreshed = true;
+          return this.retry(close);
+        }
+        return ended(fallback, action);
       case CloseCode.ResumeFailed:
         if (this.options.openNewOnResumeFailed && this.request !== undefined && !this.stopRequested) {
           this.token = undefined;
@@ -634,6 +666,8 @@ export class LiveDubbingClient {
       this.timers.clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.stopPings();
+    this.closeAbandoned();
     this.recovery = undefined;
     const ended: EndedEvent = { ...event, sessionId: this.id };
     const error = failure ?? errorOf(ended);
@@ -649,6 +683,72 @@ export class LiveDubbingClient {
       pong.reject(error);
     }
     this.events.emit('ended', ended);
+  }
+
+  /** Pings a live connection that went quiet; one that stays silent is taken for lost (as a 1006) and the session resumed. */
+  private startPings(attempt: Attempt): void {
+    const intervalMs = this.options.pingIntervalMs ?? 0;
+    if (intervalMs <= 0) {
+      return;
+    }
+    const pongTimeoutMs = this.options.pongTimeoutMs ?? 5000;
+    this.stopPings();
+    this.lastHeardAt = this.timers.now();
+    const tick = () => {
+      this.pingTimer = undefined;
+      if (attempt !== this.current || !attempt.live) {
+        return;
+      }
+      const quietMs = this.timers.now() - this.lastHeardAt;
+      if (quietMs >= intervalMs && this.pongTimer === undefined) {
+        attempt.connection!.send({ type: 'ping' });
+        const pingedAt = this.timers.now();
+        this.pongTimer = this.timers.setTimeout(() => {
+          this.pongTimer = undefined;
+          if (attempt === this.current && this.lastHeardAt < pingedAt) {
+            this.lost(attempt);
+          }
+        }, pongTimeoutMs);
+      }
+      this.pingTimer = this.timers.setTimeout(tick, Math.max(1, intervalMs - (quietMs >= intervalMs ? 0 : quietMs)));
+    };
+    this.pingTimer = this.timers.setTimeout(tick, intervalMs);
+  }
+
+  private stopPings(): void {
+    for (const timer of [this.pingTimer, this.pongTimer]) {
+      if (timer !== undefined) {
+        this.timers.clearTimeout(timer);
+      }
+    }
+    this.pingTimer = undefined;
+    this.pongTimer = undefined;
+  }
+
+  /** A live connection went silent: resumed on a new one without closing it (a close frame would end the session). */
+  private lost(attempt: Attempt): void {
+    this.current = undefined;
+    this.stopPings();
+    const connection = attempt.connection!;
+    this.forget(connection);
+    this.abandoned.push(connection);
+    const close = { code: CloseCode.Abnormal, reason: 'No pong' };
+    this.lastClose = close;
+    for (const pong of this.pendingPongs.splice(0)) {
+      pong.reject(new LiveDubbingError('connection_closed', 'The connection went silent', { closeCode: close.code }));
+    }
+    if (this.options.autoResume === false) {
+      connection.close(1000, 'No pong');
+      this.abandoned.pop();
+      return this.end({ reason: 'closed', action: 'ended', close });
+    }
+    this.startResume(this.options.resumeWindowMs ?? 60_000, false, close);
+  }
+
+  private closeAbandoned(): void {
+    for (const connection of this.abandoned.splice(0)) {
+      connection.close(1000, 'Replaced by a resumed connection');
+    }
   }
 
   private forget(connection: LiveDubbingConnection): void {
