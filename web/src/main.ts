@@ -295,7 +295,9 @@ async function start(): Promise<void> {
   }
   probe.audio = engine.stats;
   const wsUrl = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws/live-dubbing`;
-  const live = new LiveDubbingClient({ url: wsUrl, token });
+  // A browser cannot see the server's WebSocket pings: the client pings after 10 s of silence to find a dead
+  // connection and resume on a new one (docs/protocol.md, "Client library").
+  const live = new LiveDubbingClient({ url: wsUrl, token, pingIntervalMs: 10_000 });
   client = live;
   wireClient(live);
   ui.timelineCard.hidden = false;
@@ -338,6 +340,11 @@ async function start(): Promise<void> {
 
 function wireClient(live: LiveDubbingClient): void {
   live.on('state', (state) => setConnection(state));
+  live.on('retry', (retry) => {
+    if (retry.attempt > 0) {
+      ui.connectionText.textContent = `${STATE_TEXT[probe.state] ?? 'Reconnecting…'} (attempt ${retry.attempt + 1})`;
+    }
+  });
   live.on('ready', (ready) => {
     probe.readies++;
     probe.sessionId = ready.session_id;
