@@ -69,7 +69,7 @@ const STATE_TEXT: Record<string, string> = {
   connecting: 'Connecting…',
   authenticating: 'Signing in…',
   live: 'Live',
-  resuming: 'Connection lost — resuming…',
+  resuming: 'Reconnecting…',
   ended: 'Stopped',
 };
 
@@ -342,7 +342,7 @@ function wireClient(live: LiveDubbingClient): void {
   live.on('state', (state) => setConnection(state));
   live.on('retry', (retry) => {
     if (retry.attempt > 0) {
-      ui.connectionText.textContent = `${STATE_TEXT[probe.state] ?? 'Reconnecting…'} (attempt ${retry.attempt + 1})`;
+      ui.connectionText.textContent = `Reconnecting, try ${retry.attempt + 1}`;
     }
   });
   live.on('ready', (ready) => {
