@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,24 +48,40 @@ export async function launchBrowser(wav: string): Promise<TestBrowser> {
   };
 }
 
+/** The fake microphone's file, and how long the speech of each sentence lasts without its leading and trailing silence. */
+export interface SpeechWav {
+  path: string;
+  speechSeconds: number[];
+}
+
 /**
  * Speech for the fake microphone: espeak-ng's voice, resampled with sox to 48 kHz mono s16, each sentence followed by
- * a second of silence so the service's voice-activity detection cuts segments.
+ * 1.2 s of silence so the service's voice-activity detection cuts segments.
  */
-export function speechWav(sentences: string[]): string {
+export function speechWav(sentences: string[]): SpeechWav {
   const dir = mkdtempSync(join(tmpdir(), 'web-speech-'));
+  const speechSeconds: number[] = [];
   const parts = sentences.map((sentence, i) => {
     const raw = join(dir, `raw-${i}.wav`);
     execFileSync('espeak-ng', ['-v', 'en', '-s', '150', '-w', raw, sentence]);
+    speechSeconds.push(trimmedSeconds(raw));
     const padded = join(dir, `part-${i}.wav`);
     execFileSync('sox', [raw, '-r', '48000', '-c', '1', '-b', '16', padded, 'pad', '0', '1.2']);
     return padded;
   });
-  const wav = join(dir, 'speech.wav');
-  if (parts.length === 1) {
-    execFileSync('sox', [parts[0], wav]);
-  } else {
-    execFileSync('sox', [...parts, wav]);
+  const path = join(dir, 'speech.wav');
+  execFileSync('sox', [...parts, path]);
+  return { path, speechSeconds };
+}
+
+/** The length of a file's sound between its first and last sample above 1 % of full scale. */
+function trimmedSeconds(wav: string): number {
+  const stat = spawnSync('sox', [wav, '-n', 'silence', '1', '0.01', '1%', 'reverse', 'silence', '1', '0.01', '1%', 'reverse', 'stat'], {
+    encoding: 'utf8',
+  });
+  const match = /Length \(seconds\):\s+([\d.]+)/.exec(stat.stderr);
+  if (match === null) {
+    throw new Error(`sox could not measure ${wav}: ${stat.stderr}`);
   }
-  return wav;
+  return Number(match[1]);
 }

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { projectRoot } from '../../src/database/embedded-database.js';
-import { launchBrowser, speechWav, type TestBrowser } from '../harness/browser.js';
+import { launchBrowser, speechWav, type SpeechWav, type TestBrowser } from '../harness/browser.js';
 import { testDatabaseUri } from '../harness/database.js';
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
 import { sleep, viewer, waitUntil, type Viewer } from '../harness/live.js';
@@ -49,14 +49,15 @@ describe('Web client in Chromium', () => {
   let instance: ServiceInstance;
   let ctx: DatabaseContext;
   let browser: TestBrowser;
+  let speech: SpeechWav;
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const wav = speechWav(['Good evening, and welcome to the news.', 'Here is the weather for tomorrow.']);
+    speech = speechWav(['Good evening, and welcome to the news.', 'Here is the weather for tomorrow.']);
     uri = testDatabaseUri('web');
     instance = await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV }, { label: 'web' });
     ctx = await openDatabaseContext(uri);
-    browser = await launchBrowser(wav);
+    browser = await launchBrowser(speech.path);
   });
 
   afterAll(async () => {
@@ -150,6 +151,13 @@ describe('Web client in Chromium', () => {
     await expect(page.locator('.timeline .source').first().textContent()).resolves.toMatch(/speech segment 1/);
     await expect(page.locator('.timeline .target').first().textContent()).resolves.toMatch(/→ en/);
     await waitUntil(async () => Number((await page.locator('#credits-remaining').textContent())?.replace(/,/g, '')) < 1000, 10_000);
+    // The capture resamples to 16 kHz exactly: the service measures each segment as long as the sentence spoken (the
+    // first may start mid-sentence, when the session went live after the microphone).
+    await page.locator('.timeline .source').nth(2).waitFor({ timeout: 20_000 });
+    const measured = (await page.locator('.timeline .source').allTextContents()).map((text) => Number(/, ([\d.]+) s$/.exec(text)![1]));
+    for (const seconds of measured.slice(1)) {
+      expect(Math.min(...speech.speechSeconds.map((spoken) => Math.abs(spoken - seconds)))).toBeLessThan(0.35);
+    }
     await screenshots(page, 'beta-live');
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.locator('.connection[data-state="ended"]').waitFor();
