@@ -470,7 +470,8 @@ async function stop(): Promise<void> {
   try {
     showEnd({ reason: 'session_ended', action: 'ended', sessionEnded: await live.stop() });
   } catch {
-    // Already ended: the `ended` or `error` event said how.
+    // Not live (resuming, say), or already ended: close, which ends the session charged up to now and stops any resume.
+    live.close();
   } finally {
     ui.stop.disabled = false;
     await teardown();
@@ -509,6 +510,8 @@ function init(): void {
     void start();
   });
   ui.stop.addEventListener('click', () => void stop());
+  // Leaving the page ends the session at once (charged up to the close) rather than leaving it to wait for a resume.
+  window.addEventListener('pagehide', () => client?.close());
   for (const link of document.querySelectorAll<HTMLAnchorElement>('a[href="#upgrade"]')) {
     link.addEventListener('click', (event) => {
       event.preventDefault();
