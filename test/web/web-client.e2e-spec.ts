@@ -330,4 +330,22 @@ describe('Web client in Chromium', () => {
       expect(p.summary.duration_ms).toBeLessThan(stoppedAt - openedAt);
       await page.close();
     }));
+
+  it('stops reconnecting when the viewer presses Stop while the service is away', () =>
+    withInstanceLogs(async () => {
+      const service = await startInstance({ MONGODB_URI: uri, ...SERVICE_ENV }, { label: 'web-away' });
+      const v = await viewer(ctx.app, { credits: 1000 });
+      const page = await openPage(v, service);
+      await page.getByRole('button', { name: 'Start dubbing' }).click();
+      await page.locator('.connection[data-state="live"]').waitFor();
+      await service.stop();
+      await page.locator('.connection[data-state="resuming"]').waitFor({ timeout: 5000 });
+      await page.getByRole('button', { name: 'Stop' }).click();
+      await page.locator('.connection[data-state="ended"]').waitFor();
+      await expect(page.getByRole('button', { name: 'Start dubbing' }).isVisible()).resolves.toBe(true);
+      await sleep(3000);
+      const p = await probe(page);
+      expect({ state: p.state, readies: p.readies }).toEqual({ state: 'ended', readies: 1 });
+      await page.close();
+    }));
 });
