@@ -1,4 +1,4 @@
-// Unit specs live beside the code (src, *.spec.ts); integration and e2e specs under test/ (*.e2e-spec.ts).
+// Unit specs live beside the code (src and web, *.spec.ts); integration and e2e specs under test/ (*.e2e-spec.ts).
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
 };
@@ -15,7 +15,7 @@ export default {
   maxWorkers: 2,
   testTimeout: 30000,
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/web/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
   ],
 };

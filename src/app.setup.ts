@@ -8,6 +8,7 @@ import { docsContentSecurityPolicy, securityHeaders } from './common/security-he
 import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
 import { ASYNCAPI_PATH, createAsyncApiDocument } from './protocol/index.js';
+import { webClient } from './web/web-client.js';
 
 const API_PREFIX = 'api/v1';
 const DOCS_PATH = 'docs';
@@ -17,6 +18,8 @@ export function configureApp(app: INestApplication): void {
   // Middleware registered here runs before every route, Swagger's included.
   app.use(securityHeaders());
   app.use(methodNotAllowed(app));
+  // The web client at `/` (README, "Web client"), with its own content security policy; API routes keep theirs.
+  app.use(webClient());
   app.useLogger(app.get(Logger));
   app.useWebSocketAdapter(new LiveDubbingWsAdapter(app));
   app.setGlobalPrefix(API_PREFIX, {

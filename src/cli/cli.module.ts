@@ -6,7 +6,7 @@ import { ConfigModule } from '../config/config.module.js';
 import { DatabaseModule } from '../database/database.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { BetaModule } from '../beta/beta.module.js';
-import { AuthCommand, AuthTokenCommand } from './auth.command.js';
+import { AuthCommand, AuthLinkCommand, AuthTokenCommand } from './auth.command.js';
 import {
   BetaCommand,
   BetaCreditsCommand,
@@ -32,6 +32,7 @@ import { UsersCommand, UsersCreateCommand } from './users.command.js';
     ChannelsCreateCommand,
     AuthCommand,
     AuthTokenCommand,
+    AuthLinkCommand,
     DbCommand,
     DbSeedCommand,
     BetaCommand,

@@ -119,6 +119,33 @@ describe('operator CLI', () => {
     });
   });
 
+  describe('auth link', () => {
+    it("prints the web client's address with a token for the user in the fragment", async () => {
+      const email = uniqueEmail();
+      await runCli(['users', 'create', email, '--tier', 'premium'], env);
+      const result = await runCli(['auth', 'link', email, '--ttl', '2h'], { ...env, PORT: '3999' });
+      expect(result.code).toBe(0);
+      const match = /^http:\/\/localhost:3999\/#token=([\w.-]+)\n$/.exec(result.stdout);
+      expect(match).not.toBeNull();
+      const claims = await new JwtService({ secret: TEST_JWT_SECRET }).verifyAsync(match![1], { algorithms: ['HS256'] });
+      expect(claims.email).toBe(email);
+      expect(claims.exp - claims.iat).toBe(7200);
+    });
+
+    it('takes the address the service is reached at', async () => {
+      const email = uniqueEmail();
+      await runCli(['users', 'create', email, '--tier', 'premium'], env);
+      const result = await runCli(['auth', 'link', email, '--base-url', 'https://dub.example.com/'], env);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^https:\/\/dub\.example\.com\/#token=[\w.-]+\n$/);
+    });
+
+    it('fails for an unknown user', async () => {
+      const result = await runCli(['auth', 'link', 'nobody@example.com'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: No user with email nobody@example.com\n' });
+    });
+  });
+
   describe('db seed', () => {
     it('inserts the demo users and channels once, however often it runs', async () => {
       const first = await runCli(['db', 'seed'], env);
