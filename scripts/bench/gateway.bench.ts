@@ -125,7 +125,13 @@ const bench = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 function forkServer(entry: string, env: Record<string, string>): IpcChild {
   return new IpcChild(
     fork(entry, [], {
-      execArgv: ['--expose-gc', '--import', bench('./process-stats.js')],
+      // BENCH_CPU_PROFILE_DIR=<dir>: each server also writes a V8 CPU profile there when it exits.
+      execArgv: [
+        '--expose-gc',
+        '--import',
+        bench('./process-stats.js'),
+        ...(process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE_DIR] : []),
+      ],
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     }),
