@@ -7,6 +7,7 @@ import { createOpenApiDocument } from './common/openapi/openapi-document.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
 import { AppConfig } from './config/app-config.js';
 import { LiveDubbingWsAdapter } from './live-dubbing/live-dubbing-ws.adapter.js';
+import { ASYNCAPI_PATH, createAsyncApiDocument } from './protocol/index.js';
 
 const API_PREFIX = 'api/v1';
 const DOCS_PATH = 'docs';
@@ -40,8 +41,13 @@ export function configureApp(app: INestApplication): void {
   }
 }
 
-/** Swagger UI at `/docs` and its JSON at `/docs-json`; when not served, both are a 404 like any unknown route. */
+/**
+ * Swagger UI at `/docs`, its JSON at `/docs-json`, and the live WebSocket protocol's AsyncAPI document at
+ * `/docs/asyncapi.json` (docs/protocol.md); when not served, all are a 404 like any unknown route.
+ */
 function serveDocs(app: INestApplication, config: AppConfig): void {
   app.use(`/${DOCS_PATH}`, docsContentSecurityPolicy());
+  const asyncApi = createAsyncApiDocument();
+  app.getHttpAdapter().get(ASYNCAPI_PATH, (_request: unknown, response: { json(body: unknown): void }) => response.json(asyncApi));
   SwaggerModule.setup(DOCS_PATH, app, createOpenApiDocument(app, { metricsTokenRequired: config.metrics.token !== undefined }));
 }

@@ -4,29 +4,11 @@ import { BYTES_PER_SAMPLE, pcmDurationMs, SESSION_SAMPLE_RATE_HZ } from './pcm-f
 import type { PcmPool } from './pcm-pool.js';
 import type { DubbingProviders } from './providers/dubbing-providers.js';
 import { VoiceActivitySegmenter, type VoiceSegment } from './voice-activity.js';
+import type { TranscriptMessage, TranslationMessage } from '../protocol/index.js';
 
-export interface TranscriptEvent {
-  type: 'transcript';
-  segment_id: number;
-  text: string;
-  language: string | null;
-  is_final: true;
-  loopback: boolean;
-  start_ms: number;
-  end_ms: number;
-  /** Milliseconds from the end of the speech to this transcript. */
-  latency_ms: number;
-}
-
-export interface TranslationEvent {
-  type: 'translation';
-  segment_id: number;
-  text: string;
-  target_lang: string;
-  loopback: boolean;
-  /** Milliseconds from the end of the speech to this translation. */
-  latency_ms: number;
-}
+/** A segment's transcript and translation are protocol messages as they are (src/protocol, docs/protocol.md "Server → client"). */
+export type TranscriptEvent = TranscriptMessage;
+export type TranslationEvent = TranslationMessage;
 
 /** Dubbed speech in the session format (PCM s16le mono 16 kHz); the gateway sends `pcm` as a binary frame. */
 export interface DubbedAudioEvent {

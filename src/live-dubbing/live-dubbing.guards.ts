@@ -20,13 +20,18 @@ function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): Li
 
 /** The message as `type`, its fields checked and none besides them allowed; the protocol error otherwise. */
 function validMessage<T extends object>(type: new () => T, context: ExecutionContext): T {
-  const message = plainToInstance(type, context.switchToWs().getData<object>());
-  const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
-  if (errors.length > 0) {
-    const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+  const { message, problems } = checkMessage(type, context.switchToWs().getData<object>());
+  if (problems.length > 0) {
     throw protocolError(`Invalid ${(message as { type?: string }).type} message: ${problems.join('; ')}`);
   }
   return message;
+}
+
+/** What is wrong with `data` as a `type` message: none of it when it is well formed. */
+export function checkMessage<T extends object>(type: new () => T, data: object): { message: T; problems: string[] } {
+  const message = plainToInstance(type, data);
+  const errors = validateSync(message, { whitelist: true, forbidNonWhitelisted: true });
+  return { message, problems: errors.flatMap((error) => Object.values(error.constraints ?? {})) };
 }
 
 /**

@@ -5,16 +5,17 @@
 import type { BetaEndReason } from '../beta/sessions/beta-session.schema.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 
+import { AUDIO_FORMAT, type QuotaMinutes } from '../protocol/index.js';
+
 export { CloseCode } from '../common/errors/close-codes.js';
 export { ErrorCode, type ErrorMessage } from '../common/errors/domain-error.js';
+export { AUDIO_FORMAT };
 
-/** Client → server text message types; binary frames are audio. */
+/** Client → server text message types (src/protocol has their schemas); binary frames are audio. */
 export const ClientMessageType = { Auth: 'auth', Stop: 'stop', Ping: 'ping', Flush: 'flush' } as const;
 /** Internal events the adapter routes frames to. */
 export const AUDIO_EVENT = 'audio';
 export const INVALID_MESSAGE_EVENT = 'invalid_message';
-
-export const AUDIO_FORMAT = { encoding: 'LINEAR16', sample_rate_hz: 16000, channels: 1 } as const;
 
 export const protocolError = (message: string) => new DomainError(ErrorCode.ProtocolError, message);
 
@@ -27,7 +28,7 @@ export function insufficientCredits(remainingCredits: number): DomainError {
   );
 }
 
-export function quotaExceeded(remaining: unknown): DomainError {
+export function quotaExceeded(remaining: QuotaMinutes | undefined): DomainError {
   return new DomainError(ErrorCode.QuotaExceeded, 'Live dubbing quota exceeded', {
     upgrade_required: true,
     quota: remaining,

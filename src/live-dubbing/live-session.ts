@@ -7,6 +7,7 @@ import type { AudioRateMeter } from './audio-input.js';
 import type { AuthMessage } from './auth-message.dto.js';
 import type { EndCause } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
+import type { CreditsMessage, CreditWarningMessage } from '../protocol/index.js';
 
 /**
  * awaiting_auth → opening → live → ended, opening → ended for a refusal, and live → suspended when the connection is
@@ -67,7 +68,7 @@ export class LiveSession {
   /** The session's one idle timer, re-armed for the time left rather than per frame. */
   cancelIdle?: CancelTimer;
   /** Credit messages due before `ready` went out, sent right after it. */
-  readonly heldMessages: object[] = [];
+  readonly heldMessages: (CreditsMessage | CreditWarningMessage)[] = [];
   /** The database writes of the end, serialized: an end that failed is re-driven from here. */
   ending?: Promise<void>;
   /** A resume is taking the session over: its exit, if it comes meanwhile, is written once the resume has finished. */

@@ -37,6 +37,16 @@ import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.
 import type { QuotaRecordResult } from '../quota/quota.service.js';
 import { PendingSockets } from './pending-sockets.js';
 import { SessionSlots } from './session-slots.js';
+import type {
+  CreditsMessage,
+  CreditWarningMessage,
+  ErrorMessage,
+  ReadyMessage,
+  ReconnectMessage,
+  ServerMessage,
+  SessionEndedMessage,
+  UsageSummary,
+} from '../protocol/index.js';
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
@@ -53,22 +63,11 @@ const SUMMARY_WAIT_MS = 2_000;
 /** `idle_warning` comes this long before the idle timeout, or halfway through a shorter one (docs/protocol.md, "Idle sessions"). */
 const IDLE_WARNING_MS = 10_000;
 
+/** How a connection is closed: its last message (src/protocol types every message the server sends), then the close. */
 interface Farewell {
-  message?: object;
+  message?: SessionEndedMessage | ErrorMessage | ReconnectMessage;
   closeCode: number;
   closeReason: string;
-}
-
-/**
- * What an ended session used, as its end wrote it (docs/protocol.md, "The usage summary"): added to the message that
- * ends it.
- */
-interface UsageSummary {
-  duration_ms: number;
-  charged_credits: number;
-  /** Null outside the beta programme. */
-  remaining_credits: number | null;
-  quota_used_seconds: number;
 }
 
 /**
@@ -169,7 +168,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     return session;
   }
 
-  send(session: LiveSession, message: object): void {
+  send(session: LiveSession, message: ServerMessage): void {
     if (session.socket.readyState === session.socket.OPEN) {
       session.socket.send(JSON.stringify(message));
     }
@@ -366,7 +365,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   }
 
   /** The opening is complete: the session is live, the client gets `ready`, then any credit message held for it. */
-  goLive(session: LiveSession, ready: object): void {
+  goLive(session: LiveSession, ready: ReadyMessage): void {
     if (session.phase !== 'opening') {
       return;
     }
@@ -534,7 +533,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
         session.phase === 'live' || session.resumeInFlight
           ? this.suspend(session, 'server_shutdown', now, {
               ...restart,
-              message: { type: 'reconnect', resume_token: session.resumeToken, resume_within_ms: this.config.ws.resumeWindowMs },
+              message: { type: 'reconnect', resume_token: session.resumeToken!, resume_within_ms: this.config.ws.resumeWindowMs },
             })
           : this.end(session, 'server_shutdown', restart),
       ),
@@ -927,7 +926,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     }
   }
 
-  private sendCredits(session: LiveSession, message: object): void {
+  private sendCredits(session: LiveSession, message: CreditsMessage | CreditWarningMessage): void {
     if (session.phase === 'opening') {
       session.heldMessages.push(message);
     } else {

@@ -30,6 +30,7 @@ import {
   speechServiceUnavailable,
 } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
+import type { PongMessage, QuotaMinutes } from '../protocol/index.js';
 import type { LiveSession } from './live-session.js';
 import { LiveQuotaMeter } from './live-quota-meter.js';
 import { LiveSessionsService } from './live-sessions.service.js';
@@ -102,16 +103,16 @@ export abstract class LiveGateway implements OnGatewayConnection {
       type: 'ready',
       ...(session.resuming ? { resumed: true } : {}),
       session_id: session.id,
-      resume_token: session.resumeToken,
+      resume_token: session.resumeToken!,
       beta:
         session.betaSessionId === undefined
           ? null
           : {
               session_id: session.betaSessionId,
-              remaining_credits: session.betaRemaining,
-              estimated_cost: session.betaEstimate,
-              granted_credits: session.betaGranted,
-              credits_per_second: session.betaRate,
+              remaining_credits: session.betaRemaining!,
+              estimated_cost: session.betaEstimate!,
+              granted_credits: session.betaGranted!,
+              credits_per_second: session.betaRate!,
             },
       audio: AUDIO_FORMAT,
       quota: quota.remaining,
@@ -123,7 +124,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
    * Step 8: a new session's quota session, or a resumed session's own, going on from now; the quota error when no
    * minutes are left. Undefined when a resume did not go through (the session is suspended again).
    */
-  private async openQuota(session: LiveSession): Promise<{ remaining: object; runsOutAt: number | null } | undefined> {
+  private async openQuota(session: LiveSession): Promise<{ remaining: QuotaMinutes; runsOutAt: number | null } | undefined> {
     if (session.resuming) {
       const quota = await this.sessions.resume(session);
       if (quota?.exceeded === true) {
@@ -151,7 +152,7 @@ export abstract class LiveGateway implements OnGatewayConnection {
 
   @SubscribeMessage(ClientMessageType.Ping)
   @UseGuards(ControlMessageGuard)
-  onPing(@ConnectedSocket() socket: WebSocket): object | undefined {
+  onPing(@ConnectedSocket() socket: WebSocket): PongMessage | undefined {
     this.sessions.live(socket, NOT_AUTHENTICATED);
     return this.sessions.inDoubt() ? undefined : { type: 'pong' };
   }

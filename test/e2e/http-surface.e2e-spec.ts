@@ -124,7 +124,7 @@ describe('HTTP surface with METRICS_TOKEN set and DOCS_ENABLED=false', () => {
     });
   });
 
-  it.each(['/docs', '/docs/', '/docs-json', '/docs/swagger-ui-bundle.js'])('answers 404 on %s', async (path) => {
+  it.each(['/docs', '/docs/', '/docs-json', '/docs/swagger-ui-bundle.js', '/docs/asyncapi.json'])('answers 404 on %s', async (path) => {
     const response = await http(t.baseUrl, 'GET', path);
     expect(response.status).toBe(404);
     expect(response.text).toContain(`Cannot GET ${path}`);

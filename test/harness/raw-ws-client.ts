@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
+import { serverMessageProblem } from './protocol-validator.js';
 import type { Closed } from './ws-client.js';
 
 export const Opcode = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8 } as const;
@@ -16,12 +17,15 @@ export class RawWsClient {
   closed?: Closed;
   /** The TCP connection ended (with or without a close frame). */
   ended = false;
+  /** The first server message that broke the protocol (AsyncAPI document): the next wait fails with it. */
+  violation?: string;
   private received = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
   private constructor(
     readonly socket: Socket,
     head: Buffer,
+    private readonly path: string,
   ) {
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('close', () => {
@@ -49,7 +53,7 @@ export class RawWsClient {
           ...headers,
         },
       });
-      upgrade.once('upgrade', (_response, socket: Socket, head: Buffer) => resolve(new RawWsClient(socket, head)));
+      upgrade.once('upgrade', (_response, socket: Socket, head: Buffer) => resolve(new RawWsClient(socket, head, url.pathname)));
       upgrade.once('response', (response) => reject(new Error(`the server answered ${response.statusCode}, not an upgrade`)));
       upgrade.once('error', reject);
       upgrade.end();
@@ -120,6 +124,7 @@ export class RawWsClient {
   async waitClose(timeoutMs = 10_000): Promise<Closed> {
     const deadline = Date.now() + timeoutMs;
     while (this.closed === undefined && !this.ended) {
+      this.throwViolation();
       if (Date.now() > deadline) {
         throw new Error(`timed out waiting for close; got ${JSON.stringify(this.messages)}`);
       }
@@ -131,6 +136,7 @@ export class RawWsClient {
         });
       });
     }
+    this.throwViolation();
     return this.closed ?? { code: 1006, reason: '' };
   }
 
@@ -138,6 +144,7 @@ export class RawWsClient {
   async next(type: string, timeoutMs = 10_000): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      this.throwViolation();
       const found = this.messages.find((message) => message.type === type);
       if (found !== undefined) {
         this.messages.splice(this.messages.indexOf(found), 1);
@@ -153,6 +160,12 @@ export class RawWsClient {
           resolve();
         });
       });
+    }
+  }
+
+  private throwViolation(): void {
+    if (this.violation !== undefined) {
+      throw new Error(this.violation);
     }
   }
 
@@ -186,6 +199,7 @@ export class RawWsClient {
       this.received = this.received.subarray(offset + length);
       if (opcode === Opcode.Text) {
         this.messages.push(JSON.parse(payload.toString()));
+        this.violation ??= serverMessageProblem(this.messages.at(-1), this.path);
       } else if (opcode === Opcode.Close) {
         this.closed = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, reason: payload.subarray(2).toString() };
       }

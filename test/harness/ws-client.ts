@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { serverMessageProblem } from './protocol-validator.js';
 
 export interface Closed {
   code: number;
@@ -10,6 +11,8 @@ export class TestWsClient {
   readonly messages: any[] = [];
   readonly audio: Buffer[] = [];
   closed?: Closed;
+  /** The first server message that broke the protocol (AsyncAPI document): the next wait fails with it. */
+  violation?: string;
   private waiters: (() => void)[] = [];
 
   private constructor(readonly socket: WebSocket) {
@@ -18,6 +21,7 @@ export class TestWsClient {
         this.audio.push(data);
       } else {
         this.messages.push(JSON.parse(data.toString()));
+        this.violation ??= serverMessageProblem(this.messages.at(-1), socket.url);
       }
       this.wake();
     });
@@ -72,6 +76,9 @@ export class TestWsClient {
   async waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (this.violation !== undefined) {
+        throw new Error(this.violation);
+      }
       const value = probe();
       if (value !== undefined) {
         return value;

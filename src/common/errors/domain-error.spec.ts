@@ -21,11 +21,11 @@ describe(DomainError.name, () => {
   });
 
   it('carries its details into the WebSocket error message', () => {
-    expect(new DomainError(ErrorCode.QuotaExceeded, 'Out of minutes', { quota: { hour: 0 } }).toMessage()).toEqual({
+    expect(new DomainError(ErrorCode.QuotaExceeded, 'Out of minutes', { quota: { hour: 0, day: 5, month: 50 } }).toMessage()).toEqual({
       type: 'error',
       code: 'quota_exceeded',
       message: 'Out of minutes',
-      quota: { hour: 0 },
+      quota: { hour: 0, day: 5, month: 50 },
     });
   });
 });

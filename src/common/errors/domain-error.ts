@@ -1,31 +1,11 @@
 import { HttpStatus } from '@nestjs/common';
+import { ErrorCode, type LiveErrorCode } from '../../protocol/error-codes.js';
+import type { ErrorMessage } from '../../protocol/messages.js';
 import { CloseCode } from './close-codes.js';
 
-/** Every stable error code of the product, whichever transport reports it. */
-export const ErrorCode = {
-  Unauthorized: 'unauthorized',
-  Forbidden: 'forbidden',
-  NotFound: 'not_found',
-  Conflict: 'conflict',
-  InvalidInput: 'invalid_input',
-  InsufficientCredits: 'insufficient_credits',
-  InvitationInvalid: 'invitation_invalid',
-  ServiceUnavailable: 'service_unavailable',
-  ProtocolError: 'protocol_error',
-  AuthTimeout: 'auth_timeout',
-  RateLimited: 'rate_limited',
-  UpgradeRequired: 'upgrade_required',
-  ChannelUnavailable: 'channel_unavailable',
-  QuotaExceeded: 'quota_exceeded',
-  TooManySessions: 'too_many_sessions',
-  CreditsExhausted: 'credits_exhausted',
-  BetaRevoked: 'beta_revoked',
-  SessionMoved: 'session_moved',
-  ResumeFailed: 'resume_failed',
-  SpeechServiceUnavailable: 'speech_service_unavailable',
-  InternalError: 'internal_error',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** The error codes are part of the live protocol's one definition (src/protocol, docs/protocol.md "One error model"). */
+export { ErrorCode };
+export type { ErrorMessage };
 
 /** The one table from an error code to what each transport answers: an HTTP status, and a WebSocket close code. */
 export const ERROR_RESPONSES: Record<ErrorCode, { status: HttpStatus; close: CloseCode }> = {
@@ -52,12 +32,11 @@ export const ERROR_RESPONSES: Record<ErrorCode, { status: HttpStatus; close: Clo
   [ErrorCode.InternalError]: { status: HttpStatus.INTERNAL_SERVER_ERROR, close: CloseCode.InternalError },
 };
 
-export interface ErrorMessage {
-  type: 'error';
-  code: ErrorCode;
-  message: string;
-  [extra: string]: unknown;
-}
+/**
+ * What travels with an error besides its code and message: the extra fields of the live `error` message (typed by the
+ * protocol's schema), plus `available_credits`, which only the REST answer of a credit removal carries.
+ */
+export type ErrorDetails = Omit<ErrorMessage, 'type' | 'code' | 'message'> & { available_credits?: number };
 
 /**
  * An expected failure with a stable code; `details` travel with it to the client. One filter per transport turns it
@@ -69,7 +48,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    readonly details: ErrorDetails = {},
     closeReason = message,
   ) {
     super(message);
@@ -87,7 +66,8 @@ export class DomainError extends Error {
 
   /** The WebSocket error message. */
   toMessage(): ErrorMessage {
-    return { type: 'error', code: this.code, message: this.message, ...this.details };
+    // A live gateway sends only the codes of LIVE_ERROR_CODES; the e2e tests check every message against the schema.
+    return { type: 'error', code: this.code as LiveErrorCode, message: this.message, ...this.details };
   }
 }
 

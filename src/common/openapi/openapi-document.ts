@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ASYNCAPI_PATH } from '../../protocol/index.js';
 import { HttpErrorBody } from '../filters/http-exception.filter.js';
 import { errorResponses, UNEXPECTED_FAILURE } from './error-responses.js';
 
@@ -13,7 +14,8 @@ export function createOpenApiDocument(app: INestApplication, options: { metricsT
   let builder = new DocumentBuilder()
     .setTitle('Live dubbing service')
     .setDescription(
-      'Beta 500 credits, enrolment and operations. The live dubbing protocol is a WebSocket at /ws/live-dubbing (see README). ' +
+      'Beta 500 credits, enrolment and operations. The live protocol, WebSockets at /ws/live-dubbing and /ws/live-subtitles, ' +
+        `is described by its AsyncAPI 3 document: [${ASYNCAPI_PATH}](${ASYNCAPI_PATH}). ` +
         'Every error answer is `{statusCode, error, message, code?}`; `code` is stable. A method a path does not support is a 405 ' +
         'with an `Allow` header.',
     )
