@@ -1,0 +1,99 @@
+import type { MongoClient } from 'mongodb';
+import { startTestApp, type TestApp } from '../harness/app.js';
+import { testDatabaseUri } from '../harness/database.js';
+import { authMessage, viewer, type Viewer } from '../harness/live.js';
+import { TestWsClient } from '../harness/ws-client.js';
+
+/** One database command the application sent: what, on which collection, and when it was sent and answered. */
+interface Command {
+  name: string;
+  collection: string;
+  startedAt: number;
+  endedAt?: number;
+}
+
+/** Commands of the connection's own upkeep, not of an opening. */
+const UPKEEP = new Set(['ping', 'hello', 'isMaster', 'ismaster', 'endSessions', 'buildInfo']);
+
+/**
+ * The database commands one opening makes (docs/protocol.md, "Opening a session"), from the `auth` message to `ready`:
+ * how many in all, and how many the client waits for one after another (the critical path). A command chains after
+ * another when it was sent after that one was answered; commands in flight together count once.
+ */
+describe('Opening a session: database round trips', () => {
+  let t: TestApp;
+  let recording: Command[] | undefined;
+  const inFlight = new Map<number, Command>();
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { MONGODB_URI: `${testDatabaseUri('round_trips')}?monitorCommands=true` } });
+    const client = t.connection.getClient() as unknown as MongoClient;
+    client.on('commandStarted', (event) => {
+      if (recording === undefined || UPKEEP.has(event.commandName)) {
+        return;
+      }
+      const command: Command = {
+        name: event.commandName,
+        collection: String(event.command[event.commandName] ?? ''),
+        startedAt: performance.now(),
+      };
+      recording.push(command);
+      inFlight.set(event.requestId, command);
+    });
+    const answered = (event: { requestId: number }) => {
+      const command = inFlight.get(event.requestId);
+      if (command !== undefined) {
+        command.endedAt = performance.now();
+        inFlight.delete(event.requestId);
+      }
+    };
+    client.on('commandSucceeded', answered);
+    client.on('commandFailed', answered);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** Opens a session for `v`, recording the commands sent until `ready`; then stops it. */
+  async function recordOpening(v: Viewer): Promise<{ commands: Command[]; criticalPath: number }> {
+    const client = await TestWsClient.connect(t.baseUrl);
+    const commands: Command[] = [];
+    recording = commands;
+    client.send(authMessage(v));
+    const ready = await client.next('ready');
+    recording = undefined;
+    expect(ready.type).toBe('ready');
+    client.send({ type: 'stop' });
+    await client.waitClose();
+    return { commands, criticalPath: criticalPath(commands) };
+  }
+
+  /** The longest chain of commands each sent after the one before it was answered. */
+  function criticalPath(commands: Command[]): number {
+    const sorted = [...commands].sort((a, b) => a.startedAt - b.startedAt);
+    const depth: number[] = [];
+    sorted.forEach((command, i) => {
+      depth[i] = 1 + Math.max(0, ...sorted.slice(0, i).map((before, j) => (before.endedAt! <= command.startedAt ? depth[j] : 0)));
+    });
+    return Math.max(0, ...depth);
+  }
+
+  const describeCommands = (commands: Command[]) => commands.map((command) => `${command.name} ${command.collection}`);
+
+  it('warms up: the first opening of the app (indexes, pool) is not measured', async () => {
+    await recordOpening(await viewer(t.app, { credits: 500 }));
+  });
+
+  it('a non-beta premium user: 10 commands, all one after another', async () => {
+    const { commands, criticalPath } = await recordOpening(await viewer(t.app));
+    expect(describeCommands(commands)).toHaveLength(10);
+    expect(criticalPath).toBeLessThanOrEqual(10);
+  });
+
+  it('a beta user: 14 commands, all one after another', async () => {
+    const { commands, criticalPath } = await recordOpening(await viewer(t.app, { credits: 500 }));
+    expect(describeCommands(commands)).toHaveLength(14);
+    expect(criticalPath).toBeLessThanOrEqual(14);
+  });
+});
