@@ -150,6 +150,7 @@ export class ChannelGuard implements CanActivate {
     private readonly channels: ChannelsService,
   ) {}
 
+  /** The channel as read at most CHANNEL_CACHE_MS ago by this instance (docs/protocol.md, "Opening a session", step 6). */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = sessionOf(context, this.sessions);
     if (session.resuming) {
@@ -157,7 +158,7 @@ export class ChannelGuard implements CanActivate {
       return true;
     }
     const { channel_id: channelId, target_lang: targetLang } = session.auth!;
-    const channel = await this.channels.findById(channelId);
+    const channel = await this.channels.findForOpening(channelId);
     const problem =
       channel === undefined
         ? 'Channel not found'
