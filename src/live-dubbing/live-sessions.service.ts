@@ -359,6 +359,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const quota = await this.quota.startSession({ id: user.id, tier: user.tier }, session.feature.name, {
       sessionId: session.quotaSessionId,
       ownerInstanceId: this.instance.id,
+      checked: session.reads?.quota,
     });
     await this.afterOpeningStep(session);
     return quota;

@@ -81,19 +81,24 @@ describe('Opening a session: database round trips', () => {
 
   const describeCommands = (commands: Command[]) => commands.map((command) => `${command.name} ${command.collection}`);
 
-  it('warms up: the first opening of the app (indexes, pool) is not measured', async () => {
-    await recordOpening(await viewer(t.app, { credits: 500 }));
+  /** The channel of the first opening: the openings measured go on it, as most viewers open a channel others watch. */
+  let channel: Viewer['channel'];
+
+  it('warms up: the first opening of the app (indexes, pool, the channel) is not measured', async () => {
+    const first = await viewer(t.app, { credits: 500 });
+    channel = first.channel;
+    await recordOpening(first);
   });
 
-  it('a non-beta premium user: 10 commands, all one after another', async () => {
-    const { commands, criticalPath } = await recordOpening(await viewer(t.app));
-    expect(describeCommands(commands)).toHaveLength(10);
+  it('a non-beta premium user: 9 commands, 6 one after another (10 and 10 before)', async () => {
+    const { commands, criticalPath } = await recordOpening({ ...(await viewer(t.app)), channel });
+    expect(describeCommands(commands)).toHaveLength(9);
+    expect(criticalPath).toBeLessThanOrEqual(6);
+  });
+
+  it('a beta user: 13 commands, 10 one after another (14 and 14 before)', async () => {
+    const { commands, criticalPath } = await recordOpening({ ...(await viewer(t.app, { credits: 500 })), channel });
+    expect(describeCommands(commands)).toHaveLength(13);
     expect(criticalPath).toBeLessThanOrEqual(10);
-  });
-
-  it('a beta user: 14 commands, all one after another', async () => {
-    const { commands, criticalPath } = await recordOpening(await viewer(t.app, { credits: 500 }));
-    expect(describeCommands(commands)).toHaveLength(14);
-    expect(criticalPath).toBeLessThanOrEqual(14);
   });
 });
