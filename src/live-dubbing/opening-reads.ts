@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthenticatedUser } from '../auth/token.service.js';
+import type { AccountState } from '../beta/credits/beta-accounts.repository.js';
+import { BetaCreditsService } from '../beta/credits/beta-credits.service.js';
 import { BetaEnrollmentService } from '../beta/enrollment/beta-enrollment.service.js';
 import type { ChannelRecord } from '../channels/channels.repository.js';
 import { ChannelsService } from '../channels/channels.service.js';
@@ -25,6 +27,8 @@ export interface OpeningReads {
   slots?: Promise<SlotsRead>;
   channel?: Promise<ChannelRecord | undefined>;
   beta?: Promise<boolean>;
+  /** A member's credit account, read for the hold's compare-and-set (docs/credits.md, "Holds and pre-authorization"). */
+  account?: Promise<AccountState | undefined>;
   quota?: Promise<QuotaCheck>;
 }
 
@@ -35,6 +39,7 @@ export class OpeningReadsService {
     private readonly slots: SessionSlots,
     private readonly channels: ChannelsService,
     private readonly enrollment: BetaEnrollmentService,
+    private readonly credits: BetaCreditsService,
     private readonly quota: QuotaService,
     private readonly config: AppConfig,
   ) {}
@@ -49,6 +54,7 @@ export class OpeningReadsService {
       reads.slots = early(this.slots.read(user.id));
       reads.channel = early(this.channels.findForOpening(session.auth!.channel_id));
       reads.beta = this.config.beta.enabled ? early(this.enrollment.isMember(user.email)) : Promise.resolve(false);
+      reads.account = early(reads.beta.then((member) => (member ? this.credits.account(user.email) : undefined)));
       reads.quota = early(this.quota.check({ id: user.id, tier: user.tier }, session.feature.name));
     }
     session.reads = reads;

@@ -96,9 +96,9 @@ describe('Opening a session: database round trips', () => {
     expect(criticalPath).toBeLessThanOrEqual(6);
   });
 
-  it('a beta user: 13 commands, 10 one after another (14 and 14 before)', async () => {
+  it('a beta user: 12 commands, 8 one after another (14 and 14 before)', async () => {
     const { commands, criticalPath } = await recordOpening({ ...(await viewer(t.app, { credits: 500 })), channel });
-    expect(describeCommands(commands)).toHaveLength(13);
-    expect(criticalPath).toBeLessThanOrEqual(10);
+    expect(describeCommands(commands)).toHaveLength(12);
+    expect(criticalPath).toBeLessThanOrEqual(8);
   });
 });
