@@ -44,9 +44,12 @@ export class OpeningReadsService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Starts the reads of a new session's opening (a resume reads none of these). */
+  /**
+   * Starts the reads of a new session's opening (a resume reads none of these, and an opening the client left or
+   * that was refused meanwhile none either: its steps, should they run, read for themselves).
+   */
   start(session: LiveSession, user: AuthenticatedUser): void {
-    if (session.resuming) {
+    if (session.resuming || session.phase !== 'opening') {
       return;
     }
     const reads: OpeningReads = { opens: early(this.limiter.read(user.id)) };

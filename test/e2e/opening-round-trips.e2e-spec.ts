@@ -26,7 +26,15 @@ describe('Opening a session: database round trips', () => {
   const inFlight = new Map<number, Command>();
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { MONGODB_URI: `${testDatabaseUri('round_trips')}?monitorCommands=true` } });
+    t = await startTestApp({
+      env: {
+        MONGODB_URI: `${testDatabaseUri('round_trips')}?monitorCommands=true`,
+        // No periodic round (heartbeat, checkpoint, quota update, jobs lease) lands in an opening measured here.
+        WS_HEARTBEAT_MS: '600000',
+        BETA_CHECKPOINT_INTERVAL_MS: '600000',
+        QUOTA_UPDATE_INTERVAL_MS: '600000',
+      },
+    });
     const client = t.connection.getClient() as unknown as MongoClient;
     client.on('commandStarted', (event) => {
       if (recording === undefined || UPKEEP.has(event.commandName)) {
@@ -54,6 +62,17 @@ describe('Opening a session: database round trips', () => {
   afterAll(async () => {
     await t.close();
   });
+
+  /** Sends `v`'s auth, recording the commands sent until the server has closed the socket (a refusal). */
+  async function recordRefusal(v: Viewer): Promise<{ commands: Command[]; closeCode: number }> {
+    const client = await TestWsClient.connect(t.baseUrl);
+    const commands: Command[] = [];
+    recording = commands;
+    client.send(authMessage(v));
+    const closed = await client.waitClose();
+    recording = undefined;
+    return { commands, closeCode: closed.code };
+  }
 
   /** Opens a session for `v`, recording the commands sent until `ready`; then stops it. */
   async function recordOpening(v: Viewer): Promise<{ commands: Command[]; criticalPath: number }> {
@@ -100,5 +119,14 @@ describe('Opening a session: database round trips', () => {
     const { commands, criticalPath } = await recordOpening({ ...(await viewer(t.app, { credits: 500 })), channel });
     expect(describeCommands(commands)).toHaveLength(12);
     expect(criticalPath).toBeLessThanOrEqual(8);
+  });
+
+  it('a user refused at the tier step reads nothing for the steps after it', async () => {
+    const { commands, closeCode } = await recordRefusal({ ...(await viewer(t.app, { tier: 'free' })), channel });
+    expect(closeCode).toBe(4030);
+    const sent = describeCommands(commands);
+    expect(sent.slice(0, 3)).toEqual(['find users', 'find ws_connection_opens', 'insert ws_connection_opens']);
+    // Then at most the refusal's end, which frees the slot the opening never took (a read of the slots finds none).
+    expect(sent.slice(3).filter((command) => command !== 'find live_user_slots')).toEqual([]);
   });
 });
