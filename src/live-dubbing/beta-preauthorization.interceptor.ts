@@ -25,7 +25,8 @@ export class BetaPreauthorizationInterceptor implements NestInterceptor {
       // A resumed session keeps its record and its hold.
       return next.handle();
     }
-    const beta = this.config.beta.enabled && (await this.enrollment.isMember(session.user!.email));
+    // The membership as read once the user was known (see OpeningReads), never older than this opening.
+    const beta = this.config.beta.enabled && (await (session.reads?.beta ?? this.enrollment.isMember(session.user!.email)));
     await this.sessions.register(session, { beta });
     if (beta && session.phase === 'opening') {
       await this.sessions.holdCredits(session);

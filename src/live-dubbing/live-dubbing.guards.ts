@@ -13,6 +13,7 @@ import { DatabaseHealth } from '../database/database-health.js';
 import { hasLiveAccess, LiveSessionsService } from './live-sessions.service.js';
 import type { LiveSession } from './live-session.js';
 import { SessionSlots } from './session-slots.js';
+import { OpeningReadsService } from './opening-reads.js';
 
 function sessionOf(context: ExecutionContext, sessions: LiveSessionsService): LiveSession {
   return sessions.get(context.switchToWs().getClient<WebSocket>());
@@ -68,16 +69,22 @@ export class ControlMessageGuard implements CanActivate {
   }
 }
 
-/** Step 3: signature, expiry and pinned algorithm; the user exists and is active. */
+/**
+ * Step 3: signature, expiry and pinned algorithm; the user exists and is active. Once the user is known, the reads of
+ * the later steps start (see OpeningReads).
+ */
 @Injectable()
 export class WsTokenGuard implements CanActivate {
   constructor(
     private readonly sessions: LiveSessionsService,
     private readonly tokens: TokenService,
+    private readonly reads: OpeningReadsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    sessionOf(context, this.sessions).user = await this.tokens.authenticate(sessionOf(context, this.sessions).auth!.token);
+    const session = sessionOf(context, this.sessions);
+    session.user = await this.tokens.authenticate(session.auth!.token);
+    this.reads.start(session, session.user);
     return true;
   }
 }
@@ -96,7 +103,7 @@ export class ConnectionRateGuard implements CanActivate {
       // A resume is not a new session: it takes no slot.
       return true;
     }
-    if (!(await this.limiter.tryOpen(session.user!.id))) {
+    if (!(await this.limiter.tryOpen(session.user!.id, session.reads?.opens))) {
       throw new DomainError(ErrorCode.RateLimited, 'Too many live dubbing sessions opened in the last minute');
     }
     return true;
@@ -133,7 +140,7 @@ export class SessionCapGuard implements CanActivate {
       // A resume is not a new session: it goes on in the slot its session holds.
       return true;
     }
-    await this.slots.take(session.user!, session.id);
+    await this.slots.take(session.user!, session.id, session.reads?.slots);
     if (session.phase === 'ended') {
       // Ended while the slot was being taken: its end found no slot to free.
       await this.slots.leave(session.user!.id, session.id);
@@ -150,6 +157,7 @@ export class ChannelGuard implements CanActivate {
     private readonly channels: ChannelsService,
   ) {}
 
+  /** The channel as read at most CHANNEL_CACHE_MS ago by this instance (docs/protocol.md, "Opening a session", step 6). */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const session = sessionOf(context, this.sessions);
     if (session.resuming) {
@@ -157,7 +165,7 @@ export class ChannelGuard implements CanActivate {
       return true;
     }
     const { channel_id: channelId, target_lang: targetLang } = session.auth!;
-    const channel = await this.channels.findById(channelId);
+    const channel = await (session.reads?.channel ?? this.channels.findForOpening(channelId));
     const problem =
       channel === undefined
         ? 'Channel not found'

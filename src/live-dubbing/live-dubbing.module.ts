@@ -29,6 +29,7 @@ import { LiveSubtitlesGateway } from './live-subtitles.gateway.js';
 import { PendingSockets } from './pending-sockets.js';
 import { ClusterModule } from '../cluster/cluster.module.js';
 import { SessionSlots } from './session-slots.js';
+import { OpeningReadsService } from './opening-reads.js';
 import { UserSlotsRepository } from './user-slots.repository.js';
 import { UserSlots, UserSlotsSchema } from './user-slots.schema.js';
 
@@ -67,6 +68,7 @@ import { UserSlots, UserSlotsSchema } from './user-slots.schema.js';
     PendingSockets,
     SessionSlots,
     UserSlotsRepository,
+    OpeningReadsService,
   ],
 })
 export class LiveDubbingModule {}

@@ -7,6 +7,7 @@ import type { AudioRateMeter } from './audio-input.js';
 import type { AuthMessage } from './auth-message.dto.js';
 import type { EndCause } from './live-dubbing.protocol.js';
 import type { LiveFeature } from './live-feature.js';
+import type { OpeningReads } from './opening-reads.js';
 import type { CreditsMessage, CreditWarningMessage } from '../protocol/index.js';
 
 /**
@@ -32,6 +33,8 @@ export class LiveSession {
   auth?: AuthMessage;
   user?: AuthenticatedUser;
   channel?: ChannelRecord;
+  /** A new session's opening: the reads its steps need, started once the user is known. */
+  reads?: OpeningReads;
   /** The session's languages: the opening's, or a resumed session's own. */
   sourceLang?: string;
   targetLang?: string;

@@ -342,7 +342,17 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   async holdCredits(session: LiveSession): Promise<void> {
     const betaSessionId = session.betaSessionId!;
     session.onEnd(this.signals.subscribe(betaSessionId, (signal) => this.onCreditSignal(session, signal)));
-    const start = await this.beta.start(session.user!, session.feature.name, session.feature.creditsPerSecond(this.config), betaSessionId);
+    const start = await this.beta.start(
+      session.user!,
+      session.feature.name,
+      session.feature.creditsPerSecond(this.config),
+      betaSessionId,
+      session.reads?.account,
+    );
+    if (session.phase === 'ended') {
+      // Ended while the hold was being placed: nothing charges it but its end (see end), so nothing watches it.
+      this.beta.stopWatching(betaSessionId);
+    }
     if (!start.ok) {
       throw insufficientCredits(start.remainingCredits);
     }
@@ -359,6 +369,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const quota = await this.quota.startSession({ id: user.id, tier: user.tier }, session.feature.name, {
       sessionId: session.quotaSessionId,
       ownerInstanceId: this.instance.id,
+      checked: session.reads?.quota,
     });
     await this.afterOpeningStep(session);
     return quota;

@@ -5,9 +5,15 @@ import { AppConfig } from '../config/app-config.js';
 import { ErrorCode } from './live-dubbing.protocol.js';
 import { LiveSessionSweeper } from './live-session-sweeper.js';
 import { LiveSessionsRepository, type LiveSessionRecord } from './live-sessions.repository.js';
-import { UserSlotsRepository, type UserSlot } from './user-slots.repository.js';
+import { UserSlotsRepository, type UserSlot, type UserSlotsRecord } from './user-slots.repository.js';
 
 const MAX_ATTEMPTS = 50;
+
+/** A user's slots document and the record of each session listed in it (undefined: none written), as read. */
+export interface SlotsRead {
+  current?: UserSlotsRecord;
+  records: (LiveSessionRecord | undefined)[];
+}
 
 /** What a slot's session is to the next opening: it counts toward the cap, it is kept without counting, or dropped. */
 interface Occupant {
@@ -38,14 +44,15 @@ export class SessionSlots {
   /**
    * Takes a slot for a new session before its record is written. Over the cap, the user's oldest suspended session
    * is ended as if its resume window had closed, and the opening goes on; with none suspended it is refused with
-   * `too_many_sessions`.
+   * `too_many_sessions`. `earlier`, a `read` started before, saves the first attempt's reads: the compare-and-set
+   * on the document's version refuses them if the slots changed since, and the next attempt reads again.
    */
-  async take(user: { id: string; tier: string }, sessionId: string): Promise<void> {
+  async take(user: { id: string; tier: string }, sessionId: string, earlier?: Promise<SlotsRead>): Promise<void> {
     const max = user.tier === 'family' ? this.config.ws.maxSessions.family : this.config.ws.maxSessions.premium;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.slots.find(user.id);
+      const { current, records } = attempt === 0 && earlier !== undefined ? await earlier : await this.read(user.id);
       const now = this.clock.now();
-      const occupants = await this.occupants(current?.slots ?? [], now);
+      const occupants = this.occupants(current?.slots ?? [], records, now);
       const counted = occupants.filter((occupant) => occupant.counts);
       if (counted.length >= max) {
         const oldestSuspended = counted
@@ -66,6 +73,13 @@ export class SessionSlots {
       }
     }
     throw new Error('Session slots: too much contention');
+  }
+
+  /** The user's slots document, then the record of each session listed in it. */
+  async read(userId: string): Promise<SlotsRead> {
+    const current = await this.slots.find(userId);
+    const records = await Promise.all((current?.slots ?? []).map((slot) => this.records.find(slot.sessionId)));
+    return { current, records };
   }
 
   /**
@@ -95,14 +109,13 @@ export class SessionSlots {
   }
 
   /**
-   * Reads the record of each slot's session. A live session counts while its owner heartbeats (a dead instance's
+   * What each slot's session is, from its record. A live session counts while its owner heartbeats (a dead instance's
    * sessions do not lock the user out, but stay in the slots in case it comes back); a suspended one counts until
    * its resume window closes; an opening whose record is not written yet counts as long as a live one would. Ended
    * and ending sessions, and those that can no longer come back, are dropped.
    */
-  private async occupants(slots: UserSlot[], now: number): Promise<Occupant[]> {
+  private occupants(slots: UserSlot[], records: (LiveSessionRecord | undefined)[], now: number): Occupant[] {
     const staleBefore = now - 2 * this.config.ws.heartbeatMs;
-    const records = await Promise.all(slots.map((slot) => this.records.find(slot.sessionId)));
     return slots.map((slot, i) => {
       const record = records[i];
       if (record === undefined) {

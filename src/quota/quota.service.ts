@@ -91,13 +91,16 @@ export class QuotaService {
     return this.remainingAt(user.id, user.tier, feature, this.clock.now());
   }
 
-  /** Opens a session when every window has time left; refuses (and stores nothing) otherwise. */
+  /**
+   * Opens a session when every window has time left; refuses (and stores nothing) otherwise. `checked`, a `check`
+   * the caller started earlier in the same opening, saves reading the usage again.
+   */
   async startSession(
     user: QuotaUser,
     feature: QuotaFeature,
-    options: { sessionId?: string; ownerInstanceId?: string } = {},
+    options: { sessionId?: string; ownerInstanceId?: string; checked?: Promise<QuotaCheck> } = {},
   ): Promise<QuotaSessionStart> {
-    const { allowed, ...remaining } = await this.check(user, feature);
+    const { allowed, ...remaining } = await (options.checked ?? this.check(user, feature));
     if (!allowed) {
       return { allowed: false, ...remaining };
     }

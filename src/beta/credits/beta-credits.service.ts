@@ -163,27 +163,33 @@ export class BetaCreditsService {
   /**
    * Places a hold of `estimate` credits for a new session if the available balance covers it.
    * One compare-and-set on the account, so N concurrent starts can never hold more than there is (I5).
+   * `earlier`, a read of the account the caller started before, saves the first read: the compare-and-set on its
+   * version refuses it if the account was written since, and the next attempt reads again. With the hold placed (or
+   * found placed), `account` is the account as that write left it (or as read).
    */
-  async reserve(input: {
-    email: string;
-    sessionId: string;
-    estimate: number;
-    rate: number;
-    startedAt: number;
-  }): Promise<{ ok: boolean; remaining: number; available: number }> {
-    let outcome = { ok: false, remaining: 0, available: 0 };
-    await this.casLoop(input.email, (account) => {
-      outcome = { ok: false, remaining: remainingCredits(account), available: availableCredits(account) };
-      if (account.sessions[input.sessionId] !== undefined) {
-        outcome = { ...outcome, ok: true };
-        return undefined;
-      }
-      if (availableCredits(account) < input.estimate) {
-        return undefined;
-      }
-      outcome = { ok: true, remaining: remainingCredits(account), available: availableCredits(account) - input.estimate };
-      return {
-        next: {
+  async reserve(
+    input: {
+      email: string;
+      sessionId: string;
+      estimate: number;
+      rate: number;
+      startedAt: number;
+    },
+    earlier?: Promise<AccountState | undefined>,
+  ): Promise<{ ok: boolean; remaining: number; available: number; account?: AccountCredit }> {
+    let outcome: { ok: boolean; remaining: number; available: number; account?: AccountCredit } = { ok: false, remaining: 0, available: 0 };
+    await this.casLoop(
+      input.email,
+      (account) => {
+        outcome = { ok: false, remaining: remainingCredits(account), available: availableCredits(account) };
+        if (account.sessions[input.sessionId] !== undefined) {
+          outcome = { ...outcome, ok: true, account };
+          return undefined;
+        }
+        if (availableCredits(account) < input.estimate) {
+          return undefined;
+        }
+        const next: AccountCredit = {
           ...account,
           held: account.held + input.estimate,
           sessions: {
@@ -197,9 +203,12 @@ export class BetaCreditsService {
               hold_target: input.estimate,
             },
           },
-        },
-      };
-    });
+        };
+        outcome = { ok: true, remaining: remainingCredits(account), available: availableCredits(account) - input.estimate, account: next };
+        return { next };
+      },
+      earlier,
+    );
     return outcome;
   }
 
@@ -373,9 +382,14 @@ export class BetaCreditsService {
     await this.accounts.write({ email: account._id, version: account.version, next: account, reversalOwed: null });
   }
 
-  private async casLoop(email: string, decide: (account: AccountState) => { next: AccountCredit } | undefined): Promise<void> {
+  private async casLoop(
+    email: string,
+    decide: (account: AccountState) => { next: AccountCredit } | undefined,
+    earlier?: Promise<AccountState | undefined>,
+  ): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const account = await this.accounts.find(email);
+      // A read started earlier stands for the first one; when it found no account, the account is read now.
+      const account = (attempt === 0 ? await earlier : undefined) ?? (await this.accounts.find(email));
       if (account === undefined) {
         return;
       }

@@ -4,6 +4,7 @@ import { Clock, type CancelTimer } from '../../common/clock.js';
 import { LIVE_DUBBING_FEATURE, type LiveFeatureName } from '../../common/live-features.js';
 import { AppConfig } from '../../config/app-config.js';
 import { BetaCreditsService, type Settlement } from '../credits/beta-credits.service.js';
+import type { AccountState } from '../credits/beta-accounts.repository.js';
 import { CreditLedgerRepository } from '../credits/credit-ledger.repository.js';
 import {
   creditsForSeconds,
@@ -103,16 +104,19 @@ export class BetaSessionsService implements OnApplicationShutdown {
   /**
    * Holds the estimate and records the session. The caller may choose the id (a live session records it first,
    * so an opening cut short can still be ended). If the record cannot be written, the hold is released again.
+   * `account`, a read of the account the caller started earlier, saves the hold's first read (see
+   * BetaCreditsService.reserve). The session is watched from the account as the hold left it.
    */
   async start(
     user: { id: string; email: string },
     feature: LiveFeatureName = LIVE_DUBBING_FEATURE,
     rate = this.config.beta.creditsPerSecond,
     sessionId: string = randomUUID(),
+    account?: Promise<AccountState | undefined>,
   ): Promise<StartResult> {
     const estimatedCost = this.estimateFor(rate);
     const now = this.clock.now();
-    const hold = await this.credits.reserve({ email: user.email, sessionId, estimate: estimatedCost, rate, startedAt: now });
+    const hold = await this.credits.reserve({ email: user.email, sessionId, estimate: estimatedCost, rate, startedAt: now }, account);
     if (!hold.ok) {
       return { ok: false, remainingCredits: hold.remaining, estimatedCost };
     }
@@ -136,9 +140,9 @@ export class BetaSessionsService implements OnApplicationShutdown {
       await this.credits.settle(user.email, [sessionId], now, new Set([sessionId]));
       throw error;
     }
-    const account = await this.credits.account(user.email);
-    if (account?.sessions[sessionId] !== undefined) {
-      this.watch(sessionId, user.email, account.total_granted, account.sessions[sessionId], remainingCredits(account));
+    const held = hold.account;
+    if (held?.sessions[sessionId] !== undefined) {
+      this.watch(sessionId, user.email, held.total_granted, held.sessions[sessionId], remainingCredits(held));
     }
     return {
       ok: true,
@@ -146,7 +150,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
       remainingCredits: hold.remaining,
       estimatedCost,
       startedAt: now,
-      grantedCredits: account?.total_granted ?? 0,
+      grantedCredits: held?.total_granted ?? 0,
       creditsPerSecond: rate,
     };
   }
