@@ -83,19 +83,27 @@ class IpcChild {
   /** The next message of type `reply`; fails rather than waits forever when it does not come within `timeoutMs`. */
   next<R extends { type: string }, T extends R['type']>(reply: T, timeoutMs: number): Promise<Extract<R, { type: T }>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child process sent no "${reply}" within ${timeoutMs} ms`)), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`child process sent no "${reply}" within ${timeoutMs} ms`));
+      }, timeoutMs);
       const onMessage = (report: R) => {
         if (report.type === reply) {
-          clearTimeout(timer);
-          this.child.off('message', onMessage);
+          done();
           resolve(report as Extract<R, { type: T }>);
         }
       };
-      this.child.on('message', onMessage);
-      this.child.once('exit', (code) => {
-        clearTimeout(timer);
+      const onExit = (code: number | null) => {
+        done();
         reject(new Error(`child process exited with ${code}`));
-      });
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
     });
   }
 
