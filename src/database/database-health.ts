@@ -1,9 +1,10 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { InjectConnection } from '@nestjs/mongoose';
-import type { Connection } from 'mongoose';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { mongo } from 'mongoose';
 import { Clock, type CancelTimer } from '../common/clock.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { DatabaseUriResolver } from './database-uri.js';
 
 /** A ping starts this long after the previous one settled. */
 export const PROBE_INTERVAL_MS = 500;
@@ -15,19 +16,36 @@ export abstract class DatabasePing {
   abstract ping(): Promise<unknown>;
 }
 
-/** The `ping` command on the application's mongoose connection. */
+/**
+ * The `ping` command on a connection of its own, to the database the application's mongoose connection uses: a ping
+ * never waits behind the application's own commands for one of its pooled connections, so a database that is busy
+ * (a burst of openings) is not taken for one that is gone.
+ */
 @Injectable()
-export class ConnectionPing extends DatabasePing {
-  constructor(@InjectConnection() private readonly connection: Connection) {
+export class ConnectionPing extends DatabasePing implements OnApplicationShutdown {
+  private client?: mongo.MongoClient;
+
+  constructor(
+    private readonly uri: DatabaseUriResolver,
+    private readonly config: AppConfig,
+  ) {
     super();
   }
 
   async ping(): Promise<unknown> {
-    const db = this.connection.db;
-    if (db === undefined) {
-      throw new Error('The mongoose connection is not open');
+    if (this.uri.uri === undefined) {
+      throw new Error('The database URI is not resolved yet');
     }
-    return db.command({ ping: 1 });
+    this.client ??= new mongo.MongoClient(this.uri.uri, {
+      maxPoolSize: 1,
+      serverSelectionTimeoutMS: this.config.database.timeoutMs,
+      socketTimeoutMS: this.config.database.timeoutMs,
+    });
+    return this.client.db('admin').command({ ping: 1 });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.client?.close();
   }
 }
 

@@ -1,5 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
+import { getConnectionToken } from '@nestjs/mongoose';
 import { Test, type TestingModule } from '@nestjs/testing';
+import type { Connection } from 'mongoose';
 import { CommonModule } from '../../src/common/common.module.js';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config.js';
 import { ConfigModule } from '../../src/config/config.module.js';
@@ -89,6 +91,20 @@ describe('DatabaseHealth on a real database process', () => {
       console.log(`DatabaseHealth detection: freeze ${freezeDetectedMs} ms, thaw ${thawDetectedMs} ms, kill ${killDetectedMs} ms`);
       expect(freezeDetectedMs).toBeLessThan(DETECTED_WITHIN_MS);
       expect(killDetectedMs).toBeLessThan(DETECTED_WITHIN_MS);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'pings on a connection of its own: the application’s connection busy (here: closed) is not the database gone',
+    async () => {
+      const database = await startDatabaseProcess();
+      const health = await healthOn(database);
+      await moduleRef!.get<Connection>(getConnectionToken()).close();
+      const changes: boolean[] = [];
+      health.onChange((reachable) => changes.push(reachable));
+      await new Promise((resolve) => setTimeout(resolve, 6 * PROBE_INTERVAL_MS));
+      expect({ reachable: health.reachable, changes }).toEqual({ reachable: true, changes: [] });
     },
     TEST_TIMEOUT_MS,
   );
