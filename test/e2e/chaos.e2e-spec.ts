@@ -16,6 +16,7 @@ import {
 } from '../harness/chaos-checks.js';
 import { GATEWAY_PATHS, planTrial, type FaultKind, type PlannedBlip, type PlannedSession, type TrialPlan } from '../harness/chaos-plan.js';
 import { openDatabaseContext, type DatabaseContext } from '../harness/database-context.js';
+import { serverMessageProblem } from '../harness/protocol-validator.js';
 import { authMessage, observeUntil, sleep, viewer, type Viewer } from '../harness/live.js';
 import {
   FAULT_ENV,
@@ -43,6 +44,8 @@ const CLIENT_CLOSE_TIMEOUT_MS = 5000;
 const CLIENT_REPLY_TIMEOUT_MS = 15_000;
 const TRIAL_TIMEOUT_MS = 150_000;
 const LABELS = ['a', 'b', 'c'];
+/** This trial's server messages that the published AsyncAPI document does not allow, with the gateway's path. */
+const offContract: string[] = [];
 
 const ENV = {
   ...FAULT_ENV,
@@ -136,6 +139,7 @@ describe('Live sessions under seeded chaos', () => {
         withInstanceLogs(async () => {
           const startedAt = Date.now();
           const plan = planTrial(seed);
+          offContract.length = 0;
           console.log(`chaos trial seed ${seed} (replay with CHAOS_SEED=${seed}): ${describePlan(plan)}`);
           const database = await startDatabaseProcess();
           const uri = database.uri('chaos');
@@ -160,6 +164,9 @@ describe('Live sessions under seeded chaos', () => {
           await sleep(2 * INTERVAL_MS);
           const books = await readBooks(ctx);
           const findings = checkTrial({ clients, faults, books, timing: { heartbeatMs: HEARTBEAT_MS, marginMs: MARGIN_MS } });
+          findings.violations.push(
+            ...offContract.splice(0).map((problem) => ({ check: 'a server message off the published contract', problem })),
+          );
 
           const tally = tallyTrial(plan, clients, faults, books.liveSessions, findings, Date.now() - startedAt);
           addTally(total, tally);
@@ -276,6 +283,10 @@ function connect(instance: ServiceInstance, gateway: PlannedSession['gateway']):
       return;
     }
     const message = JSON.parse(data.toString());
+    const problem = serverMessageProblem(message, GATEWAY_PATHS[gateway]);
+    if (problem !== undefined) {
+      offContract.push(`${GATEWAY_PATHS[gateway]}: ${problem}`);
+    }
     if (message.type === 'error') {
       error = message.code;
     }
