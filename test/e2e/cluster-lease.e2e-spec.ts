@@ -13,9 +13,9 @@ import { testEnvironment } from '../harness/app.js';
 import { startCluster } from '../harness/cluster.js';
 import { testDatabaseUri } from '../harness/database.js';
 import type { DatabaseContext } from '../harness/database-context.js';
-import { observeUntil, openSession, viewer } from '../harness/live.js';
+import { observeUntil, openSession, sleep, viewer } from '../harness/live.js';
 import { ManualClock } from '../harness/manual-clock.js';
-import { FAULT_ENV, stopAllProcesses, withInstanceLogs, type ServiceInstance } from '../harness/processes.js';
+import { FAULT_ENV, FAULT_INTERVAL_MS, stopAllProcesses, withInstanceLogs, type ServiceInstance } from '../harness/processes.js';
 
 const LEASE_MS = 3000;
 /** A claim lasts two thirds of the lease period. */
@@ -159,6 +159,13 @@ describe('The cluster-wide jobs lease across real processes', () => {
           10_000,
         );
         expect((await ctx.betaSession(ready.beta.session_id)).end_reason).toBe('instance_lost');
+        // The sweeper logs the end after its last write; then one more sweep interval, for any second sweep to show.
+        await observeUntil(
+          async () => survivors.map(sweptBy),
+          (counts) => counts.some((count) => count > 0),
+          5000,
+        );
+        await sleep(FAULT_INTERVAL_MS);
         expect(survivors.map(sweptBy)).toEqual(survivors.map((instance) => (instance === successor ? 1 : 0)));
         expect(await Promise.all(survivors.map(holds))).toEqual(survivors.map((instance) => instance === successor));
         console.log(`Lease moved ${tookOverMs} ms after its holder was killed (lease period ${PROCESS_LEASE_MS} ms)`);

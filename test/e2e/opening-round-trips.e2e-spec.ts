@@ -1,6 +1,7 @@
 import type { MongoClient } from 'mongodb';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { testDatabaseUri } from '../harness/database.js';
+import { startLatencyProxy } from '../harness/latency-proxy.js';
 import { authMessage, viewer, type Viewer } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
@@ -11,6 +12,9 @@ interface Command {
   startedAt: number;
   endedAt?: number;
 }
+
+/** What the database's network adds to every reply here. */
+const REPLY_DELAY_MS = 50;
 
 /** Commands of the connection's own upkeep, not of an opening. */
 const UPKEEP = new Set(['ping', 'hello', 'isMaster', 'ismaster', 'endSessions', 'buildInfo']);
@@ -25,10 +29,14 @@ describe('Opening a session: database round trips', () => {
   let recording: Command[] | undefined;
   const inFlight = new Map<number, Command>();
 
+  let proxy: Awaited<ReturnType<typeof startLatencyProxy>>;
+
   beforeAll(async () => {
+    // Each reply held 50 ms: reads sent together are in flight together, whatever the machine's load.
+    proxy = await startLatencyProxy(testDatabaseUri('round_trips'), REPLY_DELAY_MS);
     t = await startTestApp({
       env: {
-        MONGODB_URI: `${testDatabaseUri('round_trips')}?monitorCommands=true`,
+        MONGODB_URI: `${proxy.uri}?monitorCommands=true`,
         // No periodic round (heartbeat, checkpoint, quota update, jobs lease) lands in an opening measured here.
         WS_HEARTBEAT_MS: '600000',
         BETA_CHECKPOINT_INTERVAL_MS: '600000',
@@ -61,6 +69,7 @@ describe('Opening a session: database round trips', () => {
 
   afterAll(async () => {
     await t.close();
+    await proxy.close();
   });
 
   /** Sends `v`'s auth, recording the commands sent until the server has closed the socket (a refusal). */
