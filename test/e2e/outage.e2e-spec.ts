@@ -5,7 +5,7 @@ import { silence } from '../harness/audio.js';
 import { expectExactBooks } from '../harness/beta-books.js';
 import type { DatabaseContext } from '../harness/database-context.js';
 import { http } from '../harness/http.js';
-import { authMessage, observeUntil, openSession, resumeSession, sleep, viewer } from '../harness/live.js';
+import { authMessage, observeUntil, openSession, resumeSession, sleep, viewer, type Viewer } from '../harness/live.js';
 import { FAULT_ENV, FAULT_HEARTBEAT_MS, stopAllProcesses, withInstanceLogs, type ServiceInstance } from '../harness/processes.js';
 import { TestWsClient } from '../harness/ws-client.js';
 
@@ -40,6 +40,29 @@ describe('Live sessions while the database is unreachable', () => {
     const frame = silence(100);
     const timer = setInterval(() => client.socket.readyState === client.socket.OPEN && client.sendAudio(frame), 100);
     return () => clearInterval(timer);
+  }
+
+  /**
+   * Resumes on `instance` as a client does after the database came back: a resume refused 1013 (the instance has not
+   * seen the database answer yet; docs/protocol.md, close codes) is tried again shortly. Fails with the last refusal.
+   */
+  async function resumeOnceReachable(
+    instance: ServiceInstance,
+    v: Viewer,
+    resumeToken: string,
+  ): Promise<{ client: TestWsClient; reply: any }> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const attempt = await resumeSession(instance, v, resumeToken);
+      if (attempt.reply.type === 'ready') {
+        return attempt;
+      }
+      const closed = await attempt.client.waitClose();
+      if (closed.code !== 1013 || Date.now() > deadline) {
+        throw new Error(`Resume refused: ${JSON.stringify(attempt.reply)}, closed ${closed.code}`);
+      }
+      await sleep(200);
+    }
   }
 
   /** How long an opening (or a resume) sent now takes to be refused, and how. */
@@ -117,7 +140,7 @@ describe('Live sessions while the database is unreachable', () => {
         const lostAtMs = record!.lost_at.getTime();
         expect(lostAtMs).toBeGreaterThanOrEqual(frozenAt);
 
-        const resumed = await resumeSession(b, v, suspended.resume_token);
+        const resumed = await resumeOnceReachable(b, v, suspended.resume_token);
         expect(resumed.reply).toMatchObject({ type: 'ready', resumed: true, session_id: ready.session_id });
         await sleep(1000);
         resumed.client.send({ type: 'stop' });
@@ -158,7 +181,7 @@ describe('Live sessions while the database is unreachable', () => {
           (found) => found?.status === 'suspended',
           10_000,
         );
-        const resumed = await resumeSession(b, v, suspended.resume_token);
+        const resumed = await resumeOnceReachable(b, v, suspended.resume_token);
         expect(resumed.reply).toMatchObject({ type: 'ready', resumed: true });
         resumed.client.send({ type: 'stop' });
         await resumed.client.next('session_ended');
