@@ -175,6 +175,8 @@ describe('Beta credits across instances and crashes', () => {
         reason: 'crashed',
         created_at: clock.date(),
         account_seq: account!.applied_seq + 1,
+        // As the service records them: an addition is a grant of the default priority, a removal names its grants.
+        ...(amount > 0 ? { priority: 10 } : { takes: [{ grant: `enrollment:${user.email}`, amount: -amount }] }),
       });
     };
     await crashedChange('crashed-grant', 40);
@@ -272,10 +274,18 @@ describe('Beta credits across instances and crashes', () => {
     const user = betaViewer();
     await a.enrollment.enroll({ email: user.email, via: 'admin' });
     // An account granted its enrolment twice (a forgotten key), then spent beyond what the ledger grants.
-    await a.connection.collection('beta_credits').updateOne({ _id: user.email as never }, { $inc: { total_granted: 500 } });
+    await a.connection
+      .collection('beta_credits')
+      .updateOne({ _id: user.email as never }, { $inc: { total_granted: 500, 'grants.0.remaining': 500 } });
     await a.credits.change({ email: user.email, amount: -800, key: `spent:${user.email}`, type: 'adjustment', reason: 'spent' });
     const report = await a.reconciler.reconcile({ repair: true, confirmMs: 10 });
-    expect(report).toMatchObject({ drifts: [{ email: user.email, field: 'remaining', expected: -300, actual: 200 }], repaired: 0 });
+    expect(report).toMatchObject({
+      drifts: [
+        { email: user.email, field: 'remaining', expected: -300, actual: 200 },
+        { email: user.email, field: `grant:enrollment:${user.email}`, expected: -300, actual: 200 },
+      ],
+      repaired: 0,
+    });
     expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 200, availableCredits: 200 });
     await a.connection.collection('beta_credits').deleteOne({ _id: user.email as never });
     await a.connection.collection('beta_credit_transactions').deleteMany({ email: user.email });

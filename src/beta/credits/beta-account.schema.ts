@@ -1,5 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import type { SessionCredit } from './credit-math.js';
+import type { GrantCredit } from './grants.js';
 
 /**
  * A user's credit account, keyed by email. Every change is a compare-and-set on `{_id, version}`
@@ -35,6 +36,21 @@ export class BetaAccount {
   @Prop({ type: Number, required: true, default: 0 })
   active_sessions!: number;
 
+  /**
+   * The grants with credits left, or held (docs/credits.md, "Grants"). Absent on accounts from before grants: read as
+   * one grant holding the whole balance.
+   */
+  @Prop({ type: [Object], default: undefined })
+  grants?: GrantCredit[];
+
+  /** The amounts of the grants that expired. */
+  @Prop({ type: Number })
+  expired_granted?: number;
+
+  /** The earliest `expires_at` of the grants: the expiry job reads the accounts whose instant has come. */
+  @Prop({ type: Date })
+  next_expiry?: Date;
+
   /** Set by each batched write so the batch can tell which of its compare-and-sets landed. */
   @Prop({ type: String })
   write_token?: string;
@@ -55,3 +71,4 @@ export const BetaAccountSchema = SchemaFactory.createForClass(BetaAccount);
 BetaAccountSchema.index({ _id: 1, version: 1 }, { unique: true });
 // The incremental reconcile reads the accounts written since its last run.
 BetaAccountSchema.index({ updated_at: 1 });
+BetaAccountSchema.index({ next_expiry: 1 }, { sparse: true });

@@ -7,6 +7,7 @@ import { driverCollection } from '../../database/driver-collection.js';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaAccount } from './beta-account.schema.js';
 import type { AccountCredit } from './credit-math.js';
+import { nextExpiry, openingGrantId, DEFAULT_GRANT_PRIORITY, type GrantCredit } from './grants.js';
 
 /** What a settlement reads of an account: its credit state and the version its compare-and-set is on. */
 export type AccountCreditState = AccountCredit & { _id: string; version: number };
@@ -35,8 +36,8 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 
   async find(email: string): Promise<AccountState | undefined> {
-    const found = await this.accounts.findById(email).lean<AccountState>().exec();
-    return found === null ? undefined : withAppliedSeq(found);
+    const found = await this.accounts.findById(email).lean<StoredAccount>().exec();
+    return found === null ? undefined : toState(found);
   }
 
   /** Creates an empty account unless one exists; safe under concurrent calls. */
@@ -52,14 +53,18 @@ export class BetaAccountsRepository implements OnModuleInit {
 
   /** Accounts with at least one active session (one scan), only their credit state. */
   async findWithActiveSessions(): Promise<AccountCreditState[]> {
-    return this.accounts
-      .find({ active_sessions: { $gt: 0 } }, { version: 1, total_granted: 1, total_debited: 1, held: 1, sessions: 1 })
-      .lean<AccountCreditState[]>()
+    const found = await this.accounts
+      .find(
+        { active_sessions: { $gt: 0 } },
+        { version: 1, total_granted: 1, total_debited: 1, held: 1, sessions: 1, grants: 1, expired_granted: 1, created_at: 1 },
+      )
+      .lean<StoredAccount[]>()
       .exec();
+    return found.map(withGrants);
   }
 
   async findAll(): Promise<AccountState[]> {
-    return (await this.accounts.find({}).lean<AccountState[]>().exec()).map(withAppliedSeq);
+    return (await this.accounts.find({}).lean<StoredAccount[]>().exec()).map(toState);
   }
 
   /** The accounts of those emails. */
@@ -70,9 +75,9 @@ export class BetaAccountsRepository implements OnModuleInit {
     return (
       await this.accounts
         .find({ _id: { $in: emails } })
-        .lean<AccountState[]>()
+        .lean<StoredAccount[]>()
         .exec()
-    ).map(withAppliedSeq);
+    ).map(toState);
   }
 
   /** Emails of the accounts written since `sinceMs` (on the writers' clocks), or with sessions or a reversal owed. */
@@ -121,9 +126,41 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 }
 
+/** An account as stored: from before grants, it has none. */
+type StoredAccount<T extends AccountCreditState = AccountState> = Omit<T, 'grants'> & { grants?: GrantCredit[]; created_at?: Date };
+
 /** An account from before sequences has no `applied_seq`: none of its entries has a sequence either. */
-function withAppliedSeq(account: AccountState): AccountState {
-  return { ...account, applied_seq: account.applied_seq ?? 0 };
+function toState(account: StoredAccount): AccountState {
+  return { ...withGrants(account), applied_seq: account.applied_seq ?? 0 };
+}
+
+/**
+ * An account from before grants keeps its whole balance on one grant of the default priority that never expires,
+ * and its sessions' holds on it (docs/credits.md, "Grants"); its next write stores them.
+ */
+function withGrants<T extends AccountCreditState>(account: StoredAccount<T>): T {
+  if (account.grants !== undefined) {
+    return account as T;
+  }
+  const remaining = account.total_granted - account.total_debited;
+  if (remaining <= 0 && Object.keys(account.sessions).length === 0) {
+    return { ...account, grants: [] } as unknown as T;
+  }
+  const id = openingGrantId(account._id);
+  const opening: GrantCredit = {
+    id,
+    amount: remaining,
+    remaining,
+    priority: DEFAULT_GRANT_PRIORITY,
+    created_at: account.created_at?.getTime() ?? 0,
+  };
+  const sessions = Object.fromEntries(
+    Object.entries(account.sessions).map(([sessionId, session]) => [
+      sessionId,
+      session.holds !== undefined || session.hold === 0 ? session : { ...session, holds: [{ grant: id, amount: session.hold }] },
+    ]),
+  );
+  return { ...account, grants: [opening], sessions } as unknown as T;
 }
 
 /**
@@ -145,14 +182,22 @@ function toUpdate(
       held: next.held,
       sessions: next.sessions,
       active_sessions: Object.keys(next.sessions).length,
+      grants: next.grants,
+      expired_granted: next.expired_granted ?? 0,
     },
     $inc: { version: 1 },
   };
+  const expiry = nextExpiry(next.grants);
+  if (expiry === undefined) {
+    update.$unset = { next_expiry: 1 };
+  } else {
+    update.$set.next_expiry = new Date(expiry);
+  }
   if (change.appliedSeq !== undefined) {
     update.$set.applied_seq = change.appliedSeq;
   }
   if (change.reversalOwed === null) {
-    update.$unset = { reversal_owed: 1 };
+    update.$unset = { ...update.$unset, reversal_owed: 1 };
   } else if (change.reversalOwed !== undefined) {
     update.$set.reversal_owed = change.reversalOwed;
   }

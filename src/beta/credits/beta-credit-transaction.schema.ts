@@ -1,12 +1,17 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 
-export const TRANSACTION_TYPES = ['grant', 'debit', 'adjustment'] as const;
+import type { GrantPart } from './grants.js';
+
+export const TRANSACTION_TYPES = ['grant', 'debit', 'adjustment', 'expiry'] as const;
 export type TransactionType = (typeof TRANSACTION_TYPES)[number];
 
 /** The append-only ledger: one entry per balance change, keyed by its idempotency key. */
 @Schema({ collection: 'beta_credit_transactions', versionKey: false })
 export class BetaCreditTransaction {
-  /** The idempotency key: `debit:<session>:<seq>`, `enrollment:<email>`, or one given by an admin. */
+  /**
+   * The idempotency key: `debit:<session>:<seq>`, `enrollment:<email>`, `expiry:<grant>`, or one given by an admin.
+   * A grant's key is also the grant's id.
+   */
   @Prop({ type: String, required: true })
   _id!: string;
 
@@ -38,6 +43,21 @@ export class BetaCreditTransaction {
   /** A grant's or adjustment's place in its account's sequence (1, 2, …): the account applies them in this order, once each. */
   @Prop({ type: Number })
   account_seq?: number;
+
+  /**
+   * The grants a debit, a removal, a reversal or an expiry took its credits from (or gave them back to); replaying
+   * them gives each grant's remainder (docs/credits.md, "Grants"). Entries from before grants have none.
+   */
+  @Prop({ type: [Object], default: undefined })
+  takes?: GrantPart[];
+
+  /** A grant's (or positive adjustment's) priority: lower is spent first. Entries from before grants have none. */
+  @Prop({ type: Number })
+  priority?: number;
+
+  /** When a grant's unspent credits expire; none: never. */
+  @Prop({ type: Date })
+  expires_at?: Date;
 
   /** `<email>#<account_seq>`, unique: one entry per place. */
   @Prop({ type: String })

@@ -13,9 +13,11 @@ import {
   resumeSessionCredit,
   type AccountCredit,
   type PlannedDebit,
+  type RecordedDebit,
   type SettleAt,
   type SettlementPlan,
 } from './credit-math.js';
+import { DEFAULT_GRANT_PRIORITY, takeFree } from './grants.js';
 
 const MAX_ATTEMPTS = 100;
 
@@ -60,7 +62,7 @@ export class BetaCreditsService {
 
   async balance(email: string): Promise<CreditBalance> {
     const account = await this.accounts.find(email);
-    return toBalance(account);
+    return toBalance(account, this.clock.now());
   }
 
   account(email: string): Promise<AccountState | undefined> {
@@ -78,14 +80,18 @@ export class BetaCreditsService {
    * A reused key answers as its first request did and, unless `keyReuse` is 'first-request', is refused
    * (conflict) when it asks for another amount, reason or type. A removal larger than the available balance is
    * refused, also when a session's hold takes the credits between the check and the apply (it is then reversed).
+   * An addition is a grant (docs/credits.md, "Grants"): `priority` (default 10) and `expiresAt` (default never); a
+   * removal burns the free credits down in the grants' order, and its entry names the grants it takes from.
    */
   async change(input: {
     email: string;
     amount: number;
     key: string;
-    type: Exclude<TransactionType, 'debit'>;
+    type: Exclude<TransactionType, 'debit' | 'expiry'>;
     reason?: string;
     actor?: string;
+    priority?: number;
+    expiresAt?: Date;
     keyReuse?: 'same-request' | 'first-request';
   }): Promise<CreditBalance> {
     if (!Number.isSafeInteger(input.amount) || input.amount === 0) {
@@ -104,18 +110,25 @@ export class BetaCreditsService {
       }
       await this.accounts.ensure(input.email);
       const account = (await this.applyRecorded(input.email))!;
-      if (input.amount < 0 && availableCredits(account) < -input.amount) {
-        throw insufficientCredits(-input.amount, availableCredits(account));
+      const now = this.clock.now();
+      if (input.amount < 0 && availableCredits(account, now) < -input.amount) {
+        throw insufficientCredits(-input.amount, availableCredits(account, now));
       }
-      const entry = {
+      const entry: LedgerEntry & { account_seq: number } = {
         _id: input.key,
         email: input.email,
         type: input.type,
         amount: input.amount,
         reason: input.reason,
         actor: input.actor,
-        created_at: this.clock.date(),
+        created_at: new Date(now),
         account_seq: account.applied_seq + 1,
+        ...(input.amount > 0
+          ? {
+              priority: input.priority ?? DEFAULT_GRANT_PRIORITY,
+              ...(input.expiresAt === undefined ? {} : { expires_at: input.expiresAt }),
+            }
+          : { takes: takeFree(account.grants, account.sessions, -input.amount, now) }),
       };
       if (await this.ledger.appendChange(entry)) {
         return this.outcomeOf(entry);
@@ -146,7 +159,7 @@ export class BetaCreditsService {
       if (entry === undefined) {
         return account;
       }
-      const { account: next, reversed } = applyRecordedChange(account, entry.amount);
+      const { account: next, reversed } = applyRecordedChange(account, entry, this.clock.now());
       // Whether a removal still fits is decided only by this compare-and-set, on the version read; its reversal
       // entry follows (an account that owes one records it before it applies anything else).
       await this.accounts.write({
@@ -181,12 +194,13 @@ export class BetaCreditsService {
     await this.casLoop(
       input.email,
       (account) => {
-        outcome = { ok: false, remaining: remainingCredits(account), available: availableCredits(account) };
+        const available = availableCredits(account, input.startedAt);
+        outcome = { ok: false, remaining: remainingCredits(account), available };
         if (account.sessions[input.sessionId] !== undefined) {
           outcome = { ...outcome, ok: true, account };
           return undefined;
         }
-        if (availableCredits(account) < input.estimate) {
+        if (available < input.estimate) {
           return undefined;
         }
         const next: AccountCredit = {
@@ -197,6 +211,7 @@ export class BetaCreditsService {
             [input.sessionId]: {
               seq: 0,
               hold: input.estimate,
+              holds: takeFree(account.grants, account.sessions, input.estimate, input.startedAt),
               charged: 0,
               started_at: input.startedAt,
               rate: input.rate,
@@ -204,7 +219,7 @@ export class BetaCreditsService {
             },
           },
         };
-        outcome = { ok: true, remaining: remainingCredits(account), available: availableCredits(account) - input.estimate, account: next };
+        outcome = { ok: true, remaining: remainingCredits(account), available: available - input.estimate, account: next };
         return { next };
       },
       earlier,
@@ -238,7 +253,7 @@ export class BetaCreditsService {
     final: Set<string> = new Set(),
     epochs?: Map<string, number>,
   ): Promise<Settlement | undefined> {
-    const adopted = new Map<string, number>();
+    const adopted = new Map<string, RecordedDebit>();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const account = await this.accounts.find(email);
       if (account === undefined) {
@@ -274,7 +289,7 @@ export class BetaCreditsService {
       if (recorded.length === 0) {
         return [...applied];
       }
-      const adopted = new Map(recorded.map((entry) => [entry._id, -entry.amount]));
+      const adopted = new Map(recorded.map((entry) => [entry._id, recordedDebit(entry)]));
       const pending = held.filter((_, i) => adopted.has(keys[i]));
       // Settled at each session's own start, a session's charge comes only from the debit already recorded for it.
       const plan = planSettlement(account, pending, (id) => account.sessions[id].started_at, new Set(), adopted);
@@ -327,15 +342,15 @@ export class BetaCreditsService {
   }
 
   /** Writes the plan's debits to the ledger; when one was already recorded, learns its amount and asks to plan again. */
-  private async adoptRecordedDebits(email: string, debits: PlannedDebit[], adopted: Map<string, number>): Promise<boolean> {
+  private async adoptRecordedDebits(email: string, debits: PlannedDebit[], adopted: Map<string, RecordedDebit>): Promise<boolean> {
     let replan = false;
     for (const debit of debits) {
       if (adopted.has(debit.key)) {
         continue;
       }
-      const { entry } = await this.ledger.append(this.debitEntry(email, debit));
-      adopted.set(debit.key, -entry.amount);
-      replan ||= -entry.amount !== debit.amount;
+      const { entry, created } = await this.ledger.append(this.debitEntry(email, debit));
+      adopted.set(debit.key, recordedDebit(entry));
+      replan ||= !created;
     }
     return replan;
   }
@@ -348,6 +363,7 @@ export class BetaCreditsService {
       amount: -debit.amount,
       session_id: debit.sessionId,
       seq: debit.seq,
+      takes: debit.takes,
       created_at: this.clock.date(),
     };
   }
@@ -371,6 +387,8 @@ export class BetaCreditsService {
         email: removal.email,
         type: removal.type,
         amount: -removal.amount,
+        // The removal's grants get their credits back: replayed together, the two change no grant.
+        ...(removal.takes === undefined ? {} : { takes: removal.takes }),
         reason: 'reversal: the balance no longer covered this removal',
         actor: removal.actor,
         created_at: this.clock.date(),
@@ -426,7 +444,12 @@ function isSameRequest(recorded: LedgerEntry, input: { email: string; type: stri
   );
 }
 
-function toBalance(account: AccountState | undefined): CreditBalance {
+/** A debit as the ledger recorded it, to be applied as it is. */
+function recordedDebit(entry: LedgerEntry): RecordedDebit {
+  return { amount: -entry.amount, ...(entry.takes === undefined ? {} : { takes: entry.takes }) };
+}
+
+function toBalance(account: AccountState | undefined, now: number): CreditBalance {
   if (account === undefined) {
     return { totalCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
   }
@@ -434,7 +457,7 @@ function toBalance(account: AccountState | undefined): CreditBalance {
     totalCredits: account.total_granted,
     remainingCredits: remainingCredits(account),
     heldCredits: account.held,
-    availableCredits: availableCredits(account),
+    availableCredits: availableCredits(account, now),
     activeSessions: Object.keys(account.sessions).length,
   };
 }

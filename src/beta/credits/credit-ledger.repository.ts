@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaCreditTransaction } from './beta-credit-transaction.schema.js';
+import { openingGrantId } from './grants.js';
 
 export type LedgerEntry = BetaCreditTransaction;
 
@@ -11,10 +12,27 @@ export interface LedgerTotals {
   granted: number;
   debited: number;
   lastSeq: number;
+  /** Each grant's remainder (docs/credits.md, "Grants"); entries from before grants count toward the opening grant. */
+  grants: Map<string, number>;
 }
 
 function accountSlot(email: string, seq: number): string {
   return `${email}#${seq}`;
+}
+
+/**
+ * What one entry changes of which grants: the parts it names (taken by a debit, a removal or an expiry; given back
+ * by a reversal); a new grant (an entry with a priority); or, for an entry from before grants, the opening grant.
+ */
+export function grantChanges(entry: Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'takes' | 'priority'>): [string, number][] {
+  if (entry.takes !== undefined) {
+    const sign = Math.sign(entry.amount);
+    return entry.takes.map((part) => [part.grant, sign * part.amount]);
+  }
+  if (entry.amount > 0 && entry.priority !== undefined) {
+    return [[entry._id, entry.amount]];
+  }
+  return [[openingGrantId(entry.email), entry.amount]];
 }
 
 @Injectable()
@@ -137,19 +155,22 @@ export class CreditLedgerRepository implements OnModuleInit {
   /** Sum of every entry per email (of those `emails`, when given): what replaying the ledger gives. */
   async balances(emails?: string[]): Promise<Map<string, LedgerTotals>> {
     const entries = await this.ledger
-      .find(emails === undefined ? {} : { email: { $in: emails } }, { email: 1, amount: 1, account_seq: 1 })
-      .lean<Pick<LedgerEntry, 'email' | 'amount' | 'account_seq'>[]>()
+      .find(emails === undefined ? {} : { email: { $in: emails } }, { email: 1, amount: 1, account_seq: 1, takes: 1, priority: 1 })
+      .lean<Pick<LedgerEntry, '_id' | 'email' | 'amount' | 'account_seq' | 'takes' | 'priority'>[]>()
       .exec();
     const totals = new Map<string, LedgerTotals>();
-    for (const { email, amount, account_seq } of entries) {
-      const total = totals.get(email) ?? { granted: 0, debited: 0, lastSeq: 0 };
-      total.lastSeq = Math.max(total.lastSeq, account_seq ?? 0);
-      if (amount >= 0) {
-        total.granted += amount;
+    for (const entry of entries) {
+      const total = totals.get(entry.email) ?? { granted: 0, debited: 0, lastSeq: 0, grants: new Map<string, number>() };
+      total.lastSeq = Math.max(total.lastSeq, entry.account_seq ?? 0);
+      if (entry.amount >= 0) {
+        total.granted += entry.amount;
       } else {
-        total.debited -= amount;
+        total.debited -= entry.amount;
       }
-      totals.set(email, total);
+      for (const [grant, change] of grantChanges(entry)) {
+        total.grants.set(grant, (total.grants.get(grant) ?? 0) + change);
+      }
+      totals.set(entry.email, total);
     }
     return totals;
   }

@@ -9,18 +9,43 @@ import {
   reachesBalanceAt,
   secondsCoveredBy,
   type AccountCredit,
+  type RecordedChange,
   type SessionCredit,
 } from './credit-math.js';
 
 const T0 = 1_000_000;
 
+/** A session whose hold is on the one grant `g` of `account`. */
 function session(overrides: Partial<SessionCredit> = {}): SessionCredit {
-  return { seq: 0, hold: 60, charged: 0, started_at: T0, rate: 1, hold_target: 60, ...overrides };
+  const hold = overrides.hold ?? 60;
+  return {
+    seq: 0,
+    hold,
+    holds: hold > 0 ? [{ grant: 'g', amount: hold }] : [],
+    charged: 0,
+    started_at: T0,
+    rate: 1,
+    hold_target: 60,
+    ...overrides,
+  };
 }
 
+/** An account whose balance is all on one grant `g` that never expires. */
 function account(sessions: Record<string, SessionCredit>, overrides: Partial<AccountCredit> = {}): AccountCredit {
   const held = Object.values(sessions).reduce((sum, s) => sum + s.hold, 0);
-  return { total_granted: 500, total_debited: 0, held, sessions, ...overrides };
+  const totals = { total_granted: 500, total_debited: 0, ...overrides };
+  const grant = {
+    id: 'g',
+    amount: totals.total_granted,
+    remaining: totals.total_granted - totals.total_debited,
+    priority: 10,
+    created_at: 0,
+  };
+  return { held, sessions, grants: [grant], ...totals };
+}
+
+function recorded(amount: number): RecordedChange {
+  return { _id: 'k', amount, created_at: new Date(T0), ...(amount > 0 ? { priority: 10 } : {}) };
 }
 
 describe(creditsForSeconds.name, () => {
@@ -60,10 +85,12 @@ describe(secondsCoveredBy.name, () => {
 describe(planSettlement.name, () => {
   it('debits completed seconds from the hold and tops the hold back up', () => {
     const plan = planSettlement(account({ s1: session() }), ['s1'], T0 + 30_700, new Set());
-    expect(plan.debits).toEqual([{ key: debitKey('s1', 1), sessionId: 's1', seq: 1, amount: 30, chargedSeconds: 30 }]);
+    expect(plan.debits).toEqual([
+      { key: debitKey('s1', 1), sessionId: 's1', seq: 1, amount: 30, chargedSeconds: 30, takes: [{ grant: 'g', amount: 30 }] },
+    ]);
     expect(plan.account.sessions.s1).toMatchObject({ seq: 1, hold: 60, charged: 30 });
     expect(plan.account).toMatchObject({ total_debited: 30, held: 60 });
-    expect(availableCredits(plan.account)).toBe(410);
+    expect(availableCredits(plan.account, T0)).toBe(410);
   });
 
   it('charges every started second at the end and releases the hold', () => {
@@ -85,7 +112,7 @@ describe(planSettlement.name, () => {
     const second = planSettlement(first.account, ['s1'], T0 + 70_000, new Set());
     expect(second.account.sessions.s1).toMatchObject({ charged: 70, hold: 0 });
     expect(second.exhausted).toEqual(['s1']);
-    expect(availableCredits(second.account)).toBe(0);
+    expect(availableCredits(second.account, T0)).toBe(0);
   });
 
   it('never charges more than the balance allowed, however long the session ran', () => {
@@ -101,7 +128,7 @@ describe(planSettlement.name, () => {
   });
 
   it('applies an adopted debit amount fixed by an earlier attempt instead of recomputing it', () => {
-    const plan = planSettlement(account({ s1: session() }), ['s1'], T0 + 40_000, new Set(), new Map([[debitKey('s1', 1), 30]]));
+    const plan = planSettlement(account({ s1: session() }), ['s1'], T0 + 40_000, new Set(), new Map([[debitKey('s1', 1), { amount: 30 }]]));
     expect(plan.debits[0]).toMatchObject({ key: debitKey('s1', 1), amount: 30 });
     expect(plan.account.sessions.s1.charged).toBe(30);
   });
@@ -110,7 +137,7 @@ describe(planSettlement.name, () => {
     const plan = planSettlement(account({ a: session(), b: session() }, { total_granted: 150 }), ['a', 'b'], T0 + 30_000, new Set());
     expect(plan.account.total_debited).toBe(60);
     expect(plan.account.sessions.a.hold + plan.account.sessions.b.hold).toBe(90);
-    expect(availableCredits(plan.account)).toBe(0);
+    expect(availableCredits(plan.account, T0)).toBe(0);
   });
 
   it('leaves an unchanged session unchanged', () => {
@@ -145,20 +172,24 @@ describe(reachesBalanceAt.name, () => {
 });
 
 describe(applyRecordedChange.name, () => {
-  it('adds a grant to the granted total', () => {
-    expect(applyRecordedChange(account({}), 40)).toEqual({ account: account({}, { total_granted: 540 }), reversed: false });
+  it('adds a grant to the granted total, as a grant of its own', () => {
+    const { account: next, reversed } = applyRecordedChange(account({}), recorded(40), T0);
+    expect(reversed).toBe(false);
+    expect(next.total_granted).toBe(540);
+    expect(next.grants).toContainEqual({ id: 'k', amount: 40, remaining: 40, priority: 10, created_at: T0 });
   });
 
   it('debits a removal the available balance covers', () => {
     const held = account({ a: session({ hold: 60 }) });
-    expect(applyRecordedChange(held, -440)).toEqual({ account: { ...held, total_debited: 440 }, reversed: false });
+    const { account: next } = applyRecordedChange(held, recorded(-440), T0);
+    expect(next).toMatchObject({ total_debited: 440, grants: [{ id: 'g', remaining: 60 }] });
   });
 
   it('applies a removal the available balance no longer covers together with its reversal: net zero', () => {
     const held = account({ a: session({ hold: 60 }) });
-    const { account: next, reversed } = applyRecordedChange(held, -441);
+    const { account: next, reversed } = applyRecordedChange(held, recorded(-441), T0);
     expect(reversed).toBe(true);
     expect(next).toEqual({ ...held, total_granted: 941, total_debited: 441 });
-    expect(availableCredits(next)).toBe(availableCredits(held));
+    expect(availableCredits(next, T0)).toBe(availableCredits(held, T0));
   });
 });

@@ -1,3 +1,21 @@
+import {
+  DEFAULT_GRANT_PRIORITY,
+  fitsGrants,
+  freeByGrant,
+  freeCredits,
+  holdExpiries,
+  isExpired,
+  mergeParts,
+  pruneGrants,
+  spendGrants,
+  spendHold,
+  splitExpired,
+  takeFree,
+  type GrantCredit,
+  type GrantPart,
+  type HeldParts,
+} from './grants.js';
+
 /**
  * Pure credit arithmetic. Credits are integers; a session is charged per started second:
  * total = ceil(ceil(duration s) × rate), capped at what the balance allowed (invariant I3, docs/credits.md).
@@ -24,9 +42,10 @@ export function secondsCoveredBy(credits: number, rate: number): number {
   return seconds;
 }
 
-export interface SessionCredit {
+export interface SessionCredit extends HeldParts {
   /** Debits applied so far; the next one carries sequence `seq + 1` in its ledger key. */
   seq: number;
+  /** Credits held for the session: the sum of its `holds`, the grants they are on. */
   hold: number;
   charged: number;
   /**
@@ -46,26 +65,64 @@ export interface AccountCredit {
   total_debited: number;
   held: number;
   sessions: Record<string, SessionCredit>;
+  /** The grants with credits left (or held); the balance is the sum of their remainders (docs/credits.md, "Grants"). */
+  grants: GrantCredit[];
+  /** The amounts of the grants that expired: the warnings count percent of what was granted and has not expired. */
+  expired_granted?: number;
 }
 
 export function remainingCredits(account: Pick<AccountCredit, 'total_granted' | 'total_debited'>): number {
   return account.total_granted - account.total_debited;
 }
 
-export function availableCredits(account: Pick<AccountCredit, 'total_granted' | 'total_debited' | 'held'>): number {
-  return account.total_granted - account.total_debited - account.held;
+/** Credits a new hold or a removal may take at `at`: those of unexpired grants that no session holds. */
+export function availableCredits(account: Pick<AccountCredit, 'grants' | 'sessions'>, at: number): number {
+  return freeCredits(account.grants, account.sessions, at);
+}
+
+/** What was granted and has not expired by `at`: the total the low-balance warnings are percent of. */
+export function unexpiredGranted(account: Pick<AccountCredit, 'total_granted' | 'expired_granted' | 'grants'>, at: number): number {
+  const expiredNotWritten = account.grants.filter((grant) => isExpired(grant, at)).reduce((sum, grant) => sum + grant.amount, 0);
+  return account.total_granted - (account.expired_granted ?? 0) - expiredNotWritten;
+}
+
+/** A grant or adjustment as the ledger recorded it: what applying it needs. */
+export interface RecordedChange {
+  _id: string;
+  amount: number;
+  priority?: number;
+  expires_at?: Date;
+  created_at: Date;
+  takes?: GrantPart[];
 }
 
 /**
- * Applies a recorded grant or adjustment. A removal the available balance no longer covers (a hold took
- * the credits after it was checked) is applied together with its reversal: net zero, never below 0.
+ * Applies a recorded grant or adjustment at `at`. A positive one is a new grant; a removal spends the free credits
+ * its entry took (computed when it was recorded). One those credits no longer cover (a hold took them after the
+ * check, or their grant expired) is applied together with its reversal: net zero, never below 0.
  */
-export function applyRecordedChange<T extends AccountCredit>(account: T, amount: number): { account: T; reversed: boolean } {
+export function applyRecordedChange<T extends AccountCredit>(
+  account: T,
+  entry: RecordedChange,
+  at: number,
+): { account: T; reversed: boolean } {
+  const amount = entry.amount;
   if (amount >= 0) {
-    return { account: { ...account, total_granted: account.total_granted + amount }, reversed: false };
+    const grant: GrantCredit = {
+      id: entry._id,
+      amount,
+      remaining: amount,
+      priority: entry.priority ?? DEFAULT_GRANT_PRIORITY,
+      created_at: entry.created_at.getTime(),
+      ...(entry.expires_at === undefined ? {} : { expires_at: entry.expires_at.getTime() }),
+    };
+    return { account: { ...account, total_granted: account.total_granted + amount, grants: [...account.grants, grant] }, reversed: false };
   }
-  if (availableCredits(account) >= -amount) {
-    return { account: { ...account, total_debited: account.total_debited - amount }, reversed: false };
+  const takes = entry.takes ?? takeFree(account.grants, account.sessions, -amount, at);
+  const covered = takes.reduce((sum, part) => sum + part.amount, 0) === -amount;
+  if (covered && fitsGrants(account.grants, takes, at, freeByGrant(account.grants, account.sessions))) {
+    const grants = pruneGrants(spendGrants(account.grants, takes), account.sessions);
+    return { account: { ...account, total_debited: account.total_debited - amount, grants }, reversed: false };
   }
   return {
     account: { ...account, total_granted: account.total_granted - amount, total_debited: account.total_debited - amount },
@@ -83,6 +140,14 @@ export interface PlannedDebit {
   seq: number;
   amount: number;
   chargedSeconds: number;
+  /** The grants the debit takes its credits from. */
+  takes: GrantPart[];
+}
+
+/** A debit the ledger already holds: its amount, and the grants it took from (none for debits from before grants). */
+export interface RecordedDebit {
+  amount: number;
+  takes?: GrantPart[];
 }
 
 export interface SettlementPlan {
@@ -96,16 +161,16 @@ export interface SettlementPlan {
   changed: boolean;
 }
 
-/**
- * Charges each session for its use up to `now` and renews its hold from the available balance.
- * A debit never exceeds the session's own hold, so a debit whose amount was fixed earlier (a ledger
- * entry written before a crash, `adopted`) can always be applied. `final` sessions are charged for
- * every started second, then their hold is released and they leave the account.
- */
 /** The instant each session is settled up to: one for all, or one per session. */
 export type SettleAt = number | ((sessionId: string) => number);
 
 /**
+ * Charges each session for its use up to `now` and renews its hold from the free credits, in burn-down order.
+ * A debit spends the session's own hold, so a debit whose amount and grants were fixed earlier (a ledger entry
+ * written before a crash, `adopted`) can always be applied. A hold on a grant that expires by `now` is first charged
+ * up to the expiry instant (seconds used before it may still burn the grant) and then let go of that grant.
+ * `final` sessions are charged for every started second, then their hold is released and they leave the account.
+ *
  * `epochs`: the owner epoch each (non-final) session is charged as; a session another owner has resumed since is
  * skipped, so an old owner that has not noticed yet charges nothing after the takeover.
  */
@@ -114,7 +179,7 @@ export function planSettlement(
   sessionIds: string[],
   now: SettleAt,
   final: Set<string>,
-  adopted: Map<string, number> = new Map(),
+  adopted: Map<string, RecordedDebit> = new Map(),
   epochs?: Map<string, number>,
 ): SettlementPlan {
   const account: AccountCredit = { ...current, sessions: { ...current.sessions } };
@@ -124,27 +189,54 @@ export function planSettlement(
     if (original === undefined) {
       continue;
     }
-    const session = { ...original };
     const isFinal = final.has(id);
-    if (!isFinal && epochs?.has(id) === true && (session.epoch ?? 0) !== epochs.get(id)) {
+    if (!isFinal && epochs?.has(id) === true && (original.epoch ?? 0) !== epochs.get(id)) {
       continue;
     }
+    const session: SessionCredit = { ...original, holds: original.holds ?? [] };
+    account.sessions[id] = session;
+    let moved = false;
+    const charge = (target: number): void => {
+      const key = debitKey(id, session.seq + 1);
+      const recorded = adopted.get(key);
+      const amount = recorded?.amount ?? Math.min(Math.max(target - session.charged, 0), session.hold);
+      if (amount <= 0) {
+        return;
+      }
+      const spent = spendForDebit(account.grants, session.holds!, amount, recorded?.takes);
+      session.seq += 1;
+      session.holds = spent.left;
+      session.hold -= spent.fromHold;
+      session.charged += amount;
+      account.held -= spent.fromHold;
+      account.total_debited += amount;
+      account.grants = spendGrants(account.grants, spent.takes);
+      plan.debits.push({
+        key,
+        sessionId: id,
+        seq: session.seq,
+        amount,
+        chargedSeconds: secondsCoveredBy(session.charged, session.rate),
+        takes: spent.takes,
+      });
+    };
     const at = typeof now === 'number' ? now : now(id);
+    for (const expiry of holdExpiries(account.grants, session.holds!).filter((instant) => instant <= at)) {
+      charge(creditsForSeconds(chargeableSeconds(expiry - session.started_at, false), session.rate));
+      const { expired, kept } = splitExpired(account.grants, session.holds!, expiry);
+      const released = expired.reduce((sum, part) => sum + part.amount, 0);
+      session.holds = kept;
+      session.hold -= released;
+      account.held -= released;
+      moved ||= released > 0;
+    }
     const target = creditsForSeconds(chargeableSeconds(at - session.started_at, isFinal), session.rate);
     for (;;) {
-      const key = debitKey(id, session.seq + 1);
-      const owed = target - session.charged;
-      const amount = adopted.get(key) ?? Math.min(Math.max(owed, 0), session.hold);
-      if (amount > 0) {
-        session.seq += 1;
-        session.hold -= amount;
-        session.charged += amount;
-        account.held -= amount;
-        account.total_debited += amount;
-        plan.debits.push({ key, sessionId: id, seq: session.seq, amount, chargedSeconds: secondsCoveredBy(session.charged, session.rate) });
-      }
+      charge(target);
       const wanted = isFinal ? Math.max(target - session.charged, 0) : session.hold_target - session.hold;
-      const topUp = Math.min(Math.max(wanted, 0), availableCredits(account));
+      const parts = wanted > 0 ? takeFree(account.grants, account.sessions, wanted, at) : [];
+      const topUp = parts.reduce((sum, part) => sum + part.amount, 0);
+      session.holds = mergeParts(account.grants, session.holds!, parts);
       session.hold += topUp;
       account.held += topUp;
       if (!(isFinal && topUp > 0)) {
@@ -156,15 +248,41 @@ export function planSettlement(
       delete account.sessions[id];
       plan.closed.push(id);
       plan.closedSessions[id] = session;
-    } else {
-      account.sessions[id] = session;
-      if (session.hold === 0) {
-        plan.exhausted.push(id);
-      }
+    } else if (session.hold === 0) {
+      plan.exhausted.push(id);
     }
-    plan.changed ||= isFinal || session.seq !== original.seq || session.hold !== original.hold;
+    plan.changed ||= isFinal || moved || session.seq !== original.seq || session.hold !== original.hold;
   }
+  account.grants = pruneGrants(account.grants, account.sessions);
   return plan;
+}
+
+/**
+ * What a debit of `amount` spends: its recorded grants when the ledger has them (a debit written before a crash or
+ * by another instance), else the hold's parts in burn-down order. A recorded part the hold no longer has (its grant
+ * let go of by a settlement that did not see the debit) comes from that grant's free credits.
+ */
+function spendForDebit(
+  grants: GrantCredit[],
+  holds: GrantPart[],
+  amount: number,
+  recorded?: GrantPart[],
+): { takes: GrantPart[]; left: GrantPart[]; fromHold: number } {
+  if (recorded === undefined) {
+    const { taken, left } = spendHold(grants, holds, amount);
+    return { takes: taken, left, fromHold: taken.reduce((sum, part) => sum + part.amount, 0) };
+  }
+  const left = holds.map((part) => ({ ...part }));
+  let fromHold = 0;
+  for (const take of recorded) {
+    const part = left.find((candidate) => candidate.grant === take.grant);
+    const fromPart = Math.min(take.amount, part?.amount ?? 0);
+    if (part !== undefined) {
+      part.amount -= fromPart;
+    }
+    fromHold += fromPart;
+  }
+  return { takes: recorded, left: left.filter((part) => part.amount > 0), fromHold };
 }
 
 /**
@@ -182,9 +300,14 @@ export function resumeSessionCredit(
   return { ...session, started_at: session.started_at + Math.max(0, resume.resumeAt - resume.cutAt), epoch: resume.epoch };
 }
 
-/** When the session's paid time (charged + held) runs out, in epoch ms. */
-export function paidUntil(session: SessionCredit): number {
-  return session.started_at + secondsCoveredBy(session.charged + session.hold, session.rate) * 1000;
+/**
+ * When the session's paid time (charged + held) runs out, in epoch ms; no later than the first expiry of a grant its
+ * hold is on, where the hold must move to other grants (or the session stop).
+ */
+export function paidUntil(session: SessionCredit, grants: GrantCredit[] = []): number {
+  const paid = session.started_at + secondsCoveredBy(session.charged + session.hold, session.rate) * 1000;
+  const expiry = holdExpiries(grants, session.holds ?? [])[0];
+  return expiry === undefined ? paid : Math.min(paid, expiry);
 }
 
 /**

@@ -7,11 +7,12 @@ import { CreditLedgerRepository, type LedgerTotals } from './credit-ledger.repos
 import { debitKey } from './credit-math.js';
 import { ReconcileMarksRepository } from './reconcile-marks.repository.js';
 
-const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0 };
+const EMPTY_TOTALS: LedgerTotals = { granted: 0, debited: 0, lastSeq: 0, grants: new Map() };
 
 export interface Drift {
   email: string;
-  field: 'remaining' | 'held';
+  /** `grant:<id>`: that grant's remainder. */
+  field: 'remaining' | 'held' | `grant:${string}`;
   expected: number;
   actual: number;
 }
@@ -128,6 +129,15 @@ export class CreditReconcilerService {
     if (account.held !== holds) {
       drifts.push({ email: account._id, field: 'held', expected: holds, actual: account.held });
     }
+    // Each grant's remainder; a grant the account no longer lists has none left.
+    const listed = new Map(account.grants.map((grant) => [grant.id, grant.remaining]));
+    for (const id of new Set([...listed.keys(), ...ledger.grants.keys()])) {
+      const expected = ledger.grants.get(id) ?? 0;
+      const actual = listed.get(id) ?? 0;
+      if (expected !== actual) {
+        drifts.push({ email: account._id, field: `grant:${id}`, expected, actual });
+      }
+    }
     return drifts;
   }
 
@@ -151,7 +161,13 @@ export class CreditReconcilerService {
     return this.accounts.write({
       email: account._id,
       version: account.version,
-      next: { total_granted: ledger.granted, total_debited: ledger.debited, held: holds, sessions: account.sessions },
+      next: {
+        ...account,
+        total_granted: ledger.granted,
+        total_debited: ledger.debited,
+        held: holds,
+        grants: account.grants.map((grant) => ({ ...grant, remaining: ledger.grants.get(grant.id) ?? grant.remaining })),
+      },
     });
   }
 

@@ -13,8 +13,11 @@ import {
   reachesBalanceAt,
   remainingCredits,
   secondsCoveredBy,
+  unexpiredGranted,
+  type AccountCredit,
   type SessionCredit,
 } from '../credits/credit-math.js';
+import type { GrantCredit } from '../credits/grants.js';
 import { BetaSessionSignals } from './beta-session-signals.js';
 import type { BetaEndReason, BetaSessionStatus } from './beta-session.schema.js';
 import { BetaSessionsRepository, type BetaSessionRecord } from './beta-sessions.repository.js';
@@ -64,6 +67,8 @@ interface Watch {
   email: string;
   /** The session's credit state and the account's remaining credits when it was last read. */
   state: SessionCredit;
+  /** The account's grants as read with it: where the hold is, and when those grants expire. */
+  grants: GrantCredit[];
   remaining: number;
   grantedCredits: number;
   warned: Set<number>;
@@ -142,7 +147,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
     }
     const held = hold.account;
     if (held?.sessions[sessionId] !== undefined) {
-      this.watch(sessionId, user.email, held.total_granted, held.sessions[sessionId], remainingCredits(held));
+      this.watch(sessionId, user.email, held, held.sessions[sessionId], remainingCredits(held));
     }
     return {
       ok: true,
@@ -150,7 +155,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
       remainingCredits: hold.remaining,
       estimatedCost,
       startedAt: now,
-      grantedCredits: held?.total_granted ?? 0,
+      grantedCredits: held === undefined ? 0 : unexpiredGranted(held, now),
       creditsPerSecond: rate,
     };
   }
@@ -214,10 +219,10 @@ export class BetaSessionsService implements OnApplicationShutdown {
       if (options.notify) {
         this.signals.emit({ type: 'credits', sessionId, remainingCredits: remaining, sessionCharged: state.charged });
       }
-      if (settlement.exhausted.includes(sessionId) && paidUntil(state) <= this.clock.now()) {
+      if (settlement.exhausted.includes(sessionId) && paidUntil(state, settlement.account.grants) <= this.clock.now()) {
         await this.end(sessionId, 'credits_exhausted');
       } else {
-        this.watch(sessionId, watch.email, settlement.account.total_granted, state, remaining);
+        this.watch(sessionId, watch.email, settlement.account, state, remaining);
       }
     }
   }
@@ -284,14 +289,15 @@ export class BetaSessionsService implements OnApplicationShutdown {
     }
     // A warning whose threshold the balance passed before the resume was this session's already: not sent again.
     const remaining = remainingCredits(account);
+    const granted = unexpiredGranted(account, now);
     const passed = this.config.beta.warningThresholds.filter(
-      (percent) => reachesBalanceAt(state, remaining, thresholdCredits(account.total_granted, percent)) <= now,
+      (percent) => reachesBalanceAt(state, remaining, thresholdCredits(granted, percent)) <= now,
     );
-    this.watch(sessionId, email, account.total_granted, state, remaining, new Set(passed));
+    this.watch(sessionId, email, account, state, remaining, new Set(passed));
     return {
       remainingCredits: remaining,
       estimatedCost: state.hold_target,
-      grantedCredits: account.total_granted,
+      grantedCredits: granted,
       creditsPerSecond: state.rate,
     };
   }
@@ -314,17 +320,26 @@ export class BetaSessionsService implements OnApplicationShutdown {
   private watch(
     sessionId: string,
     email: string,
-    grantedCredits: number,
+    account: AccountCredit,
     state: SessionCredit,
     remaining: number,
     warned: Set<number> = new Set(),
   ): void {
     const previous = this.watches.get(sessionId);
     previous?.timers.forEach((cancel) => cancel());
-    const watch: Watch = { email, state, remaining, grantedCredits, warned: previous?.warned ?? warned, timers: [] };
-    this.watches.set(sessionId, watch);
     const now = this.clock.now();
-    watch.timers.push(this.clock.setTimer(paidUntil(state) - now, () => this.onPaidTimeOver(sessionId)));
+    const watch: Watch = {
+      email,
+      state,
+      grants: account.grants,
+      remaining,
+      grantedCredits: unexpiredGranted(account, now),
+      warned: previous?.warned ?? warned,
+      timers: [],
+    };
+    this.watches.set(sessionId, watch);
+    // At the first expiry of a grant the hold is on, a settlement moves the hold to other grants, or cuts off.
+    watch.timers.push(this.clock.setTimer(paidUntil(state, account.grants) - now, () => this.onPaidTimeOver(sessionId)));
     this.timeWarnings(sessionId, watch, state, remaining, now);
   }
 
@@ -395,7 +410,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
   stopSpentHolds(): void {
     const now = this.clock.now();
     for (const [sessionId, watch] of [...this.watches]) {
-      if (paidUntil(watch.state) <= now) {
+      if (paidUntil(watch.state, watch.grants) <= now) {
         this.spentOffline(sessionId, watch);
       }
     }
@@ -404,7 +419,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
   /** No renewal without the database: the hold is all this session may use (docs/credits.md, "When the database is away"). */
   private spentOffline(sessionId: string, watch: Watch): void {
     this.unwatch(sessionId);
-    this.ownership.holdSpent(sessionId, reachesBalanceAt(watch.state, watch.remaining, 0) <= paidUntil(watch.state));
+    this.ownership.holdSpent(sessionId, reachesBalanceAt(watch.state, watch.remaining, 0) <= paidUntil(watch.state, watch.grants));
   }
 
   private unwatch(sessionId: string): void {
