@@ -8,6 +8,7 @@ import { BetaCreditTransaction, BetaCreditTransactionSchema } from './credits/be
 import { BetaCreditsService } from './credits/beta-credits.service.js';
 import { CreditLedgerRepository } from './credits/credit-ledger.repository.js';
 import { CreditReconcilerService } from './credits/credit-reconciler.service.js';
+import { GrantExpiryService } from './credits/grant-expiry.service.js';
 import { BetaUser, BetaUserSchema } from './enrollment/beta-user.schema.js';
 import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
 import { BetaUsersRepository } from './enrollment/beta-users.repository.js';
@@ -46,6 +47,7 @@ import { BetaSessionsService } from './sessions/beta-sessions.service.js';
     BetaSessionSignals,
     CreditCheckpointService,
     CreditReconcilerService,
+    GrantExpiryService,
   ],
   exports: [
     BetaCreditsService,
@@ -55,6 +57,7 @@ import { BetaSessionsService } from './sessions/beta-sessions.service.js';
     BetaSessionSignals,
     CreditCheckpointService,
     CreditReconcilerService,
+    GrantExpiryService,
   ],
 })
 export class BetaModule {}

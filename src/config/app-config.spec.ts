@@ -27,6 +27,7 @@ describe(loadAppConfig.name, () => {
     expect(config.beta).toEqual({
       enabled: true,
       initialCredits: 500,
+      creditsExpireDays: undefined,
       creditsPerSecond: 1,
       subtitlesCreditsPerSecond: 0.5,
       preauthSeconds: 60,

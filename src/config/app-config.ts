@@ -54,6 +54,8 @@ export class AppConfig {
   readonly beta!: {
     enabled: boolean;
     initialCredits: number;
+    /** Days the enrolment grant lasts; undefined: it never expires. */
+    creditsExpireDays?: number;
     creditsPerSecond: number;
     subtitlesCreditsPerSecond: number;
     preauthSeconds: number;
@@ -99,6 +101,7 @@ export function loadAppConfig(raw: Record<string, string | undefined>): AppConfi
     beta: {
       enabled: env.BETA_FEATURES_ENABLED,
       initialCredits: env.BETA_INITIAL_CREDITS,
+      creditsExpireDays: env.BETA_CREDITS_EXPIRE_DAYS,
       creditsPerSecond: env.BETA_CREDITS_PER_SECOND,
       subtitlesCreditsPerSecond: env.BETA_SUBTITLES_CREDITS_PER_SECOND,
       preauthSeconds: env.BETA_PREAUTH_SECONDS,

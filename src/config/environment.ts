@@ -83,6 +83,13 @@ export class Environment {
   @Min(1)
   BETA_INITIAL_CREDITS = 500;
 
+  /** Days the enrolment grant's credits last; unset: they never expire. */
+  @Transform(toNumber)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  BETA_CREDITS_EXPIRE_DAYS?: number = undefined;
+
   @Transform(toNumber)
   @IsNumber()
   @IsPositive()

@@ -3,6 +3,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { ClusterJobsLease } from '../../cluster/cluster-jobs-lease.js';
 import { AppConfig } from '../../config/app-config.js';
 import { CreditReconcilerService } from '../credits/credit-reconciler.service.js';
+import { GrantExpiryService } from '../credits/grant-expiry.service.js';
 import { CreditCheckpointService } from './credit-checkpoint.service.js';
 
 const JOB = 'beta-credit-checkpoint';
@@ -10,8 +11,8 @@ const RECONCILE_EVERY_TICKS = 10;
 
 /**
  * Runs the checkpoint every BETA_CHECKPOINT_INTERVAL_MS on every instance (each charges the sessions it serves); a
- * tick never overlaps the previous one. At start (every account) and every tenth tick (the accounts changed since),
- * the holder of the cluster-wide jobs lease also reconciles the credits.
+ * tick never overlaps the previous one. The holder of the cluster-wide jobs lease also writes off expired grants at
+ * every tick, and reconciles the credits at start (every account) and every tenth tick (the accounts changed since).
  */
 @Injectable()
 export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -22,6 +23,7 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
   constructor(
     private readonly checkpoint: CreditCheckpointService,
     private readonly reconciler: CreditReconcilerService,
+    private readonly expiry: GrantExpiryService,
     private readonly registry: SchedulerRegistry,
     private readonly config: AppConfig,
     private readonly lease: ClusterJobsLease,
@@ -58,6 +60,9 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
   private async work(): Promise<void> {
     try {
       await this.checkpoint.tick();
+      if (this.lease.held()) {
+        await this.expiry.run();
+      }
       if (++this.ticks % RECONCILE_EVERY_TICKS === 0 && this.lease.held()) {
         await this.reconciler.reconcile({ repair: true });
       }

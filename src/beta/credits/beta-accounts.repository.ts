@@ -92,6 +92,15 @@ export class BetaAccountsRepository implements OnModuleInit {
     return changed.map((account) => account._id);
   }
 
+  /** Emails of the accounts with a grant whose expiry has come by `now` (written off, or waiting for its holders). */
+  async findExpiryDue(now: number): Promise<string[]> {
+    const due = await this.accounts
+      .find({ next_expiry: { $lte: new Date(now) } }, { _id: 1 })
+      .lean<{ _id: string }[]>()
+      .exec();
+    return due.map((account) => account._id);
+  }
+
   /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
   async write(change: AccountWrite): Promise<boolean> {
     const result = await this.accounts

@@ -17,7 +17,7 @@ import {
   type SettleAt,
   type SettlementPlan,
 } from './credit-math.js';
-import { DEFAULT_GRANT_PRIORITY, takeFree } from './grants.js';
+import { DEFAULT_GRANT_PRIORITY, MAX_GRANT_PRIORITY, heldByGrant, isExpired, takeFree, type GrantCredit } from './grants.js';
 
 const MAX_ATTEMPTS = 100;
 
@@ -27,6 +27,19 @@ export interface CreditBalance {
   heldCredits: number;
   availableCredits: number;
   activeSessions: number;
+}
+
+/** A grant as admins and users see it. */
+export interface GrantView {
+  id: string;
+  amount: number;
+  remaining: number;
+  priority: number;
+  expiresAt?: number;
+  createdAt: number;
+  reason?: string;
+  /** `active`: credits left; `spent`: none left; `expired`: its expiry came (what was left is written off). */
+  status: 'active' | 'spent' | 'expired';
 }
 
 /** A page of an account's ledger, newest first; `hasMore` when older entries follow the last one. */
@@ -136,6 +149,67 @@ export class BetaCreditsService {
       // The key was recorded meanwhile (a concurrent retry) or another change took this place: look again.
     }
     throw contention(`Could not change the credits of ${input.email}: too much contention`);
+  }
+
+  /**
+   * Grants `amount` credits once per `key` (docs/credits.md, "Grants"): spent in the order of `priority` (0–100, lower
+   * first, default 10), then earliest `expiresAt` (none: never expires, spent last), then age. A reused key answers as
+   * its first request did, and is refused (conflict) when it asks for another grant. Returns the grant as it stands.
+   */
+  async grant(input: {
+    email: string;
+    amount: number;
+    key: string;
+    reason: string;
+    priority?: number;
+    expiresAt?: Date;
+    actor?: string;
+  }): Promise<GrantView> {
+    if (!Number.isSafeInteger(input.amount) || input.amount < 1) {
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        'amount must be a whole number of credits, at least 1 (remove credits with an adjustment)',
+      );
+    }
+    const priority = input.priority ?? DEFAULT_GRANT_PRIORITY;
+    if (!Number.isSafeInteger(priority) || priority < 0 || priority > MAX_GRANT_PRIORITY) {
+      throw new DomainError(ErrorCode.InvalidInput, `priority must be a whole number from 0 to ${MAX_GRANT_PRIORITY}`);
+    }
+    const recorded = await this.ledger.find(input.key);
+    if (recorded === undefined && input.expiresAt !== undefined && !(input.expiresAt.getTime() > this.clock.now())) {
+      throw new DomainError(ErrorCode.InvalidInput, 'expires_at must be in the future');
+    }
+    await this.change({ ...input, type: 'grant', priority });
+    return (await this.grants(input.email)).find((grant) => grant.id === input.key)!;
+  }
+
+  /**
+   * Every grant of the account, newest first, with what is left of it: from the ledger (a grant spent or expired is no
+   * longer on the account) and the account (the remainders). An account from before grants shows its opening grant.
+   */
+  async grants(email: string): Promise<GrantView[]> {
+    const [account, entries] = await Promise.all([this.accounts.find(email), this.ledger.grantsOf(email)]);
+    const now = this.clock.now();
+    const onAccount = new Map((account?.grants ?? []).map((grant) => [grant.id, grant]));
+    const views: GrantView[] = entries.map((entry) => {
+      const grant = onAccount.get(entry._id);
+      onAccount.delete(entry._id);
+      return grantView(
+        {
+          id: entry._id,
+          amount: entry.amount,
+          remaining: grant?.remaining ?? 0,
+          priority: entry.priority ?? DEFAULT_GRANT_PRIORITY,
+          created_at: entry.created_at.getTime(),
+          ...(entry.expires_at === undefined ? {} : { expires_at: entry.expires_at.getTime() }),
+        },
+        now,
+        entry.reason,
+      );
+    });
+    // What the ledger names no grant for: an account's opening grant.
+    views.push(...[...onAccount.values()].map((grant) => grantView(grant, now, 'balance before grants')));
+    return views.sort((a, b) => b.createdAt - a.createdAt);
   }
 
   /**
@@ -301,6 +375,65 @@ export class BetaCreditsService {
   }
 
   /**
+   * Writes off the unspent remainder of each grant of the account that has expired, once (docs/credits.md, "Expiry"):
+   * one `expiry` ledger entry per grant, under a key of the grant's own, so however many instances run this at once,
+   * and however often a crash makes it run again, the remainder leaves the balance once. A grant a session still holds
+   * waits: its owner's next settlement charges the seconds used before the expiry and moves the hold to other grants.
+   * Returns the credits written off.
+   */
+  async expireGrants(email: string): Promise<number> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const account = await this.accounts.find(email);
+      const now = this.clock.now();
+      if (account === undefined) {
+        return 0;
+      }
+      const held = heldByGrant(account.sessions);
+      const due = account.grants.filter((grant) => isExpired(grant, now) && (held.get(grant.id) ?? 0) === 0);
+      if (due.length === 0) {
+        return 0;
+      }
+      // A debit a crash left recorded but unapplied may take from these grants: applied first, it is counted.
+      if ((await this.applyRecordedDebits(email, Object.keys(account.sessions))).length > 0) {
+        continue;
+      }
+      const written = new Map<string, number>();
+      for (const grant of due.filter((candidate) => candidate.remaining > 0)) {
+        const { entry } = await this.ledger.append({
+          _id: expiryKey(grant.id),
+          email,
+          type: 'expiry',
+          amount: -grant.remaining,
+          takes: [{ grant: grant.id, amount: grant.remaining }],
+          reason: `grant ${grant.id} expired`,
+          created_at: new Date(now),
+        });
+        written.set(grant.id, -entry.amount);
+        if (-entry.amount !== grant.remaining) {
+          this.logger.error(
+            { email, grant: grant.id, recorded: -entry.amount, remaining: grant.remaining },
+            'Expiry recorded another remainder',
+          );
+        }
+      }
+      const expired = [...written.values()].reduce((sum, amount) => sum + amount, 0);
+      const next: AccountCredit = {
+        ...account,
+        grants: account.grants.filter((grant) => !due.includes(grant)),
+        total_debited: account.total_debited + expired,
+        expired_granted: (account.expired_granted ?? 0) + due.reduce((sum, grant) => sum + grant.amount, 0),
+      };
+      if (await this.accounts.write({ email, version: account.version, next })) {
+        if (expired > 0) {
+          this.logger.log({ email, grants: [...written.keys()], expired_credits: expired }, 'Expired grants written off');
+        }
+        return expired;
+      }
+    }
+    throw contention(`Could not expire the grants of ${email}: too much contention`);
+  }
+
+  /**
    * Settles many accounts with one bulk ledger insert and one bulk compare-and-set; accounts whose
    * debits were already recorded or whose write lost a race are settled again one by one.
    */
@@ -423,6 +556,11 @@ export class BetaCreditsService {
   }
 }
 
+/** One expiry per grant, whoever writes it. */
+function expiryKey(grantId: string): string {
+  return `expiry:${grantId}`;
+}
+
 /** In a namespace of its own, so no key an admin or the CLI gives can name a reversal. */
 function reversalKey(removalKey: string): string {
   return `reversal:${removalKey}`;
@@ -434,14 +572,32 @@ function insufficientCredits(amount: number, available: number): DomainError {
   });
 }
 
-/** A reused key asks for the same change when it names the same account, type, amount and reason. */
-function isSameRequest(recorded: LedgerEntry, input: { email: string; type: string; amount: number; reason?: string }): boolean {
+/** A reused key asks for the same change when it names the same account, type, amount and reason (and expiry and priority). */
+function isSameRequest(
+  recorded: LedgerEntry,
+  input: { email: string; type: string; amount: number; reason?: string; priority?: number; expiresAt?: Date },
+): boolean {
   return (
     recorded.email === input.email &&
     recorded.type === input.type &&
     recorded.amount === input.amount &&
-    (recorded.reason ?? undefined) === (input.reason ?? undefined)
+    (recorded.reason ?? undefined) === (input.reason ?? undefined) &&
+    (input.amount < 0 || recorded.priority === undefined || recorded.priority === (input.priority ?? DEFAULT_GRANT_PRIORITY)) &&
+    recorded.expires_at?.getTime() === input.expiresAt?.getTime()
   );
+}
+
+function grantView(grant: GrantCredit, now: number, reason?: string): GrantView {
+  return {
+    id: grant.id,
+    amount: grant.amount,
+    remaining: isExpired(grant, now) ? 0 : grant.remaining,
+    priority: grant.priority,
+    ...(grant.expires_at === undefined ? {} : { expiresAt: grant.expires_at }),
+    createdAt: grant.created_at,
+    ...(reason === undefined ? {} : { reason }),
+    status: isExpired(grant, now) ? 'expired' : grant.remaining > 0 ? 'active' : 'spent',
+  };
 }
 
 /** A debit as the ledger recorded it, to be applied as it is. */

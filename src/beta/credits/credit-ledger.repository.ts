@@ -175,6 +175,15 @@ export class CreditLedgerRepository implements OnModuleInit {
     return totals;
   }
 
+  /** The entries that created the account's grants (positive, with a priority), oldest first. */
+  async grantsOf(email: string): Promise<LedgerEntry[]> {
+    return this.ledger
+      .find({ email, amount: { $gt: 0 }, priority: { $exists: true } })
+      .sort({ created_at: 1 })
+      .lean<LedgerEntry[]>()
+      .exec();
+  }
+
   async findBySession(sessionId: string): Promise<LedgerEntry[]> {
     return this.ledger.find({ session_id: sessionId }).sort({ seq: 1 }).lean<LedgerEntry[]>().exec();
   }

@@ -33,11 +33,13 @@ export class BetaEnrollmentService {
       throw new DomainError(ErrorCode.InvalidInput, 'credits must be a whole number of at least 1');
     }
     const { wasMember } = await this.users.enroll(email, input.via, this.clock.date());
+    const expireDays = this.config.beta.creditsExpireDays;
     const balance = await this.credits.change({
       email,
       amount: credits,
       key: `enrollment:${email}`,
       type: 'grant',
+      expiresAt: expireDays === undefined ? undefined : new Date(this.clock.now() + expireDays * 86_400_000),
       reason: `enrolment (${input.via})`,
       actor: input.actor,
       keyReuse: 'first-request',
