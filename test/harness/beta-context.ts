@@ -5,6 +5,7 @@ import { BetaModule } from '../../src/beta/beta.module.js';
 import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
 import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
 import { CreditReconcilerService } from '../../src/beta/credits/credit-reconciler.service.js';
+import { GrantExpiryService } from '../../src/beta/credits/grant-expiry.service.js';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
 import { BetaSessionSignals } from '../../src/beta/sessions/beta-session-signals.js';
 import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
@@ -23,6 +24,7 @@ export interface BetaContext {
   enrollment: BetaEnrollmentService;
   checkpoint: CreditCheckpointService;
   reconciler: CreditReconcilerService;
+  expiry: GrantExpiryService;
   signals: BetaSessionSignals;
   connection: Connection;
   close(): Promise<void>;
@@ -52,6 +54,7 @@ export async function startBetaContext(options: {
     enrollment: module.get(BetaEnrollmentService),
     checkpoint: module.get(CreditCheckpointService),
     reconciler: module.get(CreditReconcilerService),
+    expiry: module.get(GrantExpiryService),
     signals: module.get(BetaSessionSignals),
     connection: module.get<Connection>(getConnectionToken()),
     close: () => module.close(),
