@@ -7,6 +7,7 @@ import { CreditLedgerRepository, type LedgerEntry } from './credit-ledger.reposi
 import {
   applyRecordedChange,
   availableCredits,
+  planExpiry,
   debitKey,
   planSettlement,
   remainingCredits,
@@ -17,7 +18,7 @@ import {
   type SettleAt,
   type SettlementPlan,
 } from './credit-math.js';
-import { DEFAULT_GRANT_PRIORITY, MAX_GRANT_PRIORITY, heldByGrant, isExpired, takeFree, type GrantCredit } from './grants.js';
+import { DEFAULT_GRANT_PRIORITY, MAX_GRANT_PRIORITY, isExpired, takeFree, type GrantCredit } from './grants.js';
 
 const MAX_ATTEMPTS = 100;
 
@@ -388,9 +389,8 @@ export class BetaCreditsService {
       if (account === undefined) {
         return 0;
       }
-      const held = heldByGrant(account.sessions);
-      const due = account.grants.filter((grant) => isExpired(grant, now) && (held.get(grant.id) ?? 0) === 0);
-      if (due.length === 0) {
+      const plan = planExpiry(account, now);
+      if (plan === undefined) {
         return 0;
       }
       // A debit a crash left recorded but unapplied may take from these grants: applied first, it is counted.
@@ -398,31 +398,26 @@ export class BetaCreditsService {
         continue;
       }
       const written = new Map<string, number>();
-      for (const grant of due.filter((candidate) => candidate.remaining > 0)) {
+      for (const writeOff of plan.writeOffs) {
         const { entry } = await this.ledger.append({
-          _id: expiryKey(grant.id),
+          _id: expiryKey(writeOff.grant),
           email,
           type: 'expiry',
-          amount: -grant.remaining,
-          takes: [{ grant: grant.id, amount: grant.remaining }],
-          reason: `grant ${grant.id} expired`,
+          amount: -writeOff.amount,
+          takes: [writeOff],
+          reason: `grant ${writeOff.grant} expired`,
           created_at: new Date(now),
         });
-        written.set(grant.id, -entry.amount);
-        if (-entry.amount !== grant.remaining) {
+        written.set(writeOff.grant, -entry.amount);
+        if (-entry.amount !== writeOff.amount) {
           this.logger.error(
-            { email, grant: grant.id, recorded: -entry.amount, remaining: grant.remaining },
+            { email, grant: writeOff.grant, recorded: -entry.amount, remaining: writeOff.amount },
             'Expiry recorded another remainder',
           );
         }
       }
       const expired = [...written.values()].reduce((sum, amount) => sum + amount, 0);
-      const next: AccountCredit = {
-        ...account,
-        grants: account.grants.filter((grant) => !due.includes(grant)),
-        total_debited: account.total_debited + expired,
-        expired_granted: (account.expired_granted ?? 0) + due.reduce((sum, grant) => sum + grant.amount, 0),
-      };
+      const next: AccountCredit = { ...plan.account, total_debited: account.total_debited + expired };
       if (await this.accounts.write({ email, version: account.version, next })) {
         if (expired > 0) {
           this.logger.log({ email, grants: [...written.keys()], expired_credits: expired }, 'Expired grants written off');

@@ -3,6 +3,7 @@ import {
   fitsGrants,
   freeByGrant,
   freeCredits,
+  heldByGrant,
   holdExpiries,
   isExpired,
   mergeParts,
@@ -142,6 +143,8 @@ export interface PlannedDebit {
   chargedSeconds: number;
   /** The grants the debit takes its credits from. */
   takes: GrantPart[];
+  /** The instant the debit charges the session up to (an expiry instant, or the settlement's). */
+  until: number;
 }
 
 /** A debit the ledger already holds: its amount, and the grants it took from (none for debits from before grants). */
@@ -196,7 +199,7 @@ export function planSettlement(
     const session: SessionCredit = { ...original, holds: original.holds ?? [] };
     account.sessions[id] = session;
     let moved = false;
-    const charge = (target: number): void => {
+    const charge = (target: number, until: number): void => {
       const key = debitKey(id, session.seq + 1);
       const recorded = adopted.get(key);
       const amount = recorded?.amount ?? Math.min(Math.max(target - session.charged, 0), session.hold);
@@ -218,11 +221,12 @@ export function planSettlement(
         amount,
         chargedSeconds: secondsCoveredBy(session.charged, session.rate),
         takes: spent.takes,
+        until,
       });
     };
     const at = typeof now === 'number' ? now : now(id);
     for (const expiry of holdExpiries(account.grants, session.holds!).filter((instant) => instant <= at)) {
-      charge(creditsForSeconds(chargeableSeconds(expiry - session.started_at, false), session.rate));
+      charge(creditsForSeconds(chargeableSeconds(expiry - session.started_at, false), session.rate), expiry);
       const { expired, kept } = splitExpired(account.grants, session.holds!, expiry);
       const released = expired.reduce((sum, part) => sum + part.amount, 0);
       session.holds = kept;
@@ -232,7 +236,7 @@ export function planSettlement(
     }
     const target = creditsForSeconds(chargeableSeconds(at - session.started_at, isFinal), session.rate);
     for (;;) {
-      charge(target);
+      charge(target, at);
       const wanted = isFinal ? Math.max(target - session.charged, 0) : session.hold_target - session.hold;
       const parts = wanted > 0 ? takeFree(account.grants, account.sessions, wanted, at) : [];
       const topUp = parts.reduce((sum, part) => sum + part.amount, 0);
@@ -283,6 +287,28 @@ function spendForDebit(
     fromHold += fromPart;
   }
   return { takes: recorded, left: left.filter((part) => part.amount > 0), fromHold };
+}
+
+/**
+ * The write-off of the grants expired by `now` that no session holds any more (a held one waits for its holder's next
+ * settlement to charge the seconds before its expiry and move the hold): each one's remainder, and the account without
+ * them. Undefined when there is none. The caller records each write-off in the ledger, then writes the account, whose
+ * `total_debited` it raises by what the ledger recorded.
+ */
+export function planExpiry(account: AccountCredit, now: number): { account: AccountCredit; writeOffs: GrantPart[] } | undefined {
+  const held = heldByGrant(account.sessions);
+  const due = account.grants.filter((grant) => isExpired(grant, now) && (held.get(grant.id) ?? 0) === 0);
+  if (due.length === 0) {
+    return undefined;
+  }
+  return {
+    account: {
+      ...account,
+      grants: account.grants.filter((grant) => !due.includes(grant)),
+      expired_granted: (account.expired_granted ?? 0) + due.reduce((sum, grant) => sum + grant.amount, 0),
+    },
+    writeOffs: due.filter((grant) => grant.remaining > 0).map((grant) => ({ grant: grant.id, amount: grant.remaining })),
+  };
 }
 
 /**
