@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { MongooseModule } from '@nestjs/mongoose';
 import { BetaModule } from '../../src/beta/beta.module.js';
 import { Clock } from '../../src/common/clock.js';
+import { InstanceIdentity } from '../../src/common/instance-identity.js';
 import { AppConfig, loadAppConfig } from '../../src/config/app-config.js';
 
 @Module({})
@@ -23,14 +24,12 @@ export async function startBetaBenchContext(databaseUri: string, clock: Clock): 
   const environment: DynamicModule = {
     module: BenchEnvironmentModule,
     global: true,
-    providers: [
-      { provide: AppConfig, useValue: config },
-      { provide: Clock, useValue: clock },
-    ],
-    exports: [AppConfig, Clock],
+    providers: [{ provide: AppConfig, useValue: config }, { provide: Clock, useValue: clock }, InstanceIdentity],
+    exports: [AppConfig, Clock, InstanceIdentity],
   };
   return NestFactory.createApplicationContext(
     { module: BenchBetaRootModule, imports: [environment, MongooseModule.forRoot(databaseUri), BetaModule] },
-    { logger: false },
+    // Errors only: a start-up failure must say why rather than exit silently.
+    { logger: ['error'], abortOnError: false },
   );
 }

@@ -3,7 +3,10 @@ import type { INestApplicationContext } from '@nestjs/common';
 import mongoose from 'mongoose';
 import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
 import { planSettlement, secondsCoveredBy, type AccountCredit } from '../../src/beta/credits/credit-math.js';
+import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
+import { nextExpiry } from '../../src/beta/credits/grants.js';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
+import { Clock } from '../../src/common/clock.js';
 import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { EMBEDDED_DB_NAME, startEmbeddedDatabase, withDatabaseName } from '../../src/database/embedded-database.js';
 import { BenchClock } from './bench-clock.js';
@@ -110,15 +113,26 @@ async function measure(serverUri: string, client: mongoose.mongo.MongoClient, si
 }
 
 /**
- * `size` enrolled viewers, each with a session started through BetaSessionsService (so this instance
- * owns and watches it, as the gateway's sessions are). The first viewer is enrolled through the
- * service; the others get copies of the documents that enrolment wrote (enrolling 10 000 viewers one
- * by one would make the benchmark take minutes and measures nothing the tick does).
+ * `size` enrolled viewers with three grants each (the enrolment, a promotion spent first, a grant that expires in 30
+ * days), each with a session started through BetaSessionsService (so this instance owns and watches it, as the
+ * gateway's sessions are). The first viewer is enrolled and granted through the service; the others get copies of
+ * the documents that wrote (enrolling 10 000 viewers one by one would make the benchmark take minutes and measures
+ * nothing the tick does).
  */
 async function startSessions(context: INestApplicationContext, db: Db, size: number): Promise<void> {
   const viewers = Array.from({ length: size }, (_, i) => ({ id: `bench-user-${i}`, email: `viewer-${i}@bench.local` }));
   const [template, ...others] = viewers;
   await context.get(BetaEnrollmentService).enroll({ email: template.email, via: 'admin' });
+  const credits = context.get(BetaCreditsService);
+  const now = context.get(Clock).now();
+  await credits.grant({ email: template.email, amount: 20, key: `promo:${template.email}`, reason: 'promotion', priority: 0 });
+  await credits.grant({
+    email: template.email,
+    amount: 100,
+    key: `bonus:${template.email}`,
+    reason: 'bonus',
+    expiresAt: new Date(now + 30 * 86_400_000),
+  });
   for (const name of ['beta_users', 'beta_credits', 'beta_credit_transactions']) {
     const written = await db.collection<Doc>(name).find().toArray();
     const copies = others.flatMap((viewer) => written.map((document) => replaceText(document, template.email, viewer.email) as Doc));
@@ -195,6 +209,7 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
         amount: -debit.amount,
         session_id: debit.sessionId,
         seq: debit.seq,
+        takes: debit.takes,
         created_at: writtenAt,
       });
     }
@@ -211,6 +226,9 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
             held: next.held,
             sessions: next.sessions,
             active_sessions: Object.keys(next.sessions).length,
+            grants: next.grants,
+            expired_granted: next.expired_granted ?? 0,
+            next_expiry: new Date(nextExpiry(next.grants)!),
           },
           $inc: { version: 1 },
         },
@@ -221,7 +239,7 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
         updateOne: {
           filter: { _id: sessionId },
           update: {
-            $max: { charged_credits: state.charged, charged_seconds: secondsCoveredBy(state.charged, state.rate), heartbeat_at: writtenAt },
+            $max: { charged_credits: state.charged, charged_seconds: secondsCoveredBy(state.charged, state.rate) },
           },
         },
       });
