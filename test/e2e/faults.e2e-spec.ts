@@ -184,7 +184,13 @@ describe('Live sessions under real faults', () => {
         expect(chargedMs(ended.beta)).toBeGreaterThanOrEqual(ranMs - 1000);
         expect(chargedMs(ended.beta)).toBeLessThanOrEqual(ranMs + 1000);
 
-        expect(a.logs()).toContain('Ending the session failed; writing it again');
+        // The instance's log reaches its file a moment after it is written: read until it is there.
+        const logs = await observeUntil(
+          async () => a.logs(),
+          (text) => text.includes('Ending the session failed; writing it again'),
+          5000,
+        );
+        expect(logs).toContain('Ending the session failed; writing it again');
         await sleep(2 * INTERVAL_MS);
         const later = await ctx.betaSession(id);
         const account = await ctx.connection.collection('beta_credits').findOne({ _id: v.user.email as never });

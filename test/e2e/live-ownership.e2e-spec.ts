@@ -180,7 +180,8 @@ describe(LiveSessionsService.name, () => {
       lostAtMs: startedAt + 2_500,
       resumeUntilMs: startedAt + 3 * HEARTBEAT_MS + 20_000,
     });
-    expect(await betaSession(ready.beta.session_id)).toMatchObject({ status: 'suspended' });
+    // The beta session is suspended by a write that follows the record's.
+    await waitUntil(async () => (await betaSession(ready.beta.session_id))?.status === 'suspended');
     await clock.advance(startedAt + 3 * HEARTBEAT_MS + 20_000 - clock.now());
     await t.app.get(LiveSessionSweeper).sweep();
     expect(await record(ready.session_id)).toMatchObject({ status: 'suspended' });
