@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
+import { BetaAccountsRepository } from '../../src/beta/credits/beta-accounts.repository.js';
 import { betaViewer, expectExactBooks } from '../harness/beta-books.js';
 import { startBetaContext, type BetaContext } from '../harness/beta-context.js';
 import { testDatabaseUri } from '../harness/database.js';
@@ -113,6 +115,22 @@ describe('Beta credit grants', () => {
     expect(await a.credits.balance(user.email)).toMatchObject({ remainingCredits: 100, availableCredits: 100 });
     expect(await grantsOf(user.email)).toEqual({ trial: 0, 'enrolment (admin)': 100 });
     expect((await a.credits.grants(user.email)).find((grant) => grant.reason === 'trial')?.status).toBe('expired');
+    await expectExactBooks(a);
+  });
+
+  it('writes an expired grant off once when the process died between the expiry entry and the account write', async () => {
+    const user = betaViewer();
+    await a.enrollment.enroll({ email: user.email, via: 'admin', credits: 100 });
+    await a.credits.grant({ email: user.email, amount: 40, key: key('trial'), reason: 'trial', expiresAt: new Date(clock.now() + 1_000) });
+    await clock.advance(1_000);
+    const accounts = a.module.get(BetaAccountsRepository);
+    const crash = jest.spyOn(accounts, 'write').mockRejectedValueOnce(new Error('process died'));
+    await expect(a.credits.expireGrants(user.email)).rejects.toThrow('process died');
+    crash.mockRestore();
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(140);
+    expect(await Promise.all([b.expiry.run(), a.expiry.run()])).toEqual(expect.arrayContaining([40]));
+    expect((await a.credits.balance(user.email)).remainingCredits).toBe(100);
+    expect(await a.connection.collection('beta_credit_transactions').countDocuments({ email: user.email, type: 'expiry' })).toBe(1);
     await expectExactBooks(a);
   });
 
