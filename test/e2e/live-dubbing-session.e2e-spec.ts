@@ -102,6 +102,40 @@ describe('LiveDubbingGateway: a running session', () => {
     expect((await client.waitClose()).code).toBe(4402);
   });
 
+  it('spends a promotion first, moves on to the enrolment grant the second the promotion expires, and closes 4402 when that is spent', async () => {
+    const v = await viewer(t.app, { credits: 60 });
+    const credits = t.app.get(BetaCreditsService);
+    const promotion = { key: `promo-${v.user.id}`, reason: 'promotion', priority: 0, expiresAt: new Date(clock.now() + 30_000) };
+    await credits.grant({ email: v.user.email, amount: 200, ...promotion });
+    const { client, ready } = await openSession(t, v);
+    await clock.advance(30_000);
+    // 30 s burnt the promotion; its 170 credits left are no longer the session's to spend.
+    const grants = await credits.grants(v.user.email);
+    expect(grants.map((grant) => [grant.reason, grant.status, grant.remaining])).toEqual([
+      ['promotion', 'expired', 0],
+      ['enrolment (admin)', 'active', 60],
+    ]);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(59_000);
+    expect(client.closed).toBeUndefined();
+    await clock.advance(1_000);
+    expect(await client.next('error')).toMatchObject({
+      code: 'credits_exhausted',
+      duration_ms: 90_000,
+      charged_credits: 90,
+      remaining_credits: 0,
+    });
+    expect((await client.waitClose()).code).toBe(4402);
+    expect(await betaSession(ready.beta.session_id)).toMatchObject({ end_reason: 'credits_exhausted', charged_credits: 90 });
+    const debits = await t.connection.collection('beta_credit_transactions').find({ session_id: ready.beta.session_id }).toArray();
+    const taken = (grant: string) =>
+      debits
+        .flatMap((debit) => debit.takes)
+        .filter((part) => part.grant === grant)
+        .reduce((sum, part) => sum + part.amount, 0);
+    expect([taken(promotion.key), taken(`enrollment:${v.user.email}`)]).toEqual([30, 60]);
+  });
+
   it('ends the session when the user is revoked, at the next checkpoint', async () => {
     const v = await viewer(t.app, { credits: 500 });
     const { client, ready } = await openSession(t, v);

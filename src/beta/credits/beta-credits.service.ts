@@ -189,28 +189,31 @@ export class BetaCreditsService {
    * longer on the account) and the account (the remainders). An account from before grants shows its opening grant.
    */
   async grants(email: string): Promise<GrantView[]> {
-    const [account, entries] = await Promise.all([this.accounts.find(email), this.ledger.grantsOf(email)]);
+    const [account, entries, writtenOff] = await Promise.all([
+      this.accounts.find(email),
+      this.ledger.grantsOf(email),
+      this.ledger.expiredGrantsOf(email),
+    ]);
     const now = this.clock.now();
     const onAccount = new Map((account?.grants ?? []).map((grant) => [grant.id, grant]));
     const views: GrantView[] = entries.map((entry) => {
       const grant = onAccount.get(entry._id);
       onAccount.delete(entry._id);
-      return grantView(
-        {
-          id: entry._id,
-          amount: entry.amount,
-          remaining: grant?.remaining ?? 0,
-          priority: entry.priority ?? DEFAULT_GRANT_PRIORITY,
-          created_at: entry.created_at.getTime(),
-          ...(entry.expires_at === undefined ? {} : { expires_at: entry.expires_at.getTime() }),
-        },
-        now,
-        entry.reason,
-      );
+      const state: GrantCredit = {
+        id: entry._id,
+        amount: entry.amount,
+        remaining: grant?.remaining ?? 0,
+        priority: entry.priority ?? DEFAULT_GRANT_PRIORITY,
+        created_at: entry.created_at.getTime(),
+        ...(entry.expires_at === undefined ? {} : { expires_at: entry.expires_at.getTime() }),
+      };
+      return grantView(state, now, writtenOff.has(entry._id), entry.reason);
     });
-    // What the ledger names no grant for: an account's opening grant.
-    views.push(...[...onAccount.values()].map((grant) => grantView(grant, now, 'balance before grants')));
-    return views.sort((a, b) => b.createdAt - a.createdAt);
+    // Newest first (the ledger's order breaks ties of one instant); last, what the ledger names no grant for: an
+    // account's opening grant.
+    views.reverse();
+    views.push(...[...onAccount.values()].map((grant) => grantView(grant, now, writtenOff.has(grant.id), 'balance before grants')));
+    return views;
   }
 
   /**
@@ -270,7 +273,7 @@ export class BetaCreditsService {
       input.email,
       (account) => {
         const available = availableCredits(account, input.startedAt);
-        outcome = { ok: false, remaining: remainingCredits(account), available };
+        outcome = { ok: false, remaining: remainingCredits(account, input.startedAt), available };
         if (account.sessions[input.sessionId] !== undefined) {
           outcome = { ...outcome, ok: true, account };
           return undefined;
@@ -294,7 +297,7 @@ export class BetaCreditsService {
             },
           },
         };
-        outcome = { ok: true, remaining: remainingCredits(account), available: available - input.estimate, account: next };
+        outcome = { ok: true, remaining: remainingCredits(account, input.startedAt), available: available - input.estimate, account: next };
         return { next };
       },
       earlier,
@@ -582,16 +585,18 @@ function isSameRequest(
   );
 }
 
-function grantView(grant: GrantCredit, now: number, reason?: string): GrantView {
+/** `expired` once its expiry came with credits left (written off, or about to be); `spent` when none were left. */
+function grantView(grant: GrantCredit, now: number, writtenOff: boolean, reason?: string): GrantView {
+  const expired = writtenOff || (isExpired(grant, now) && grant.remaining > 0);
   return {
     id: grant.id,
     amount: grant.amount,
-    remaining: isExpired(grant, now) ? 0 : grant.remaining,
+    remaining: expired ? 0 : grant.remaining,
     priority: grant.priority,
     ...(grant.expires_at === undefined ? {} : { expiresAt: grant.expires_at }),
     createdAt: grant.created_at,
     ...(reason === undefined ? {} : { reason }),
-    status: isExpired(grant, now) ? 'expired' : grant.remaining > 0 ? 'active' : 'spent',
+    status: expired ? 'expired' : grant.remaining > 0 ? 'active' : 'spent',
   };
 }
 
@@ -606,7 +611,7 @@ function toBalance(account: AccountState | undefined, now: number): CreditBalanc
   }
   return {
     totalCredits: account.total_granted,
-    remainingCredits: remainingCredits(account),
+    remainingCredits: remainingCredits(account, now),
     heldCredits: account.held,
     availableCredits: availableCredits(account, now),
     activeSessions: Object.keys(account.sessions).length,

@@ -179,9 +179,15 @@ export class CreditLedgerRepository implements OnModuleInit {
   async grantsOf(email: string): Promise<LedgerEntry[]> {
     return this.ledger
       .find({ email, amount: { $gt: 0 }, priority: { $exists: true } })
-      .sort({ created_at: 1 })
+      .sort({ created_at: 1, account_seq: 1 })
       .lean<LedgerEntry[]>()
       .exec();
+  }
+
+  /** The ids of the account's grants written off by an expiry. */
+  async expiredGrantsOf(email: string): Promise<Set<string>> {
+    const entries = await this.ledger.find({ email, type: 'expiry' }, { takes: 1 }).lean<Pick<LedgerEntry, 'takes'>[]>().exec();
+    return new Set(entries.flatMap((entry) => (entry.takes ?? []).map((part) => part.grant)));
   }
 
   async findBySession(sessionId: string): Promise<LedgerEntry[]> {

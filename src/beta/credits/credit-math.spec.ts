@@ -86,7 +86,15 @@ describe(planSettlement.name, () => {
   it('debits completed seconds from the hold and tops the hold back up', () => {
     const plan = planSettlement(account({ s1: session() }), ['s1'], T0 + 30_700, new Set());
     expect(plan.debits).toEqual([
-      { key: debitKey('s1', 1), sessionId: 's1', seq: 1, amount: 30, chargedSeconds: 30, takes: [{ grant: 'g', amount: 30 }], until: T0 + 30_700 },
+      {
+        key: debitKey('s1', 1),
+        sessionId: 's1',
+        seq: 1,
+        amount: 30,
+        chargedSeconds: 30,
+        takes: [{ grant: 'g', amount: 30 }],
+        until: T0 + 30_700,
+      },
     ]);
     expect(plan.account.sessions.s1).toMatchObject({ seq: 1, hold: 60, charged: 30 });
     expect(plan.account).toMatchObject({ total_debited: 30, held: 60 });

@@ -72,8 +72,13 @@ export interface AccountCredit {
   expired_granted?: number;
 }
 
-export function remainingCredits(account: Pick<AccountCredit, 'total_granted' | 'total_debited'>): number {
-  return account.total_granted - account.total_debited;
+/**
+ * The credits left at `at`, as users see them: the balance less what grants that expired by then still have (their
+ * write-off is on its way; they can no longer be spent).
+ */
+export function remainingCredits(account: Pick<AccountCredit, 'total_granted' | 'total_debited' | 'grants'>, at: number): number {
+  const expired = account.grants.filter((grant) => isExpired(grant, at)).reduce((sum, grant) => sum + grant.remaining, 0);
+  return account.total_granted - account.total_debited - expired;
 }
 
 /** Credits a new hold or a removal may take at `at`: those of unexpired grants that no session holds. */

@@ -147,7 +147,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
     }
     const held = hold.account;
     if (held?.sessions[sessionId] !== undefined) {
-      this.watch(sessionId, user.email, held, held.sessions[sessionId], remainingCredits(held));
+      this.watch(sessionId, user.email, held, held.sessions[sessionId], remainingCredits(held, now));
     }
     return {
       ok: true,
@@ -197,7 +197,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
         ? secondsCoveredBy(charged, session.rate)
         : Math.min(chargeableSeconds(at - final.started_at, true), secondsCoveredBy(charged, session.rate));
     const ended = await this.sessions.markEnded(session, { reason, endedAt: new Date(at), chargedCredits: charged, chargedSeconds });
-    const remaining = settlement === undefined ? 0 : remainingCredits(settlement.account);
+    const remaining = settlement === undefined ? 0 : remainingCredits(settlement.account, at);
     if (ended) {
       this.logger.log(
         { session_id: sessionId, email: session.email, reason, session_charged: charged, remaining_credits: remaining },
@@ -210,7 +210,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
 
   /** After a settlement: tell the owner's listeners, and re-time cut-off and warnings from the new state. */
   async afterSettlement(settlement: Settlement, options: { notify: boolean }): Promise<void> {
-    const remaining = remainingCredits(settlement.account);
+    const remaining = remainingCredits(settlement.account, this.clock.now());
     for (const [sessionId, state] of Object.entries(settlement.account.sessions)) {
       const watch = this.watches.get(sessionId);
       if (watch === undefined) {
@@ -288,7 +288,7 @@ export class BetaSessionsService implements OnApplicationShutdown {
       return undefined;
     }
     // A warning whose threshold the balance passed before the resume was this session's already: not sent again.
-    const remaining = remainingCredits(account);
+    const remaining = remainingCredits(account, now);
     const granted = unexpiredGranted(account, now);
     const passed = this.config.beta.warningThresholds.filter(
       (percent) => reachesBalanceAt(state, remaining, thresholdCredits(granted, percent)) <= now,
@@ -434,7 +434,9 @@ export class BetaSessionsService implements OnApplicationShutdown {
       held === undefined ? undefined : await this.credits.settle(email, [sessionId], held.started_at, new Set([sessionId]));
     return {
       remainingCredits:
-        settlement === undefined ? (await this.credits.balance(email)).remainingCredits : remainingCredits(settlement.account),
+        settlement === undefined
+          ? (await this.credits.balance(email)).remainingCredits
+          : remainingCredits(settlement.account, this.clock.now()),
     };
   }
 
