@@ -5,6 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator.js';
 import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import { ADMIN_ERRORS, USER_ERRORS } from '../auth/http-auth.openapi.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
+import { parseDateTime } from '../common/date-time.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { ApiErrors, BODY_TOO_LARGE, failsWith, invalidRequest } from '../common/openapi/error-responses.js';
 import { AppConfig } from '../config/app-config.js';
@@ -43,7 +44,6 @@ import { BetaCreditsService } from './credits/beta-credits.service.js';
 import { creditsForSeconds } from './credits/credit-math.js';
 import { BetaEnrollmentService } from './enrollment/beta-enrollment.service.js';
 import { BetaInvitationsService } from './invitations/beta-invitations.service.js';
-import { parseDateTime } from '../common/date-time.js';
 import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor.js';
 import { BetaSessionsService } from './sessions/beta-sessions.service.js';
 
