@@ -73,9 +73,12 @@ user=contract-user@contract.test
 cli() { node dist/src/cli.js "$@" >>"$work/cli.log" 2>&1 || fail "cli $* failed"; }
 cli users create "$admin" --tier premium --admin
 cli users create "$user" --tier premium
-# A member with a ledger, so the user's credit and ledger operations answer more than empty defaults.
+# A member with a ledger and grants (one expiring, spent first), so the user's credit and ledger operations answer
+# more than empty defaults: an active grant with `expires_at` and one without, and a `next_expiry` that is not null.
 cli beta enroll "$user" --credits 300
 cli beta grant "$user" 25 --reason "contract goodwill"
+cli beta grant "$user" 40 --reason "contract expiring" --expires 30d --priority 0
+cli beta adjust "$user" 10 --reason "contract adjustment"
 # Channels, one of them offline, so the channel list answers more than an empty page.
 cli channels create contract-news --name "Contract News" --languages en,es --source he
 cli channels create contract-sports --name "Contract Sports" --languages en --source es

@@ -5,6 +5,7 @@ import { CurrentUser } from '../auth/current-user.decorator.js';
 import { AdminGuard, HttpAuthGuard } from '../auth/http-auth.guard.js';
 import { ADMIN_ERRORS, USER_ERRORS } from '../auth/http-auth.openapi.js';
 import type { AuthenticatedUser } from '../auth/token.service.js';
+import { parseDateTime } from '../common/date-time.js';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { ApiErrors, BODY_TOO_LARGE, failsWith, invalidRequest } from '../common/openapi/error-responses.js';
 import { AppConfig } from '../config/app-config.js';
@@ -15,6 +16,7 @@ import {
   AdjustCreditsDto,
   CreateInvitationDto,
   EnrollDto,
+  GrantCreditsDto,
   InvitationsQueryDto,
   PreauthorizeDto,
   SessionsQueryDto,
@@ -23,12 +25,15 @@ import {
 import {
   AccountCreditsView,
   BetaUserView,
+  CreditGrantListView,
+  CreditGrantView,
   CreditsView,
   EnrollmentView,
   InvitationListView,
   InvitationView,
   IssuedInvitationView,
   LedgerEntryView,
+  MyCreditsView,
   PreauthorizationView,
   RevokedEnrollmentView,
   SessionListView,
@@ -59,9 +64,14 @@ export class BetaController {
 
   @Get('credits')
   @ApiOperation({ summary: "The caller's beta credits" })
-  @ApiOkResponse({ type: CreditsView, description: 'Zeros for a caller who never had credits' })
-  async myCredits(@CurrentUser() user: AuthenticatedUser): Promise<CreditsView> {
-    return CreditsView.of(await this.enrollment.isMember(user.email), await this.credits.balance(user.email));
+  @ApiOkResponse({ type: MyCreditsView, description: 'Zeros, no grants, for a caller who never had credits' })
+  async myCredits(@CurrentUser() user: AuthenticatedUser): Promise<MyCreditsView> {
+    const [isMember, balance, grants] = await Promise.all([
+      this.enrollment.isMember(user.email),
+      this.credits.balance(user.email),
+      this.credits.grants(user.email),
+    ]);
+    return MyCreditsView.ofGrants(isMember, balance, grants);
   }
 
   @Get('credits/transactions')
@@ -154,6 +164,8 @@ export class AdminBetaController {
     links: {
       GetBetaUser: { operationId: 'AdminBetaController_user', parameters: { email: '$response.body#/email' } },
       AdjustCredits: { operationId: 'AdminBetaController_adjust', parameters: { email: '$response.body#/email' } },
+      GrantCredits: { operationId: 'AdminBetaController_grant', parameters: { email: '$response.body#/email' } },
+      ListGrants: { operationId: 'AdminBetaController_listGrants', parameters: { email: '$response.body#/email' } },
       RevokeEnrollment: { operationId: 'AdminBetaController_revoke', parameters: { email: '$response.body#/email' } },
     },
   })
@@ -210,8 +222,67 @@ export class AdminBetaController {
     return AccountCreditsView.ofAccount(email, await this.enrollment.isMember(email), balance);
   }
 
+  @Post('users/:email/grants')
+  @ApiOperation({
+    summary: 'Grant credits to an enrolled user, once per idempotency key',
+    description:
+      'A grant adds credits spent in the order of its priority (lower first), then earliest expiry (none last), then age; ' +
+      'what is left of it at its expiry is written off (docs/credits.md, "Grants"). A retry with the same key and body ' +
+      'answers with the same grant and grants nothing again. Credits are removed with a negative adjustment ' +
+      '(`POST /api/v1/admin/beta/users/{email}/credits`), not here.',
+  })
+  @ApiCreatedResponse({
+    type: CreditGrantView,
+    description: 'The grant as it stands (for a retry, the grant its first request made)',
+    links: { ListGrants: { operationId: 'AdminBetaController_listGrants', parameters: { email: '$request.path.email' } } },
+  })
+  @ApiErrors(
+    invalidRequest('The path or the body is invalid'),
+    failsWith(ErrorCode.InvalidInput, '`expires_at` is not in the future'),
+    BODY_TOO_LARGE,
+    failsWith(ErrorCode.NotFound, 'The email is not enrolled'),
+    failsWith(ErrorCode.Conflict, 'The idempotency key was used for another grant (amount, reason, priority or expiry); nothing changed'),
+    CONTENTION,
+  )
+  async grant(
+    @CurrentUser() admin: AuthenticatedUser,
+    @Param() params: EmailParamDto,
+    @Body() body: GrantCreditsDto,
+  ): Promise<CreditGrantView> {
+    const email = normalizeEmail(params.email);
+    // The credits service grants to any email; only members of the programme get grants (their sessions spend them).
+    if (!(await this.enrollment.isMember(email))) {
+      throw new DomainError(ErrorCode.NotFound, `${email} is not enrolled`);
+    }
+    const grant = await this.credits.grant({
+      email,
+      amount: body.amount,
+      // In a namespace of its own, as adjustments are: no key given here can name another kind of entry.
+      key: `grant:${email}:${body.idempotency_key}`,
+      reason: body.reason,
+      priority: body.priority,
+      // Validated as a date-time already; whether it is still in the future is the credits service's to say.
+      expiresAt: body.expires_at === undefined ? undefined : new Date(parseDateTime(body.expires_at)!),
+      actor: admin.email,
+    });
+    return CreditGrantView.of(grant);
+  }
+
+  @Get('users/:email/grants')
+  @ApiOperation({ summary: "An account's grants, newest first, with what is left of each and its status" })
+  @ApiOkResponse({ type: CreditGrantListView, description: 'Every grant, spent and expired ones included' })
+  @ApiErrors(invalidRequest('The path does not name an email'), failsWith(ErrorCode.NotFound, 'The email has no beta account'))
+  async listGrants(@Param() params: EmailParamDto): Promise<CreditGrantListView> {
+    const email = normalizeEmail(params.email);
+    // As `GET users/{email}`: an account whose enrolment was revoked still shows its history.
+    if ((await this.credits.account(email)) === undefined) {
+      throw new DomainError(ErrorCode.NotFound, `${email} has no beta account`);
+    }
+    return { grants: (await this.credits.grants(email)).map(CreditGrantView.of) };
+  }
+
   @Get('users/:email')
-  @ApiOperation({ summary: 'A beta account: balance, holds, recent ledger entries and sessions' })
+  @ApiOperation({ summary: 'A beta account: balance, holds, grants, recent ledger entries and sessions' })
   @ApiOkResponse({ type: BetaUserView, description: 'The account' })
   @ApiErrors(invalidRequest('The path does not name an email'), failsWith(ErrorCode.NotFound, 'The email has no beta account'))
   async user(@Param() params: EmailParamDto): Promise<BetaUserView> {
@@ -220,16 +291,18 @@ export class AdminBetaController {
     if (account === undefined) {
       throw new DomainError(ErrorCode.NotFound, `${email} has no beta account`);
     }
-    const [isMember, recent, sessions] = await Promise.all([
+    const [isMember, recent, sessions, grants] = await Promise.all([
       this.enrollment.isMember(email),
       this.credits.transactions(email, 20),
       this.sessions.list({ email }, 20),
+      this.credits.grants(email),
     ]);
     return {
       email,
       ...CreditsView.of(isMember, await this.credits.balance(email)),
       recent_transactions: recent.entries.map(LedgerEntryView.of),
       sessions: sessions.map(SessionView.of),
+      grants: grants.map(CreditGrantView.of),
     };
   }
 

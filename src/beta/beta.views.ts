@@ -1,8 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { LIVE_FEATURES } from '../common/live-features.js';
-import type { CreditBalance } from './credits/beta-credits.service.js';
+import type { CreditBalance, GrantView } from './credits/beta-credits.service.js';
 import { TRANSACTION_TYPES } from './credits/beta-credit-transaction.schema.js';
 import type { LedgerEntry } from './credits/credit-ledger.repository.js';
+import { compareBurnDown, MAX_GRANT_PRIORITY } from './credits/grants.js';
 import type { EnrollmentResult } from './enrollment/beta-enrollment.service.js';
 import { BETA_INVITATION_STATUSES } from './invitations/beta-invitation.schema.js';
 import type { BetaInvitationRecord } from './invitations/beta-invitations.repository.js';
@@ -14,6 +15,10 @@ const EMAIL = { example: 'viewer@example.com' };
 const CREDITS = { type: 'integer', minimum: 0 } as const;
 const INSTANT = { type: 'string', format: 'date-time', example: '2025-01-15T10:00:00.000Z' } as const;
 const NULLABLE_INSTANT = { ...INSTANT, nullable: true } as const;
+const FUTURE_INSTANT = { ...INSTANT, example: '2099-01-15T10:00:00.000Z' } as const;
+const GRANT_ID = { description: "The grant's ledger key", example: 'grant:viewer@example.com:launch-bonus-2099-01' } as const;
+const PRIORITY = { type: 'integer', minimum: 0, maximum: MAX_GRANT_PRIORITY, example: 10, description: 'Lower is spent first' } as const;
+const GRANT_STATUSES = ['active', 'spent', 'expired'] as const;
 
 /** The REST answers of the Beta 500 programme, each with the function that builds it. */
 export class CreditsView {
@@ -34,6 +39,85 @@ export class CreditsView {
       active_sessions: balance.activeSessions,
     };
   }
+}
+
+/** A grant as admins see it (docs/credits.md, "Grants"). */
+export class CreditGrantView {
+  @ApiProperty(GRANT_ID) id!: string;
+  @ApiProperty({ ...CREDITS, example: 100, description: 'Credits granted' }) amount!: number;
+  @ApiProperty({ ...CREDITS, example: 60, description: 'Unspent, what running sessions hold of it included; 0 once expired' })
+  remaining!: number;
+  @ApiProperty(PRIORITY) priority!: number;
+  @ApiProperty({ ...FUTURE_INSTANT, required: false, description: 'When what is left expires; absent: never' }) expires_at?: Date;
+  @ApiProperty(INSTANT) created_at!: Date;
+  @ApiProperty({ type: 'string', nullable: true, example: 'launch bonus' }) reason!: string | null;
+  @ApiProperty({
+    enum: GRANT_STATUSES,
+    description: '`active`: credits left; `spent`: none left; `expired`: its expiry came (what was left is written off)',
+  })
+  status!: GrantView['status'];
+
+  static of(grant: GrantView): CreditGrantView {
+    return {
+      id: grant.id,
+      amount: grant.amount,
+      remaining: grant.remaining,
+      priority: grant.priority,
+      ...(grant.expiresAt === undefined ? {} : { expires_at: new Date(grant.expiresAt) }),
+      created_at: new Date(grant.createdAt),
+      reason: grant.reason ?? null,
+      status: grant.status,
+    };
+  }
+}
+
+export class CreditGrantListView {
+  @ApiProperty({ type: [CreditGrantView], description: 'Every grant of the account, newest first' }) grants!: CreditGrantView[];
+}
+
+/** What a user sees of one of their active grants: enough to tell which credits go first and when some expire. */
+export class ActiveGrantView {
+  @ApiProperty(GRANT_ID) id!: string;
+  @ApiProperty({ ...CREDITS, example: 60, description: 'Unspent credits, what running sessions hold of it included' }) remaining!: number;
+  @ApiProperty({ ...FUTURE_INSTANT, required: false, description: 'When what is left expires; absent: never' }) expires_at?: Date;
+  @ApiProperty(PRIORITY) priority!: number;
+
+  static of(grant: GrantView): ActiveGrantView {
+    return {
+      id: grant.id,
+      remaining: grant.remaining,
+      ...(grant.expiresAt === undefined ? {} : { expires_at: new Date(grant.expiresAt) }),
+      priority: grant.priority,
+    };
+  }
+}
+
+/** `GET /beta/credits`: the balance, and the grants it is made of. */
+export class MyCreditsView extends CreditsView {
+  @ApiProperty({ type: [ActiveGrantView], description: 'The active grants (credits left, not expired), in the order they are spent' })
+  grants!: ActiveGrantView[];
+  @ApiProperty({
+    ...NULLABLE_INSTANT,
+    example: '2099-01-15T10:00:00.000Z',
+    description: 'The earliest expiry of an active grant; null: none expires',
+  })
+  next_expiry!: Date | null;
+
+  static ofGrants(isBetaUser: boolean, balance: CreditBalance, grants: GrantView[]): MyCreditsView {
+    const active = grants.filter((grant) => grant.status === 'active' && grant.remaining > 0).sort(compareSpendOrder);
+    const expiries = active.flatMap((grant) => (grant.expiresAt === undefined ? [] : [grant.expiresAt]));
+    return {
+      ...CreditsView.of(isBetaUser, balance),
+      grants: active.map(ActiveGrantView.of),
+      next_expiry: expiries.length === 0 ? null : new Date(Math.min(...expiries)),
+    };
+  }
+}
+
+/** The order the credits are spent in (grants.ts, compareBurnDown), for the user to read their grants in. */
+function compareSpendOrder(a: GrantView, b: GrantView): number {
+  const credit = (grant: GrantView) => ({ ...grant, expires_at: grant.expiresAt, created_at: grant.createdAt });
+  return compareBurnDown(credit(a), credit(b));
 }
 
 export class AccountCreditsView extends CreditsView {
@@ -164,4 +248,5 @@ export class BetaUserView extends CreditsView {
   @ApiProperty(EMAIL) email!: string;
   @ApiProperty({ type: [LedgerEntryView], description: 'The newest 20 ledger entries' }) recent_transactions!: LedgerEntryView[];
   @ApiProperty({ type: [SessionView], description: 'The newest 20 sessions' }) sessions!: SessionView[];
+  @ApiProperty({ type: [CreditGrantView], description: 'Every grant of the account, newest first' }) grants!: CreditGrantView[];
 }

@@ -8,10 +8,12 @@ import { UsersModule } from '../users/users.module.js';
 import { BetaModule } from '../beta/beta.module.js';
 import { AuthCommand, AuthLinkCommand, AuthTokenCommand } from './auth.command.js';
 import {
+  BetaAdjustCommand,
   BetaCommand,
   BetaCreditsCommand,
   BetaEnrollCommand,
   BetaGrantCommand,
+  BetaGrantsCommand,
   BetaInviteCommand,
   BetaReconcileCommand,
   BetaSessionsCommand,
@@ -40,6 +42,8 @@ import { UsersCommand, UsersCreateCommand } from './users.command.js';
     BetaEnrollCommand,
     BetaCreditsCommand,
     BetaGrantCommand,
+    BetaGrantsCommand,
+    BetaAdjustCommand,
     BetaSessionsCommand,
     BetaReconcileCommand,
   ],

@@ -29,6 +29,10 @@ export interface BetaCredits {
   /** Remaining minus held: what a new session may use. */
   available_credits: number;
   active_sessions: number;
+  /** The active grants, in the order they are spent; `expires_at` absent: never expires. */
+  grants: { id: string; remaining: number; expires_at?: string; priority: number }[];
+  /** The earliest expiry of an active grant (ISO 8601); null: none expires. */
+  next_expiry: string | null;
 }
 
 /** The body of an API error (README, "REST"): `code` for the product's own errors. */

@@ -41,6 +41,8 @@ describe('Beta REST', () => {
       held_credits: 0,
       available_credits: 500,
       active_sessions: 0,
+      grants: [{ id: `enrollment:${user.email}`, remaining: 500, priority: 10 }],
+      next_expiry: null,
     });
   });
 

@@ -183,11 +183,11 @@ describe('operator CLI', () => {
       expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: "not-an-email" is not an email address\n' });
     });
 
-    it('enrols once, grants, shows credits, lists sessions and reconciles', async () => {
+    it('enrols once, adjusts, shows credits, lists sessions and reconciles', async () => {
       const email = uniqueEmail();
       expect((await runCli(['beta', 'enroll', email, '--credits', '300'], env)).stdout).toBe(`enrolled ${email}: 300 credits remaining\n`);
       expect((await runCli(['beta', 'enroll', email], env)).stdout).toBe(`already enrolled ${email}: 300 credits remaining\n`);
-      expect((await runCli(['beta', 'grant', email, '50', '--reason', 'support ticket 42'], env)).stdout).toBe(
+      expect((await runCli(['beta', 'adjust', email, '50', '--reason', 'support ticket 42'], env)).stdout).toBe(
         `${email}: 350 credits remaining\n`,
       );
       expect((await runCli(['beta', 'credits', email], env)).stdout).toBe(
@@ -214,8 +214,92 @@ describe('operator CLI', () => {
     it('refuses to take a balance below 0', async () => {
       const email = uniqueEmail();
       await runCli(['beta', 'enroll', email, '--credits', '10'], env);
-      const result = await runCli(['beta', 'grant', email, '--reason', 'chargeback', '--', '-11'], env);
+      const result = await runCli(['beta', 'adjust', email, '--reason', 'chargeback', '--', '-11'], env);
       expect(result).toEqual({ code: 1, stdout: '', stderr: 'error: Cannot remove 11 credits: only 10 available\n' });
+      expect((await runCli(['beta', 'adjust', email, '--reason', 'chargeback', '--', '-4'], env)).stdout).toBe(
+        `${email}: 6 credits remaining\n`,
+      );
+    });
+
+    it('grants with an expiry and a priority, printing the key it made up; the same --key grants once', async () => {
+      const email = uniqueEmail();
+      await runCli(['beta', 'enroll', email, '--credits', '100'], env);
+      const before = Date.now();
+      const result = await runCli(['beta', 'grant', email, '40', '--reason', 'launch bonus', '--expires', '30d', '--priority', '0'], env);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      const printed = new RegExp(
+        `^${email.replace(/\./g, '\\.')}: grant of 40 credits, priority 0, expires (\\S+), 40 remaining \\(active\\)\\n` +
+          'key ([0-9a-f-]{36}): repeat with --key \\2 to retry without granting twice\\n$',
+      ).exec(result.stdout);
+      expect(printed).not.toBeNull();
+      const [, expires, key] = printed!;
+      const expected = before + 30 * 86_400_000;
+      expect(new Date(expires).getTime()).toBeGreaterThanOrEqual(expected);
+      expect(new Date(expires).getTime()).toBeLessThan(expected + 60_000);
+      expect(await db.collection('beta_credit_transactions').findOne({ _id: `grant:${email}:${key}` as never })).toMatchObject({
+        type: 'grant',
+        amount: 40,
+        priority: 0,
+        reason: 'launch bonus',
+        actor: 'cli',
+        expires_at: new Date(expires),
+      });
+
+      const keyed = ['beta', 'grant', email, '25', '--reason', 'ticket 7', '--key', 'ticket-7-grant', '--expires', '2099-01-15T10:00:00Z'];
+      const line = `${email}: grant of 25 credits, priority 10, expires 2099-01-15T10:00:00.000Z, 25 remaining (active)\n`;
+      const keyLine = 'key ticket-7-grant: repeat with --key ticket-7-grant to retry without granting twice\n';
+      expect(await runCli(keyed, env)).toEqual({ code: 0, stdout: line + keyLine, stderr: '' });
+      expect(await runCli(keyed, env)).toEqual({ code: 0, stdout: line + keyLine, stderr: '' });
+      const reused = await runCli(['beta', 'grant', email, '26', '--reason', 'ticket 7', '--key', 'ticket-7-grant'], env);
+      expect(reused).toMatchObject({
+        code: 1,
+        stdout: '',
+        stderr: expect.stringMatching(/^error: Idempotency key grant:\S+:ticket-7-grant was already used/),
+      });
+      expect((await runCli(['beta', 'credits', email], env)).stdout).toBe(
+        `${email}: total 165, remaining 165, held 0, available 165, active sessions 0\n` + `next expiry ${expires}: 40 credits\n`,
+      );
+
+      const listed = await runCli(['beta', 'grants', email], env);
+      expect(listed).toEqual({
+        code: 0,
+        stderr: '',
+        stdout: [
+          `grant:${email}:ticket-7-grant active 25/25 priority 10 expires 2099-01-15T10:00:00.000Z`,
+          `grant:${email}:${key} active 40/40 priority 0 expires ${expires}`,
+          `enrollment:${email} active 100/100 priority 10 expires never`,
+          '3 grant(s)',
+          '',
+        ].join('\n'),
+      });
+      // Removals take the priority-0 grant first.
+      await runCli(['beta', 'adjust', email, '--reason', 'chargeback', '--', '-30'], env);
+      expect((await runCli(['beta', 'grants', email], env)).stdout).toContain(`grant:${email}:${key} active 10/40 priority 0`);
+    });
+
+    it.each([
+      [['-5'], /^error: a grant only adds credits; to remove 5, use: beta adjust \S+ --reason R -- -5\n$/],
+      [['--', '-5'], /^error: a grant only adds credits; to remove 5, use: beta adjust \S+ --reason R -- -5\n$/],
+      [['0'], /^error: amount must be at least 1: a grant only adds credits \(to remove credits, use beta adjust\)\n$/],
+      [['ten'], /^error: amount must be a whole number, got "ten"\n$/],
+      [['10', '--expires', 'soon'], /^error: --expires must be a duration such as 30d, 12h or 90m, or a date-time/],
+      [['10', '--expires', '2020-01-01T00:00:00Z'], /^error: expires_at must be in the future\n$/],
+      [['10', '--priority', '101'], /^error: priority must be a whole number from 0 to 100\n$/],
+      [['10', '--key', 'short'], /^error: --key must be 8 to 100 characters/],
+      [['10', '--expire', '30d'], /^error: unexpected --expire 30d/],
+    ])('refuses beta grant <email> %j with one line, exit 1, granting nothing', async (args, message) => {
+      const email = uniqueEmail();
+      await runCli(['beta', 'enroll', email, '--credits', '10'], env);
+      const result = await runCli(['beta', 'grant', email, '--reason', 'refused', ...args], env);
+      expect(result).toMatchObject({ code: 1, stdout: '', stderr: expect.stringMatching(message) });
+      expect(await db.collection('beta_credit_transactions').countDocuments({ email })).toBe(1);
+    });
+
+    it('refuses to grant to an email that is not enrolled', async () => {
+      const email = uniqueEmail();
+      const result = await runCli(['beta', 'grant', email, '10', '--reason', 'nobody'], env);
+      expect(result).toEqual({ code: 1, stdout: '', stderr: `error: ${email} is not enrolled (beta enroll ${email} first)\n` });
+      expect(await db.collection('beta_credit_transactions').countDocuments({ email })).toBe(0);
     });
   });
 

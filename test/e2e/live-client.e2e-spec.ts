@@ -204,6 +204,8 @@ describe('Client library against one instance', () => {
       held_credits: 0,
       available_credits: 500,
       active_sessions: 0,
+      grants: [{ id: `enrollment:${v.user.email}`, remaining: 500, priority: 10 }],
+      next_expiry: null,
     });
     const refused: RestError = await createRestClient({ baseUrl: t.baseUrl, token: 'not-a-token' })
       .credits()

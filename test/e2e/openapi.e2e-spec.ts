@@ -104,6 +104,24 @@ describe('The OpenAPI document', () => {
     }
   });
 
+  it('documents a grant: its key required, a positive amount, an expiry that may be absent, and its refusals', () => {
+    const body = document.components.schemas.GrantCreditsDto;
+    expect(body.required.sort()).toEqual(['amount', 'idempotency_key', 'reason']);
+    expect(body.properties.amount).toMatchObject({ type: 'integer', minimum: 1 });
+    expect(body.properties.expires_at).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(body.properties.priority).toMatchObject({ type: 'integer', minimum: 0, maximum: 100, default: 10 });
+    const grant = document.components.schemas.CreditGrantView;
+    expect(grant.required).not.toContain('expires_at');
+    expect(grant.properties.reason.nullable).toBe(true);
+    const operation = document.paths['/api/v1/admin/beta/users/{email}/grants'].post;
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '404', '409', '413']));
+    expect(operation.responses['400'].content['application/json'].schema.allOf[1].properties.code.enum).toEqual(['invalid_input']);
+    const mine = document.components.schemas.MyCreditsView;
+    expect(mine.required).toEqual(expect.arrayContaining(['grants', 'next_expiry']));
+    expect(mine.properties.next_expiry).toMatchObject({ type: 'string', format: 'date-time', nullable: true });
+    expect(document.components.schemas.ActiveGrantView.required).not.toContain('expires_at');
+  });
+
   it('leaves /metrics open, as it is without METRICS_TOKEN', () => {
     const metrics = document.paths['/metrics'].get;
     expect(metrics.security).toBeUndefined();

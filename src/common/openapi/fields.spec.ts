@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { BooleanField, EnumField, IntegerField, TextField } from './fields.js';
+import { BooleanField, DateTimeField, EnumField, IntegerField, TextField } from './fields.js';
 
 class Body {
   @IntegerField({ minimum: 1, maximum: 10 })
@@ -76,6 +76,46 @@ describe(TextField.name, () => {
   it('holds a value to its pattern', () => {
     expect(problems(Body, { count: 1, word: 'abc' })).toEqual([]);
     expect(problems(Body, { count: 1, word: 'abc1' })).toEqual(['word:textField']);
+  });
+});
+
+class Worded {
+  @IntegerField({ required: false, minimum: 1, maximum: 10, belowMinimum: 'size must be at least 1: use shrink instead' })
+  size?: number;
+
+  @TextField({ required: false, minLength: 1, maxLength: 10, pattern: '[^ ]', message: 'name must not be blank' })
+  name?: string;
+
+  @DateTimeField({ required: false })
+  at?: string;
+}
+
+function messages(plain: Record<string, unknown>): string[] {
+  return validateSync(plainToInstance(Worded, plain)).flatMap((error) => Object.values(error.constraints ?? {}));
+}
+
+describe('refusals worded by the field', () => {
+  it('says what to do instead of a value below the minimum, and keeps the other refusals', () => {
+    expect(messages({ size: 0 })).toEqual(['size must be at least 1: use shrink instead']);
+    expect(messages({ size: 11 })).toEqual(['size must not be greater than 10']);
+  });
+
+  it('replaces the refusal of a text', () => {
+    expect(messages({ name: '   ' })).toEqual(['name must not be blank']);
+    expect(messages({ name: ' a ' })).toEqual([]);
+  });
+});
+
+describe(DateTimeField.name, () => {
+  it.each([
+    ['2030-01-15T10:00:00Z', []],
+    ['2030-01-15T10:00:00.25+02:00', []],
+    ['2030-02-30T10:00:00Z', ['at must be an RFC 3339 date-time, such as 2030-01-15T10:00:00Z']],
+    ['2030-01-15', ['at must be an RFC 3339 date-time, such as 2030-01-15T10:00:00Z']],
+    [null, ['at must be an RFC 3339 date-time, such as 2030-01-15T10:00:00Z']],
+    [1_900_000_000_000, ['at must be an RFC 3339 date-time, such as 2030-01-15T10:00:00Z']],
+  ])('holds %j to an RFC 3339 date-time', (at, expected) => {
+    expect(messages({ at })).toEqual(expected);
   });
 });
 

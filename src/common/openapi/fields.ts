@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { buildMessage, IsBoolean, IsIn, IsInt, Max, Min, NotEquals, ValidateBy, ValidateIf } from 'class-validator';
+import { parseDateTime } from '../date-time.js';
 
 // Request fields declared once for both readers: the OpenAPI schema and the validation pipe get the same type and
 // bounds from one decorator, so what the document calls valid is exactly what the service accepts.
@@ -16,21 +17,37 @@ interface FieldOptions {
 const DECIMAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
 
 export function IntegerField(
-  options: FieldOptions & { minimum: number; maximum: number; not?: number; default?: number; inQuery?: boolean },
+  options: FieldOptions & {
+    minimum: number;
+    maximum: number;
+    not?: number;
+    default?: number;
+    inQuery?: boolean;
+    /** Replaces the refusal of a value below `minimum`, to say what to do instead. */
+    belowMinimum?: string;
+  },
 ): PropertyDecorator {
-  const { minimum, maximum, not, inQuery, ...schema } = options;
+  const { minimum, maximum, not, inQuery, belowMinimum, ...schema } = options;
   return applyDecorators(
     property({ ...schema, type: 'integer', minimum, maximum, ...(not === undefined ? {} : { not: { enum: [not] } }) }),
     ...(inQuery === true ? [Transform(({ value }: { value: unknown }) => fromDecimalText(value))] : []),
     IsInt(),
-    Min(minimum),
+    Min(minimum, belowMinimum === undefined ? {} : { message: belowMinimum }),
     Max(maximum),
     ...(not === undefined ? [] : [NotEquals(not)]),
   );
 }
 
-export function TextField(options: FieldOptions & { minLength: number; maxLength: number; pattern?: string }): PropertyDecorator {
-  const { minLength, maxLength, pattern, ...schema } = options;
+export function TextField(
+  options: FieldOptions & {
+    minLength: number;
+    maxLength: number;
+    pattern?: string;
+    /** Replaces the refusal, when the pattern says something its text would say badly (such as "not blank"). */
+    message?: string;
+  },
+): PropertyDecorator {
+  const { minLength, maxLength, pattern, message, ...schema } = options;
   const matcher = pattern === undefined ? undefined : new RegExp(pattern);
   return applyDecorators(
     property({ ...schema, type: 'string', minLength, maxLength, ...(pattern === undefined ? {} : { pattern }) }),
@@ -42,9 +59,24 @@ export function TextField(options: FieldOptions & { minLength: number; maxLength
           typeof value === 'string' && isLengthWithin(value, minLength, maxLength) && (matcher === undefined || matcher.test(value)),
         defaultMessage: buildMessage(
           (each) =>
+            message ??
             `${each}$property must be a string of $constraint1 to $constraint2 characters` +
-            (pattern === undefined ? '' : ' matching $constraint3'),
+              (pattern === undefined ? '' : ' matching $constraint3'),
         ),
+      },
+    }),
+  );
+}
+
+/** An RFC 3339 date-time (OpenAPI `format: date-time`), checked as strictly as the schema states it; kept as text. */
+export function DateTimeField(options: FieldOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    property({ ...options, type: 'string', format: 'date-time' }),
+    ValidateBy({
+      name: 'isDateTime',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && parseDateTime(value) !== undefined,
+        defaultMessage: buildMessage((each) => `${each}$property must be an RFC 3339 date-time, such as 2030-01-15T10:00:00Z`),
       },
     }),
   );
