@@ -51,7 +51,7 @@ export class LiveSession {
   betaSessionId?: string;
   betaEstimate?: number;
   betaRemaining?: number;
-  /** For `ready.beta`: the account's total granted credits and the session's rate. */
+  /** For `ready.beta`: the account's unexpired granted credits and the session's rate. */
   betaGranted?: number;
   betaRate?: number;
   /** The beta session was ended by the credits side (exhausted, revoked): the end does not repeat it. */

@@ -110,7 +110,7 @@ export const ReadyBetaSchema = Type.Object(
     session_id: Type.String({ description: 'The beta session' }),
     remaining_credits: Credits('The balance: granted − debited, held credits included'),
     estimated_cost: Credits('The credits held for the session'),
-    granted_credits: Credits("The account's total granted credits (what credit_warning thresholds are percentages of)"),
+    granted_credits: Credits("The account's granted credits that have not expired (what credit_warning thresholds are percentages of)"),
     credits_per_second: Credits("The session's rate"),
   },
   { ...closed, title: 'ReadyBeta' },

@@ -30,7 +30,7 @@ export type StartResult =
       remainingCredits: number;
       estimatedCost: number;
       startedAt: number;
-      /** The account's total granted credits, and the session's rate: what a client shows its balance against. */
+      /** The account's unexpired granted credits, and the session's rate: what a client shows its balance against. */
       grantedCredits: number;
       creditsPerSecond: number;
     }
