@@ -265,4 +265,33 @@ describe('Beta credits with real timers', () => {
       await ctx.close();
     }
   }, 15_000);
+
+  it('cuts a session off 3 s ± 1 s after it starts when the only grant it can spend expires then', async () => {
+    const ctx = await startBetaContext({ databaseUri: testDatabaseUri('beta_real_expiry'), clock: new SystemClock() });
+    try {
+      const user = betaViewer();
+      await ctx.enrollment.enroll({ email: user.email, via: 'admin', credits: 1 });
+      await ctx.credits.change({ email: user.email, amount: -1, key: `spent:${user.email}`, type: 'adjustment', reason: 'spent' });
+      const expiresAt = Date.now() + 3_000;
+      await ctx.credits.grant({
+        email: user.email,
+        amount: 100,
+        key: `event:${user.email}`,
+        reason: 'event',
+        expiresAt: new Date(expiresAt),
+      });
+      const start = await ctx.sessions.start(user);
+      if (!start.ok) throw new Error('start refused');
+      const ended = await new Promise<BetaSessionSignal>((resolve) =>
+        ctx.signals.subscribe(start.sessionId, (signal) => signal.type === 'ended' && resolve(signal)),
+      );
+      const late = Date.now() - expiresAt;
+      expect(ended).toMatchObject({ reason: 'credits_exhausted', remainingCredits: 0 });
+      expect(late).toBeGreaterThanOrEqual(0);
+      expect(late).toBeLessThanOrEqual(1_000);
+    } finally {
+      await ctx.connection.dropDatabase();
+      await ctx.close();
+    }
+  }, 15_000);
 });
