@@ -9,6 +9,7 @@ import type { Connection } from 'mongoose';
 import { AuthModule } from '../../src/auth/auth.module.js';
 import { TokenService } from '../../src/auth/token.service.js';
 import { BetaModule } from '../../src/beta/beta.module.js';
+import { chargeableSeconds, creditsForSeconds } from '../../src/beta/credits/credit-math.js';
 import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
 import { ChannelsModule } from '../../src/channels/channels.module.js';
 import { ChannelsService } from '../../src/channels/channels.service.js';
@@ -26,21 +27,40 @@ import type { StatsCommand, StatsReport } from './process-stats.js';
  * stream real-time audio in 100-ms frames, next to a bare `ws` echo server under the same load in the same run.
  * Each server runs in a process of its own, as production runs it (the gateway is `dist/src/main.js`), and is
  * measured from inside that process (process-stats.ts): CPU time, event-loop delay, heap after a full collection.
- * The clients run in a third process (gateway-load.ts).
+ * The clients run in a third process (gateway-load.ts). With BENCH_GATEWAY_INSTANCES=2 the gateway is two such
+ * processes on the one database, the sessions dealt to them in turn, as behind a round-robin balancer: each charges
+ * the sessions it serves, one of them runs the cluster-wide jobs (docs/credits.md, "Many instances").
  */
 
 const SESSIONS = Number(process.env.BENCH_GATEWAY_SESSIONS ?? 200);
 const DURATION_MS = 1000 * Number(process.env.BENCH_GATEWAY_SECONDS ?? 60);
+const INSTANCES = gatewayInstances();
 /** Opening every session, or closing them, takes a few seconds; a step this late means the run is stuck. */
 const STEP_TIMEOUT_MS = 60_000;
 
 export const gatewayBenchmark: Benchmark = {
   name: 'gateway',
-  description: `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load, each server in its own process`,
+  description:
+    `${SESSIONS} concurrent beta sessions streaming real-time 100-ms audio frames for ${DURATION_MS / 1000} s, vs. a bare ws echo server under the same load, each server in its own process` +
+    (INSTANCES > 1 ? `; the gateway is ${INSTANCES} instances on one database, the sessions dealt to them in turn` : ''),
   async run() {
-    printTable(await runGatewayBench(repetitions(3)));
+    const runs = await runGatewayBench(repetitions(3));
+    printTable(runs);
+    if (INSTANCES > 1) {
+      printInstances(runs);
+    }
   },
 };
+
+/** `BENCH_GATEWAY_INSTANCES`: gateway processes sharing the database, 1 (the default) or more. */
+function gatewayInstances(): number {
+  const value = process.env.BENCH_GATEWAY_INSTANCES ?? '1';
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`BENCH_GATEWAY_INSTANCES must be a whole number ≥ 1, not "${value}"`);
+  }
+  return count;
+}
 
 interface GatewayBenchRow {
   server: string;
@@ -55,12 +75,32 @@ interface GatewayBenchRow {
   framesLate: number;
   messagesReceived: number;
   closeCodes: Record<number, number>;
+  /** Each server process of the row: one, or each gateway instance. */
+  instances: InstanceRow[];
+}
+
+/** One server process's share of a run. */
+interface InstanceRow {
+  /** Sessions it served: the gateway's `live_dubbing_sessions` once all were open; the echo's, as dealt. */
+  sessions: number;
+  cpuSecondsPerStreamMinute: number;
+  eventLoopP99Ms: number;
+  /** Sessions its credit checkpoints charged during the run (`beta_checkpoint_sessions_charged_total`); gateway only. */
+  checkpointSessions?: number;
+  /** Whether it held the cluster-wide jobs lease (`cluster_jobs_lease_held`) when the streaming ended; gateway only. */
+  leaseHeld?: boolean;
+}
+
+/** A server process with process-stats.ts loaded; `baseUrl`, the gateway's HTTP address, serves its /metrics. */
+interface Server {
+  process: IpcChild;
+  url: string;
+  baseUrl?: string;
 }
 
 interface Target {
   server: string;
-  process: IpcChild;
-  url: string;
+  servers: Server[];
   auths: object[];
 }
 
@@ -146,33 +186,65 @@ function forkServer(entry: string, env: Record<string, string>): IpcChild {
   );
 }
 
+/** The unlabelled samples of a gateway's `/metrics` (METRICS_TOKEN is unset in the benchmark). */
+async function readMetrics(baseUrl: string): Promise<Map<string, number>> {
+  const text = await fetch(`${baseUrl}/metrics`).then((response) => response.text());
+  return new Map([...text.matchAll(/^([a-zA-Z_:][\w:]*) (\S+)$/gm)].map(([, name, value]) => [name, Number(value)]));
+}
+
+/** `name` on each server with a `/metrics` (undefined for the echo server). */
+function metricOnEach(servers: Server[], name: string): Promise<(number | undefined)[]> {
+  return Promise.all(servers.map(async ({ baseUrl }) => (baseUrl === undefined ? undefined : (await readMetrics(baseUrl)).get(name))));
+}
+
 async function measure(target: Target, durationMs: number): Promise<GatewayBenchRow> {
   const load = new IpcChild(fork(bench('./gateway-load.js'), { stdio: 'inherit' }));
+  const { servers } = target;
+  const statsOfEach = (command: StatsCommand) => Promise.all(servers.map((server) => server.process.stats(command, 'stats')));
   try {
-    const before = await target.process.stats({ type: 'stats-read' }, 'stats');
-    const opened = await load.load({ type: 'open', url: target.url, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
+    const before = await statsOfEach({ type: 'stats-read' });
+    const checkpointedBefore = await metricOnEach(servers, 'beta_checkpoint_sessions_charged_total');
+    const urls = servers.map((server) => server.url);
+    const opened = await load.load({ type: 'open', urls, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const idle = await target.process.stats({ type: 'stats-read' }, 'stats');
+    const idle = await statsOfEach({ type: 'stats-read' });
+    const served = await metricOnEach(servers, 'live_dubbing_sessions');
 
-    await target.process.stats({ type: 'stats-start' }, 'stats-started');
+    await Promise.all(servers.map((server) => server.process.stats({ type: 'stats-start' }, 'stats-started')));
     const streamed = await load.load({ type: 'stream', durationMs }, 'streamed', durationMs + STEP_TIMEOUT_MS);
-    const during = await target.process.stats({ type: 'stats-read' }, 'stats');
+    const during = await statsOfEach({ type: 'stats-read' });
+    const leaseHeld = await metricOnEach(servers, 'cluster_jobs_lease_held');
 
     const closed = await load.load({ type: 'close' }, 'closed', STEP_TIMEOUT_MS);
+    const checkpointedAfter = await metricOnEach(servers, 'beta_checkpoint_sessions_charged_total');
     const streams = opened.readyMs.length;
+    const streamMinutes = (sessions: number) => sessions * (durationMs / 60_000);
+    const instances = servers.map((_, i): InstanceRow => {
+      // The echo server has no metrics: its share is the sessions dealt to it.
+      const sessions = served[i] ?? Math.ceil((streams - i) / servers.length);
+      return {
+        sessions,
+        cpuSecondsPerStreamMinute: during[i].cpuMicros / 1e6 / streamMinutes(sessions),
+        eventLoopP99Ms: during[i].loopP99Ms,
+        checkpointSessions: checkpointedAfter[i] === undefined ? undefined : checkpointedAfter[i]! - (checkpointedBefore[i] ?? 0),
+        leaseHeld: leaseHeld[i] === undefined ? undefined : leaseHeld[i] === 1,
+      };
+    });
+    const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
     return {
       server: target.server,
       sessions: target.auths.length,
       readyP50Ms: percentile(opened.readyMs, 50),
       readyP99Ms: percentile(opened.readyMs, 99),
       failures: opened.failures.length,
-      cpuSecondsPerStreamMinute: during.cpuMicros / 1e6 / (streams * (durationMs / 60_000)),
-      eventLoopP99Ms: during.loopP99Ms,
-      heapPerIdleSessionKiB: (idle.heapUsed - before.heapUsed) / streams / 1024,
+      cpuSecondsPerStreamMinute: sum(during.map((stats) => stats.cpuMicros)) / 1e6 / streamMinutes(streams),
+      eventLoopP99Ms: Math.max(...during.map((stats) => stats.loopP99Ms)),
+      heapPerIdleSessionKiB: sum(idle.map((stats, i) => stats.heapUsed - before[i].heapUsed)) / streams / 1024,
       framesSent: streamed.framesSent,
       framesLate: streamed.framesLate,
       messagesReceived: streamed.messagesReceived,
       closeCodes: closed.closeCodes,
+      instances,
     };
   } finally {
     load.child.kill();
@@ -180,7 +252,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
 }
 
 /** The baseline: a bare `ws` echo server (echo-server.ts) in its own process. */
-async function startEchoServer(): Promise<{ process: IpcChild; url: string }> {
+async function startEchoServer(): Promise<Server> {
   const echo = forkServer(bench('./echo-server.js'), {});
   const { port } = await echo.next<{ type: 'listening'; port: number }, 'listening'>('listening', STEP_TIMEOUT_MS);
   return { process: echo, url: `ws://127.0.0.1:${port}/ws/echo` };
@@ -200,7 +272,7 @@ function freePort(): Promise<number> {
 }
 
 /** The service as production starts it (`node dist/src/main.js`), on the benchmark's database. */
-async function startGateway(databaseUri: string): Promise<{ process: IpcChild; url: string }> {
+async function startGateway(databaseUri: string): Promise<Server> {
   const port = await freePort();
   const gateway = forkServer(`${projectRoot()}/dist/src/main.js`, {
     NODE_ENV: 'production',
@@ -218,7 +290,7 @@ async function startGateway(databaseUri: string): Promise<{ process: IpcChild; u
       () => false,
     );
     if (healthy) {
-      return { process: gateway, url: `ws://127.0.0.1:${port}/ws/live-dubbing` };
+      return { process: gateway, url: `ws://127.0.0.1:${port}/ws/live-dubbing`, baseUrl: `http://127.0.0.1:${port}` };
     }
     if (gateway.child.exitCode !== null || Date.now() > deadline) {
       throw new Error(`the gateway did not start (exit code ${gateway.child.exitCode})`);
@@ -261,19 +333,86 @@ async function seedViewers(databaseUri: string, count: number): Promise<object[]
   }
 }
 
-/** Beta sessions still active, and the credits charged across all of them: both must be exact after the run. */
-async function betaBooks(connection: Connection): Promise<{ active: number; charged: number }> {
-  const [active, charged] = await Promise.all([
-    connection.collection('beta_sessions').countDocuments({ status: 'active' }),
-    connection
-      .collection('beta_credit_transactions')
-      .aggregate<{ total: number }>([{ $match: { type: 'debit' } }, { $group: { _id: null, total: { $sum: '$amount' } } }])
-      .toArray(),
-  ]);
-  return { active, charged: Math.abs(charged[0]?.total ?? 0) };
+/** The books after the runs so far: every beta session must have ended, and been charged once for its connected time. */
+interface BetaBooks {
+  active: number;
+  ended: number;
+  /** Credits in the ledger's debit entries. */
+  charged: number;
+  debits: number;
+  /** Debit entries with the session and sequence number of another: each key `debit:<session>:<seq>` is charged once. */
+  duplicateDebits: number;
+  /**
+   * Ended sessions whose debits do not add up to their connected time's price, ceil(ceil(connected s) × rate)
+   * (docs/credits.md), or to the charge recorded on the session: a charge made twice under two keys shows here.
+   */
+  misCharged: number;
+  /** Per serving process (the pid in its instance id): sessions ended, credits charged. */
+  byPid: Map<number, { ended: number; charged: number }>;
 }
 
-async function runGatewayBench(runs: number): Promise<{ echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] }> {
+interface SessionRecord {
+  _id: string;
+  status: string;
+  instance_id: string;
+  rate: number;
+  started_at: Date;
+  ended_at?: Date;
+  charged_credits: number;
+}
+
+interface DebitRecord {
+  session_id: string;
+  seq: number;
+  amount: number;
+}
+
+async function betaBooks(connection: Connection): Promise<BetaBooks> {
+  const [sessions, debits] = await Promise.all([
+    connection.collection<SessionRecord>('beta_sessions').find({}).toArray(),
+    connection.collection<DebitRecord>('beta_credit_transactions').find({ type: 'debit' }).toArray(),
+  ]);
+  const debited = new Map<string, number>();
+  const keys = new Set<string>();
+  let duplicateDebits = 0;
+  for (const debit of debits) {
+    debited.set(debit.session_id, (debited.get(debit.session_id) ?? 0) + Math.abs(debit.amount));
+    const key = `${debit.session_id}:${debit.seq}`;
+    duplicateDebits += keys.has(key) ? 1 : 0;
+    keys.add(key);
+  }
+  const byPid = new Map<number, { ended: number; charged: number }>();
+  let misCharged = 0;
+  for (const session of sessions.filter((s) => s.status === 'ended')) {
+    const charged = debited.get(session._id) ?? 0;
+    const price = creditsForSeconds(chargeableSeconds(session.ended_at!.getTime() - session.started_at.getTime(), true), session.rate);
+    misCharged += charged !== price || charged !== session.charged_credits ? 1 : 0;
+    // An instance id is `<host>:<pid>:<random>` (src/common/instance-identity.ts).
+    const pid = Number(session.instance_id.split(':').at(-2));
+    const instance = byPid.get(pid) ?? { ended: 0, charged: 0 };
+    byPid.set(pid, { ended: instance.ended + 1, charged: instance.charged + charged });
+  }
+  return {
+    active: sessions.filter((session) => session.status === 'active').length,
+    ended: sessions.filter((session) => session.status === 'ended').length,
+    charged: [...debited.values()].reduce((total, credits) => total + credits, 0),
+    debits: debits.length,
+    duplicateDebits,
+    misCharged,
+    byPid,
+  };
+}
+
+interface GatewayBenchRuns {
+  echo: GatewayBenchRow[];
+  gateway: GatewayBenchRow[];
+  /** The gateway instances' process ids, in the order of each row's `instances`. */
+  gatewayPids: number[];
+  /** After the last gateway run. */
+  books: BetaBooks;
+}
+
+async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
   const database = await startEmbeddedDatabase({ backend: 'memory' });
   const databaseUri = withDatabaseName(database.serverUri, 'bench_gateway');
   try {
@@ -282,7 +421,7 @@ async function runGatewayBench(runs: number): Promise<{ echo: GatewayBenchRow[];
     try {
       for (let run = 1; run <= runs; run++) {
         echoRows.push(
-          await measure({ server: 'ws echo (baseline)', ...echo, auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
+          await measure({ server: 'ws echo (baseline)', servers: [echo], auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
         );
         process.stderr.write(`echo run ${run}: ${echoRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min\n`);
       }
@@ -291,23 +430,30 @@ async function runGatewayBench(runs: number): Promise<{ echo: GatewayBenchRow[];
     }
 
     const auths = await seedViewers(databaseUri, SESSIONS);
-    const books = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
+    const connection = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
     const gatewayRows: GatewayBenchRow[] = [];
-    const gateway = await startGateway(databaseUri);
+    const gateways: Server[] = [];
+    let books: BetaBooks | undefined;
     try {
+      // One after the other, as a rolling start would: the first takes the cluster-wide jobs lease.
+      for (let i = 0; i < INSTANCES; i++) {
+        gateways.push(await startGateway(databaseUri));
+      }
+      const server = INSTANCES === 1 ? 'live-dubbing gateway' : `live-dubbing gateway ×${INSTANCES}`;
       for (let run = 1; run <= runs; run++) {
-        gatewayRows.push(await measure({ server: 'live-dubbing gateway', ...gateway, auths }, DURATION_MS));
-        const { active, charged } = await betaBooks(books.get<Connection>(getConnectionToken()));
+        gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
+        books = await betaBooks(connection.get<Connection>(getConnectionToken()));
         process.stderr.write(
           `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
-            `beta sessions left active: ${active}; credits charged so far: ${charged}\n`,
+            `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}; ` +
+            `duplicate debits: ${books.duplicateDebits}; sessions charged other than their connected time: ${books.misCharged}\n`,
         );
       }
     } finally {
-      await gateway.process.stop();
-      await books.close();
+      await Promise.all(gateways.map((gateway) => gateway.process.stop()));
+      await connection.close();
     }
-    return { echo: echoRows, gateway: gatewayRows };
+    return { echo: echoRows, gateway: gatewayRows, gatewayPids: gateways.map((gateway) => gateway.process.child.pid!), books: books! };
   } finally {
     await database.stop();
   }
@@ -337,7 +483,7 @@ function medianRow(rows: GatewayBenchRow[]): GatewayBenchRow {
   };
 }
 
-function printTable(runs: { echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] }): void {
+function printTable(runs: GatewayBenchRuns): void {
   const rows = [medianRow(runs.echo), medianRow(runs.gateway)];
   const header = [
     'server',
@@ -373,4 +519,43 @@ function printTable(runs: { echo: GatewayBenchRow[]; gateway: GatewayBenchRow[] 
   ]);
   process.stdout.write(`Medians of ${runs.echo.length} run(s) per server.\n\n`);
   process.stdout.write(formatTable(header, cells) + '\n');
+}
+
+/** Each gateway instance's share of the runs, and the books after them. */
+function printInstances(runs: GatewayBenchRuns): void {
+  const header = [
+    'instance',
+    'sessions served',
+    'CPU s / stream-min',
+    'loop delay p99 ms',
+    'sessions charged by its checkpoints (all runs)',
+    'held the jobs lease',
+    'beta sessions ended on it (all runs)',
+    'credits charged on it (all runs)',
+  ];
+  const cells = runs.gatewayPids.map((pid, i) => {
+    const shares = runs.gateway.map((row) => row.instances[i]);
+    const of = (measure: (share: InstanceRow) => number) => median(shares.map(measure));
+    const books = runs.books.byPid.get(pid) ?? { ended: 0, charged: 0 };
+    return [
+      `gateway ${i + 1}`,
+      of((share) => share.sessions).toFixed(0),
+      of((share) => share.cpuSecondsPerStreamMinute).toFixed(4),
+      of((share) => share.eventLoopP99Ms).toFixed(1),
+      String(shares.reduce((total, share) => total + (share.checkpointSessions ?? 0), 0)),
+      `${shares.filter((share) => share.leaseHeld).length} of ${shares.length} runs`,
+      String(books.ended),
+      String(books.charged),
+    ];
+  });
+  const { books } = runs;
+  process.stdout.write(
+    `\nPer instance: medians of ${runs.gateway.length} run(s), counts over all runs; the lease as read at each run's end of streaming.\n\n`,
+  );
+  process.stdout.write(formatTable(header, cells) + '\n');
+  process.stdout.write(
+    `\nBooks after the runs: ${books.ended} beta sessions ended, ${books.active} left active; ` +
+      `${books.debits} debit entries, ${books.charged} credits; ${books.duplicateDebits} duplicate debits; ` +
+      `${books.misCharged} sessions charged other than ceil(ceil(connected s) × rate).\n`,
+  );
 }
