@@ -1,4 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +85,8 @@ interface GatewayBenchRow {
 interface InstanceRow {
   /** Sessions it served: the gateway's `live_dubbing_sessions` once all were open; the echo's, as dealt. */
   sessions: number;
+  /** Openings dealt to it that were refused. */
+  refused: number;
   cpuSecondsPerStreamMinute: number;
   eventLoopP99Ms: number;
   /** Sessions its credit checkpoints charged during the run (`beta_checkpoint_sessions_charged_total`); gateway only. */
@@ -169,8 +173,13 @@ class IpcChild {
 
 const bench = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-/** A server with process-stats.ts loaded, able to collect its garbage when asked. */
-function forkServer(entry: string, env: Record<string, string>): IpcChild {
+/**
+ * A server with process-stats.ts loaded, able to collect its garbage when asked. BENCH_GATEWAY_LOG_DIR=<dir>: the
+ * server's stdout (the gateway's JSON log lines, at LOG_LEVEL=warn) goes to `<dir>/<name>-<pid>.log`, else nowhere.
+ */
+function forkServer(entry: string, env: Record<string, string>, name: string): IpcChild {
+  const logDir = process.env.BENCH_GATEWAY_LOG_DIR;
+  const log = logDir === undefined ? 'ignore' : openSync(join(logDir, `${name}-${process.pid}-${Date.now()}.log`), 'a');
   return new IpcChild(
     fork(entry, [], {
       // BENCH_CPU_PROFILE_DIR=<dir>: each server also writes a V8 CPU profile there when it exits.
@@ -181,7 +190,7 @@ function forkServer(entry: string, env: Record<string, string>): IpcChild {
         ...(process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROFILE_DIR] : []),
       ],
       env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      stdio: ['ignore', log, 'inherit', 'ipc'],
     }),
   );
 }
@@ -206,6 +215,13 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
     const checkpointedBefore = await metricOnEach(servers, 'beta_checkpoint_sessions_charged_total');
     const urls = servers.map((server) => server.url);
     const opened = await load.load({ type: 'open', urls, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
+    if (opened.failures.length > 0) {
+      const reasons = new Map<string, number>();
+      opened.failures.forEach((reason) => reasons.set(reason, (reasons.get(reason) ?? 0) + 1));
+      process.stderr.write(
+        `${target.server}: openings refused: ${[...reasons].map(([reason, count]) => `${count}× "${reason}"`).join(', ')}\n`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idle = await statsOfEach({ type: 'stats-read' });
     const served = await metricOnEach(servers, 'live_dubbing_sessions');
@@ -224,6 +240,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
       const sessions = served[i] ?? Math.ceil((streams - i) / servers.length);
       return {
         sessions,
+        refused: opened.refusedOn[i],
         cpuSecondsPerStreamMinute: during[i].cpuMicros / 1e6 / streamMinutes(sessions),
         eventLoopP99Ms: during[i].loopP99Ms,
         checkpointSessions: checkpointedAfter[i] === undefined ? undefined : checkpointedAfter[i]! - (checkpointedBefore[i] ?? 0),
@@ -253,7 +270,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
 
 /** The baseline: a bare `ws` echo server (echo-server.ts) in its own process. */
 async function startEchoServer(): Promise<Server> {
-  const echo = forkServer(bench('./echo-server.js'), {});
+  const echo = forkServer(bench('./echo-server.js'), {}, 'echo');
   const { port } = await echo.next<{ type: 'listening'; port: number }, 'listening'>('listening', STEP_TIMEOUT_MS);
   return { process: echo, url: `ws://127.0.0.1:${port}/ws/echo` };
 }
@@ -274,15 +291,19 @@ function freePort(): Promise<number> {
 /** The service as production starts it (`node dist/src/main.js`), on the benchmark's database. */
 async function startGateway(databaseUri: string): Promise<Server> {
   const port = await freePort();
-  const gateway = forkServer(`${projectRoot()}/dist/src/main.js`, {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    PORT: String(port),
-    JWT_SECRET,
-    MONGODB_URI: databaseUri,
-    // The load generator opens every session at once from one address.
-    WS_MAX_PENDING_PER_ADDRESS: String(SESSIONS),
-  });
+  const gateway = forkServer(
+    `${projectRoot()}/dist/src/main.js`,
+    {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      JWT_SECRET,
+      MONGODB_URI: databaseUri,
+      // The load generator opens every session at once from one address.
+      WS_MAX_PENDING_PER_ADDRESS: String(SESSIONS),
+    },
+    'gateway',
+  );
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   for (;;) {
     const healthy = await fetch(`http://127.0.0.1:${port}/health`).then(
@@ -443,10 +464,12 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       for (let run = 1; run <= runs; run++) {
         gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
         books = await betaBooks(connection.get<Connection>(getConnectionToken()));
+        const refusals = gatewayRows[run - 1].instances.map((instance) => instance.refused).join(' + ');
         process.stderr.write(
           `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
             `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}; ` +
-            `duplicate debits: ${books.duplicateDebits}; sessions charged other than their connected time: ${books.misCharged}\n`,
+            `duplicate debits: ${books.duplicateDebits}; sessions charged other than their connected time: ${books.misCharged}; ` +
+            `openings refused: ${refusals}\n`,
         );
       }
     } finally {
@@ -526,6 +549,7 @@ function printInstances(runs: GatewayBenchRuns): void {
   const header = [
     'instance',
     'sessions served',
+    'refused (all runs)',
     'CPU s / stream-min',
     'loop delay p99 ms',
     'sessions charged by its checkpoints (all runs)',
@@ -535,11 +559,13 @@ function printInstances(runs: GatewayBenchRuns): void {
   ];
   const cells = runs.gatewayPids.map((pid, i) => {
     const shares = runs.gateway.map((row) => row.instances[i]);
-    const of = (measure: (share: InstanceRow) => number) => median(shares.map(measure));
+    // A run in which an instance served nothing (all its openings refused) has no CPU per stream-minute.
+    const of = (measure: (share: InstanceRow) => number) => median(shares.map(measure).filter(Number.isFinite));
     const books = runs.books.byPid.get(pid) ?? { ended: 0, charged: 0 };
     return [
       `gateway ${i + 1}`,
       of((share) => share.sessions).toFixed(0),
+      String(shares.reduce((total, share) => total + share.refused, 0)),
       of((share) => share.cpuSecondsPerStreamMinute).toFixed(4),
       of((share) => share.eventLoopP99Ms).toFixed(1),
       String(shares.reduce((total, share) => total + (share.checkpointSessions ?? 0), 0)),
