@@ -175,7 +175,7 @@ const bench = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /**
  * A server with process-stats.ts loaded, able to collect its garbage when asked. BENCH_GATEWAY_LOG_DIR=<dir>: the
- * server's stdout (the gateway's JSON log lines, at LOG_LEVEL=warn) goes to `<dir>/<name>-<pid>.log`, else nowhere.
+ * server's stdout (the gateway's JSON log lines, at BENCH_GATEWAY_LOG_LEVEL, default warn) goes to a file there.
  */
 function forkServer(entry: string, env: Record<string, string>, name: string): IpcChild {
   const logDir = process.env.BENCH_GATEWAY_LOG_DIR;
@@ -295,7 +295,7 @@ async function startGateway(databaseUri: string): Promise<Server> {
     `${projectRoot()}/dist/src/main.js`,
     {
       NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',
       PORT: String(port),
       JWT_SECRET,
       MONGODB_URI: databaseUri,
