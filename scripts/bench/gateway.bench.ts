@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -451,7 +451,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
     }
 
     const auths = await seedViewers(databaseUri, SESSIONS);
-    const connection = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
+    const reader = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
     const gatewayRows: GatewayBenchRow[] = [];
     const gateways: Server[] = [];
     let books: BetaBooks | undefined;
@@ -463,7 +463,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       const server = INSTANCES === 1 ? 'live-dubbing gateway' : `live-dubbing gateway ×${INSTANCES}`;
       for (let run = 1; run <= runs; run++) {
         gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
-        books = await betaBooks(connection.get<Connection>(getConnectionToken()));
+        books = await betaBooks(reader.get<Connection>(getConnectionToken()));
         const refusals = gatewayRows[run - 1].instances.map((instance) => instance.refused).join(' + ');
         process.stderr.write(
           `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
@@ -474,7 +474,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       }
     } finally {
       await Promise.all(gateways.map((gateway) => gateway.process.stop()));
-      await connection.close();
+      await reader.close();
     }
     return { echo: echoRows, gateway: gatewayRows, gatewayPids: gateways.map((gateway) => gateway.process.child.pid!), books: books! };
   } finally {
