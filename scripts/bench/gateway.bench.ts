@@ -89,6 +89,8 @@ interface InstanceRow {
   refused: number;
   cpuSecondsPerStreamMinute: number;
   eventLoopP99Ms: number;
+  /** The longest event-loop delay from the openings' start to half a second after the last was ready. */
+  openingLoopMaxMs: number;
   /** Sessions its credit checkpoints charged during the run (`beta_checkpoint_sessions_charged_total`); gateway only. */
   checkpointSessions?: number;
   /** Whether it held the cluster-wide jobs lease (`cluster_jobs_lease_held`) when the streaming ended; gateway only. */
@@ -214,6 +216,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
     const before = await statsOfEach({ type: 'stats-read' });
     const checkpointedBefore = await metricOnEach(servers, 'beta_checkpoint_sessions_charged_total');
     const urls = servers.map((server) => server.url);
+    await Promise.all(servers.map((server) => server.process.stats({ type: 'stats-start' }, 'stats-started')));
     const opened = await load.load({ type: 'open', urls, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
     if (opened.failures.length > 0) {
       const reasons = new Map<string, number>();
@@ -243,6 +246,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
         refused: opened.refusedOn[i],
         cpuSecondsPerStreamMinute: during[i].cpuMicros / 1e6 / streamMinutes(sessions),
         eventLoopP99Ms: during[i].loopP99Ms,
+        openingLoopMaxMs: idle[i].loopMaxMs,
         checkpointSessions: checkpointedAfter[i] === undefined ? undefined : checkpointedAfter[i]! - (checkpointedBefore[i] ?? 0),
         leaseHeld: leaseHeld[i] === undefined ? undefined : leaseHeld[i] === 1,
       };
@@ -464,12 +468,14 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       for (let run = 1; run <= runs; run++) {
         gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
         books = await betaBooks(reader.get<Connection>(getConnectionToken()));
-        const refusals = gatewayRows[run - 1].instances.map((instance) => instance.refused).join(' + ');
+        const { instances } = gatewayRows[run - 1];
+        const refusals = instances.map((instance) => instance.refused).join(' + ');
+        const openingLoopMax = instances.map((instance) => instance.openingLoopMaxMs.toFixed(0)).join(' / ');
         process.stderr.write(
           `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
             `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}; ` +
             `duplicate debits: ${books.duplicateDebits}; sessions charged other than their connected time: ${books.misCharged}; ` +
-            `openings refused: ${refusals}\n`,
+            `openings refused: ${refusals}; loop delay max while opening: ${openingLoopMax} ms\n`,
         );
       }
     } finally {
@@ -552,6 +558,7 @@ function printInstances(runs: GatewayBenchRuns): void {
     'refused (all runs)',
     'CPU s / stream-min',
     'loop delay p99 ms',
+    'loop delay max while opening ms',
     'sessions charged by its checkpoints (all runs)',
     'held the jobs lease',
     'beta sessions ended on it (all runs)',
@@ -568,6 +575,7 @@ function printInstances(runs: GatewayBenchRuns): void {
       String(shares.reduce((total, share) => total + share.refused, 0)),
       of((share) => share.cpuSecondsPerStreamMinute).toFixed(4),
       of((share) => share.eventLoopP99Ms).toFixed(1),
+      of((share) => share.openingLoopMaxMs).toFixed(0),
       String(shares.reduce((total, share) => total + (share.checkpointSessions ?? 0), 0)),
       `${shares.filter((share) => share.leaseHeld).length} of ${shares.length} runs`,
       String(books.ended),
