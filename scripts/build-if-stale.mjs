@@ -1,5 +1,7 @@
 // Builds (`npm run build`) only when a source changed since the last build, so `npm start`, `npm run cli`,
 // `npm run db` and `npm run bench` start at once on a built tree. Plain JavaScript: it runs before anything is built.
+// `npm run cli` loads it with `--import`, in the CLI's own process, before the CLI's entry point is read: one Node
+// start (about 0.1 s) fewer for a command an operator waits on.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -6,7 +6,8 @@ import { LiveDubbingClient, LiveDubbingError, type WebSocketConstructor } from '
  * The gateway benchmark's load generator, run in its own process so its CPU and heap are not the server's. Each
  * session is a client of the client library (src/client, docs/protocol.md "Client library") over the `ws` package,
  * without automatic resumes or retries: a close is counted, not hidden. Driven over IPC by gateway.bench.ts:
- *   { type: 'open', url, auths }  → opens one session per auth message at once, replies { type: 'ready', readyMs, failures }
+ *   { type: 'open', urls, auths } → opens one session per auth message at once, the i-th on urls[i % urls.length]
+ *                                   (round-robin over the instances), replies { type: 'ready', readyMs, failures, refusedOn }
  *   { type: 'stream', durationMs } → every session streams 100-ms PCM frames in real time, replies { type: 'streamed', ... }
  *   { type: 'close' }              → stops every session, waits for every close, replies { type: 'closed', closeCodes }
  */
@@ -15,10 +16,11 @@ export const FRAME_MS = 100;
 const SAMPLE_RATE_HZ = 16_000;
 const FRAME_BYTES = (SAMPLE_RATE_HZ * 2 * FRAME_MS) / 1000;
 
-export type LoadCommand = { type: 'open'; url: string; auths: object[] } | { type: 'stream'; durationMs: number } | { type: 'close' };
+export type LoadCommand = { type: 'open'; urls: string[]; auths: object[] } | { type: 'stream'; durationMs: number } | { type: 'close' };
 
 export type LoadReport =
-  | { type: 'ready'; readyMs: number[]; failures: string[] }
+  /** `refusedOn[i]`: the openings on urls[i] that failed. */
+  | { type: 'ready'; readyMs: number[]; failures: string[]; refusedOn: number[] }
   | {
       type: 'streamed';
       framesSent: number;
@@ -67,14 +69,15 @@ function send(report: LoadReport): void {
   process.send!(report);
 }
 
-function openAll(url: string, auths: object[]): Promise<void> {
+function openAll(urls: string[], auths: object[]): Promise<void> {
   const readyMs: number[] = [];
   const failures: string[] = [];
+  const refusedOn = urls.map(() => 0);
   return Promise.all(
-    (auths as Auth[]).map(async (auth) => {
+    (auths as Auth[]).map(async (auth, index) => {
       const started = performance.now();
       const client = new LiveDubbingClient({
-        url,
+        url: urls[index % urls.length],
         token: auth.token ?? '',
         WebSocket: WebSocket as unknown as WebSocketConstructor,
         autoResume: false,
@@ -94,10 +97,11 @@ function openAll(url: string, auths: object[]): Promise<void> {
         readyMs.push(performance.now() - started);
       } catch (error) {
         const refusal = error instanceof LiveDubbingError ? error : undefined;
+        refusedOn[index % urls.length]++;
         failures.push(refusal?.error?.message ?? (refusal?.closeCode !== undefined ? `closed ${refusal.closeCode}` : String(error)));
       }
     }),
-  ).then(() => send({ type: 'ready', readyMs, failures }));
+  ).then(() => send({ type: 'ready', readyMs, failures, refusedOn }));
 }
 
 /** Each session sends a frame every 100 ms on its own schedule (staggered), correcting for timer drift. */
@@ -171,7 +175,7 @@ async function closeAll(): Promise<void> {
 process.on('message', (command: LoadCommand) => {
   switch (command.type) {
     case 'open':
-      void openAll(command.url, command.auths);
+      void openAll(command.urls, command.auths);
       break;
     case 'stream':
       void streamAll(command.durationMs);

@@ -70,6 +70,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly betaCheckpointSessions = new Counter({
+    name: 'beta_checkpoint_sessions_charged_total',
+    help: 'Beta sessions charged by the credit checkpoints of this instance, one per session per tick (each instance charges the sessions it serves)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

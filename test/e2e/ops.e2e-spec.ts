@@ -1,5 +1,10 @@
+import { CreditCheckpointScheduler } from '../../src/beta/checkpoint/credit-checkpoint.scheduler.js';
+import { BetaEnrollmentService } from '../../src/beta/enrollment/beta-enrollment.service.js';
+import { BetaSessionsService } from '../../src/beta/sessions/beta-sessions.service.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
+import { betaViewer } from '../harness/beta-books.js';
 import { http } from '../harness/http.js';
+import { ManualClock } from '../harness/manual-clock.js';
 
 describe('operations endpoints', () => {
   let t: TestApp;
@@ -50,5 +55,38 @@ describe('operations endpoints', () => {
     expect(given.headers.get('x-request-id')).toBe('trace-123');
     const made = await http(t.baseUrl, 'GET', '/health');
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('checkpoint metrics', () => {
+  const clock = new ManualClock();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('counts on /metrics the sessions its credit checkpoints charge, one per session per tick', async () => {
+    const viewers = [betaViewer(), betaViewer()];
+    const started = [];
+    for (const viewer of viewers) {
+      await t.app.get(BetaEnrollmentService).enroll({ email: viewer.email, via: 'admin' });
+      const start = await t.app.get(BetaSessionsService).start(viewer);
+      if (!start.ok) throw new Error('start refused');
+      started.push(start.sessionId);
+    }
+    await clock.advance(5_000);
+    await t.app.get(CreditCheckpointScheduler).runOnce();
+    await clock.advance(5_000);
+    await t.app.get(CreditCheckpointScheduler).runOnce();
+    const metrics = await http(t.baseUrl, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/^beta_checkpoint_sessions_charged_total 4$/m);
+    for (const sessionId of started) {
+      await t.app.get(BetaSessionsService).end(sessionId, 'user_stopped');
+    }
   });
 });

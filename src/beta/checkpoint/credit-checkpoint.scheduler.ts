@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { ClusterJobsLease } from '../../cluster/cluster-jobs-lease.js';
 import { AppConfig } from '../../config/app-config.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { CreditReconcilerService } from '../credits/credit-reconciler.service.js';
 import { GrantExpiryService } from '../credits/grant-expiry.service.js';
 import { CreditCheckpointService } from './credit-checkpoint.service.js';
@@ -27,6 +28,7 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
     private readonly registry: SchedulerRegistry,
     private readonly config: AppConfig,
     private readonly lease: ClusterJobsLease,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -59,7 +61,8 @@ export class CreditCheckpointScheduler implements OnApplicationBootstrap, OnAppl
 
   private async work(): Promise<void> {
     try {
-      await this.checkpoint.tick();
+      const { checkpointed } = await this.checkpoint.tick();
+      this.metrics?.betaCheckpointSessions.inc(checkpointed);
       if (this.lease.held()) {
         await this.expiry.run();
       }
