@@ -106,6 +106,31 @@ describe(DatabaseHealth.name, () => {
     expect(changes).toEqual([false]);
   });
 
+  it('gives a ping whose timeout fired late (a stalled event loop) one more timeout before calling the database lost', async () => {
+    await clock.advance(PROBE_INTERVAL_MS);
+    const startedAt = clock.now();
+    // The loop was busy: the timeout's callback runs 400 ms after its time, the answer waiting unread behind it.
+    const now = jest.spyOn(clock, 'now').mockImplementation(() => startedAt + PROBE_TIMEOUT_MS + 400);
+    await clock.advance(PROBE_TIMEOUT_MS);
+    now.mockRestore();
+    expect(health.reachable).toBe(true);
+    database.answer();
+    await clock.advance(0);
+    expect(changes).toEqual([]);
+
+    // Late again, and then still unanswered for the extra timeout: lost.
+    await clock.advance(PROBE_INTERVAL_MS);
+    const again = clock.now();
+    const late = jest.spyOn(clock, 'now').mockImplementation(() => again + PROBE_TIMEOUT_MS + 400);
+    await clock.advance(PROBE_TIMEOUT_MS);
+    late.mockRestore();
+    await clock.advance(PROBE_TIMEOUT_MS - 1);
+    expect(health.reachable).toBe(true);
+    await clock.advance(1);
+    expect(health.reachable).toBe(false);
+    expect(changes).toEqual([false]);
+  });
+
   it('turns reachable again at an answered ping: listeners and the log hear it once', async () => {
     const log = jest.spyOn(Logger.prototype, 'log');
     await failedPing();

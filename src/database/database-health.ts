@@ -10,6 +10,8 @@ import { DatabaseUriResolver } from './database-uri.js';
 export const PROBE_INTERVAL_MS = 500;
 /** A ping unanswered this long means the database is lost, without waiting for the ping to give up. */
 export const PROBE_TIMEOUT_MS = 750;
+/** A timeout firing this much after its time found the event loop stalled. */
+export const LATE_TIMER_MS = 100;
 
 /** One round trip to the database; an abstract class so unit tests can stand in for the database. */
 export abstract class DatabasePing {
@@ -60,6 +62,9 @@ export type ReachabilityListener = (reachable: boolean) => void;
  * hanging holds back the next one until it settles (the driver gives it up after MONGODB_TIMEOUT_MS), and an answer,
  * however late, makes the database reachable again. So a frozen or lost database shows within PROBE_INTERVAL_MS +
  * PROBE_TIMEOUT_MS of the last answer; a crashed one often sooner, its closed connection failing the next ping at once.
+ * A timeout that fires LATE_TIMER_MS or more after its time found the event loop stalled (a burst of openings), with
+ * the answer perhaps unread behind it: the ping gets one more PROBE_TIMEOUT_MS, so a busy instance does not refuse
+ * every opening it holds for a database that answered.
  */
 @Injectable()
 export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -120,8 +125,19 @@ export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplication
 
   /** Never rejects: the outcome of a ping is the state it leaves, and a settled ping schedules the next. */
   private async probe(): Promise<void> {
-    const cancelTimeout = this.clock.setTimer(PROBE_TIMEOUT_MS, () => this.lose(`a ping went unanswered for ${PROBE_TIMEOUT_MS} ms`));
-    this.cancelTimer = cancelTimeout;
+    const startedAt = this.clock.now();
+    let graced = false;
+    const timeout = (): void => {
+      // A timeout that fires late ran on a loop that was busy (a burst of openings): the answer may be waiting behind
+      // it, unread. It gets one more timeout's time before the database is called lost.
+      if (!graced && this.clock.now() - startedAt - PROBE_TIMEOUT_MS >= LATE_TIMER_MS) {
+        graced = true;
+        this.cancelTimer = this.clock.setTimer(PROBE_TIMEOUT_MS, timeout);
+        return;
+      }
+      this.lose(`a ping went unanswered for ${this.clock.now() - startedAt} ms`);
+    };
+    this.cancelTimer = this.clock.setTimer(PROBE_TIMEOUT_MS, timeout);
     let failure: { error: unknown } | undefined;
     try {
       await this.database.ping();
@@ -131,7 +147,7 @@ export class DatabaseHealth implements OnApplicationBootstrap, BeforeApplication
     if (this.stopped) {
       return;
     }
-    cancelTimeout();
+    this.cancelTimer?.();
     if (failure === undefined) {
       this.regain();
     } else {
