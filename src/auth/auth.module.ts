@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Logger, Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { AppConfig } from '../config/app-config.js';
@@ -21,7 +22,9 @@ import { TokenService } from './token.service.js';
           );
         }
         return {
-          secret,
+          // The same bytes jsonwebtoken would make a key of, once: given a string, every verify first tries it as a
+          // public key (createPublicKey throws, and the throw is caught) before it takes it as an HMAC secret.
+          secret: createSecretKey(Buffer.from(secret)),
           signOptions: { algorithm: 'HS256', ...claims },
           verifyOptions: { algorithms: ['HS256'], ...claims },
         };

@@ -40,6 +40,12 @@ const DEFAULT_VOICE_ACTIVITY_OPTIONS: VoiceActivityOptions = {
 const INITIAL_SEGMENT_BYTES = (SESSION_SAMPLE_RATE_HZ * BYTES_PER_SAMPLE) / 2;
 const MAX_KEPT_SEGMENT_BYTES = 4 * INITIAL_SEGMENT_BYTES;
 
+/**
+ * What a push that completed no segment returns (nearly every push: a segment spans many of a client's chunks):
+ * shared, so such a push allocates no array.
+ */
+const NO_SEGMENTS: VoiceSegment[] = Object.freeze([]) as unknown as VoiceSegment[];
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Where samples that cannot be read in place (odd byte offset, big-endian host) are copied, once per chunk. */
 let scratch = new Int16Array(0);
@@ -99,6 +105,8 @@ export class VoiceActivitySegmenter {
   /** Frames of the current segment up to and including its last voiced frame. */
   private voicedSpanFrames = 0;
   private nextSequence = 1;
+  /** Segments completed by the current push or cut; created for the first one. */
+  private completed?: VoiceSegment[];
 
   constructor(options: Partial<VoiceActivityOptions> = {}) {
     this.options = { ...DEFAULT_VOICE_ACTIVITY_OPTIONS, ...options };
@@ -115,28 +123,27 @@ export class VoiceActivitySegmenter {
     this.partialFrame = Buffer.alloc(this.frameBytes);
   }
 
-  /** Feeds audio; returns the segments it completed, in order. */
+  /** Feeds audio; returns the segments it completed, in order (a shared, frozen empty array when none). */
   push(chunk: Buffer): VoiceSegment[] {
-    const completed: VoiceSegment[] = [];
     let offset = 0;
     if (this.partialBytes > 0) {
       offset = chunk.copy(this.partialFrame, this.partialBytes, 0, Math.min(chunk.length, this.frameBytes - this.partialBytes));
       this.partialBytes += offset;
       if (this.partialBytes < this.frameBytes) {
-        return completed;
+        return NO_SEGMENTS;
       }
-      this.analyse(this.partialFrame, 0, samplesAt(this.partialFrame, 0, this.frameSamples), 0, completed);
+      this.analyse(this.partialFrame, 0, samplesAt(this.partialFrame, 0, this.frameSamples), 0);
       this.partialBytes = 0;
     }
     const wholeFrames = Math.floor((chunk.length - offset) / this.frameBytes);
     if (wholeFrames > 0) {
       const samples = samplesAt(chunk, offset, wholeFrames * this.frameSamples);
       for (let frame = 0; frame < wholeFrames; frame++, offset += this.frameBytes) {
-        this.analyse(chunk, offset, samples, frame * this.frameSamples, completed);
+        this.analyse(chunk, offset, samples, frame * this.frameSamples);
       }
     }
     this.partialBytes = chunk.copy(this.partialFrame, 0, offset);
-    return completed;
+    return this.takeCompleted();
   }
 
   /** End of stream: returns the segment in progress, if long enough. A trailing partial frame is discarded. */
@@ -151,15 +158,20 @@ export class VoiceActivitySegmenter {
    * later segments keep their place in the stream. Returns the segment if it is long enough.
    */
   cut(): VoiceSegment[] {
-    const completed: VoiceSegment[] = [];
     if (this.segmentFrames > 0) {
-      this.endSegment(completed);
+      this.endSegment();
     }
+    return this.takeCompleted();
+  }
+
+  private takeCompleted(): VoiceSegment[] {
+    const completed = this.completed ?? NO_SEGMENTS;
+    this.completed = undefined;
     return completed;
   }
 
   /** One analysis frame: `frameBytes` of `pcm` from `byteOffset`, whose samples start at `samples[sampleOffset]`. */
-  private analyse(pcm: Buffer, byteOffset: number, samples: Int16Array, sampleOffset: number, completed: VoiceSegment[]): void {
+  private analyse(pcm: Buffer, byteOffset: number, samples: Int16Array, sampleOffset: number): void {
     const frameIndex = this.framesAnalysed++;
     const voiced = rmsReaches(samples, sampleOffset, this.frameSamples, this.options.thresholdRms);
     if (this.segmentFrames === 0) {
@@ -174,7 +186,7 @@ export class VoiceActivitySegmenter {
     }
     const trailingSilence = this.segmentFrames - this.voicedSpanFrames;
     if (trailingSilence >= this.hangoverFrames || this.segmentFrames >= this.maxSegmentFrames) {
-      this.endSegment(completed);
+      this.endSegment();
     }
   }
 
@@ -190,7 +202,7 @@ export class VoiceActivitySegmenter {
     this.segmentFrames++;
   }
 
-  private endSegment(completed: VoiceSegment[]): void {
+  private endSegment(): void {
     const speechFrames = this.voicedSpanFrames;
     this.segmentFrames = 0;
     this.voicedSpanFrames = 0;
@@ -200,7 +212,7 @@ export class VoiceActivitySegmenter {
       const lease = this.options.pool?.lease(bytes);
       const pcm = lease?.pcm ?? Buffer.allocUnsafe(bytes);
       this.segment.copy(pcm, 0, 0, bytes);
-      completed.push({
+      (this.completed ??= []).push({
         sequence: this.nextSequence++,
         pcm,
         startMs: this.segmentStartFrame * frameMs,

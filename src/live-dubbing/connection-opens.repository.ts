@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { driverCollection } from '../database/driver-collection.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { ConnectionOpens } from './connection-open.schema.js';
 
@@ -20,14 +21,15 @@ export class ConnectionOpensRepository implements OnModuleInit {
   }
 
   async find(userId: string): Promise<ConnectionOpensRecord | undefined> {
-    const found = await this.opens.findById(userId).lean<ConnectionOpens>().exec();
+    // Read and written through the driver: every opening does both, and the documents are plain (see the schema).
+    const found = await driverCollection(this.opens).findOne({ _id: userId });
     return found === null ? undefined : { userId: found._id, version: found.version, openedAtMs: found.opened_at };
   }
 
   /** Records the user's first opens; false when another instance recorded the user first. */
   async insert(userId: string, openedAtMs: number[]): Promise<boolean> {
     try {
-      await this.opens.create({ _id: userId, version: 0, opened_at: openedAtMs });
+      await driverCollection(this.opens).insertOne({ _id: userId, version: 0, opened_at: openedAtMs });
       return true;
     } catch (error) {
       if (isDuplicateKeyError(error)) {

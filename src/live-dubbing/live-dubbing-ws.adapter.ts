@@ -103,7 +103,9 @@ export class LiveDubbingWsAdapter extends WsAdapter {
       }
       draining = false;
     };
+    const sessions = this.liveSessions();
     client.on('message', (data: Buffer, isBinary: boolean) => {
+      sessions.heard(client);
       if (refused || client.readyState !== client.OPEN) {
         return;
       }

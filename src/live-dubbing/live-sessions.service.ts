@@ -50,6 +50,8 @@ import type {
 
 /** Server-side send buffer above which dubbed audio is dropped for a slow client rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
+/** Options of every audio frame sent: one object, not one per frame (ws reads them, never keeps them). */
+const BINARY = Object.freeze({ binary: true });
 /** A failed end is written again after 0.5 s, then twice as late each time, at most every 10 s, until it lands. */
 const REDRIVE_FIRST_MS = 500;
 const REDRIVE_MAX_MS = 10_000;
@@ -134,7 +136,8 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     session.lastHeardAt = this.clock.now();
     this.sessions.set(socket, session);
     this.metrics.liveSessions.inc();
-    socket.on('message', () => (session.lastHeardAt = this.clock.now()));
+    // Every frame is heard through `heard`, called by the adapter's one 'message' listener: a second listener would make
+    // ws copy the socket's listener list on each of its ten frames a second.
     socket.on('pong', () => {
       session.lastHeardAt = this.clock.now();
       session.unansweredPings = 0;
@@ -149,6 +152,14 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       }
     });
     return session;
+  }
+
+  /** The client sent a frame (any frame, even one that is refused): it was heard from now. */
+  heard(socket: WebSocket): void {
+    const session = this.sessions.get(socket);
+    if (session !== undefined) {
+      session.lastHeardAt = this.clock.now();
+    }
   }
 
   get(socket: WebSocket): LiveSession {
@@ -189,7 +200,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       release?.();
       return;
     }
-    session.socket.send(pcm, { binary: true }, release);
+    session.socket.send(pcm, BINARY, release);
   }
 
   /**

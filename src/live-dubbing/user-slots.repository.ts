@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { driverCollection } from '../database/driver-collection.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { UserSlots } from './user-slots.schema.js';
 
@@ -25,7 +26,8 @@ export class UserSlotsRepository implements OnModuleInit {
   }
 
   async find(userId: string): Promise<UserSlotsRecord | undefined> {
-    const found = await this.userSlots.findById(userId).lean<UserSlots>().exec();
+    // Read and written through the driver: every opening does both, and the documents are plain (see the schema).
+    const found = await driverCollection(this.userSlots).findOne({ _id: userId });
     return found === null
       ? undefined
       : {
@@ -38,7 +40,7 @@ export class UserSlotsRepository implements OnModuleInit {
   /** Writes the user's first slots; false when another instance wrote them first. */
   async insert(userId: string, slots: UserSlot[]): Promise<boolean> {
     try {
-      await this.userSlots.create({ _id: userId, version: 0, slots: toDocuments(slots) });
+      await driverCollection(this.userSlots).insertOne({ _id: userId, version: 0, slots: toDocuments(slots) });
       return true;
     } catch (error) {
       if (isDuplicateKeyError(error)) {

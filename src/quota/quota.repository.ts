@@ -110,7 +110,9 @@ export class QuotaRepository {
 
   async createSession(session: NewQuotaSession): Promise<QuotaSessionRecord> {
     const startedAt = new Date(session.startedAtMs);
-    const created = await this.sessions.create({
+    // Built whole in code, as mongoose would have stored it (a session opened without an owner has no field for one,
+    // never a null): one per opening, so the driver takes it without mongoose making and validating a document.
+    const created: QuotaSession = {
       _id: session.id,
       user_id: session.userId,
       tier: session.tier,
@@ -119,9 +121,10 @@ export class QuotaRepository {
       started_at: startedAt,
       recorded_until: startedAt,
       used_seconds: 0,
-      owner_instance_id: session.ownerInstanceId,
-    });
-    return toRecord(created.toObject());
+      ...(session.ownerInstanceId !== undefined && { owner_instance_id: session.ownerInstanceId }),
+    };
+    await driverCollection(this.sessions).insertOne(created);
+    return toRecord(created);
   }
 
   async findSession(id: string): Promise<QuotaSessionRecord | undefined> {

@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
+import { driverCollection } from '../database/driver-collection.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { normalizeEmail } from './email.js';
 import { User, type SubscriptionTier, type UserRole } from './user.schema.js';
@@ -56,7 +57,9 @@ export class UsersRepository implements OnModuleInit {
     if (key === undefined) {
       return undefined;
     }
-    const found = await this.users.findOne({ _id: key }).lean<User>().exec();
+    // Through the driver: every opening and every authenticated request reads its user by key, and a lean read
+    // returns the stored document as it is anyway.
+    const found = await driverCollection(this.users).findOne({ _id: key });
     return found === null ? undefined : toRecord(found);
   }
 
