@@ -5,6 +5,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { AppConfig } from '../config/app-config.js';
+import { closeSocket } from './close-socket.js';
 import { AUDIO_EVENT, CloseCode, ErrorCode, INVALID_MESSAGE_EVENT, protocolError } from './live-dubbing.protocol.js';
 import { LiveSessionsService } from './live-sessions.service.js';
 import { PendingSockets } from './pending-sockets.js';
@@ -68,7 +69,7 @@ export class LiveDubbingWsAdapter extends WsAdapter {
     server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
       const pending = this.pendingSockets();
       if (!pending.admit(socket, pending.addressOf(request))) {
-        socket.close(CloseCode.PolicyViolation, 'Too many unauthenticated connections from this address');
+        closeSocket(socket, CloseCode.PolicyViolation, 'Too many unauthenticated connections from this address');
         return;
       }
       callback(socket, request);

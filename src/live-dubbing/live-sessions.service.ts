@@ -13,6 +13,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { UsersService } from '../users/users.service.js';
 import { AudioRateMeter, validateAudioFrame } from './audio-input.js';
+import { closeSocket } from './close-socket.js';
 import type { AuthMessage } from './auth-message.dto.js';
 import {
   accessRevoked,
@@ -62,6 +63,7 @@ const RESUME_ATTEMPTS = 3;
  * it goes without one rather than keep the client waiting on a slow database.
  */
 const SUMMARY_WAIT_MS = 2_000;
+
 /** `idle_warning` comes this long before the idle timeout, or halfway through a shorter one (docs/protocol.md, "Idle sessions"). */
 const IDLE_WARNING_MS = 10_000;
 
@@ -129,7 +131,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
   /** A new socket's session, or undefined when this instance is shutting down (the socket is closed 1012). */
   open(socket: WebSocket, feature: LiveFeature): LiveSession | undefined {
     if (!this.accepting) {
-      socket.close(CloseCode.ServiceRestart, 'Server restarting: reconnect to another instance');
+      closeSocket(socket, CloseCode.ServiceRestart, 'Server restarting: reconnect to another instance');
       return undefined;
     }
     const session = new LiveSession(randomUUID(), socket, feature, new AudioRateMeter(this.clock));
@@ -525,7 +527,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     const farewell = close === undefined ? undefined : { closeCode: close.code, closeReason: close.reason };
     if (session === undefined) {
       if (farewell !== undefined) {
-        socket.close(farewell.closeCode, farewell.closeReason);
+        closeSocket(socket, farewell.closeCode, farewell.closeReason);
       }
       return;
     }
@@ -538,7 +540,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
     this.metrics.liveErrors.inc({ code: error.code });
     if (socket.readyState === socket.OPEN) {
       socket.send(JSON.stringify(error.toMessage()));
-      socket.close(error.closeCode, error.closeReason);
+      closeSocket(socket, error.closeCode, error.closeReason);
     }
   }
 
@@ -912,7 +914,7 @@ export class LiveSessionsService implements BeforeApplicationShutdown, OnApplica
       this.send(session, summary === undefined ? farewell.message : { ...farewell.message, ...summary, ...compatible });
     }
     if (session.socket.readyState === session.socket.OPEN || session.socket.readyState === session.socket.CONNECTING) {
-      session.socket.close(farewell.closeCode, farewell.closeReason);
+      closeSocket(session.socket, farewell.closeCode, farewell.closeReason);
     }
   }
 

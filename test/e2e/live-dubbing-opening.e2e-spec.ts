@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { CLOSE_HANDSHAKE_MS } from '../../src/live-dubbing/close-socket.js';
 import { startTestApp, type TestApp } from '../harness/app.js';
 import { authMessage, openSession, refusal, signedToken, viewer, waitUntil } from '../harness/live.js';
 import { TestWsClient } from '../harness/ws-client.js';
@@ -22,6 +24,29 @@ describe('LiveDubbingGateway: opening a session', () => {
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(350);
     expect(client.messages).toEqual([{ type: 'error', code: 'auth_timeout', message: 'No auth message received in time' }]);
   });
+
+  it('drops a connection whose client never answers the close frame CLOSE_HANDSHAKE_MS after sending it, not 30 s', async () => {
+    // A raw WebSocket upgrade that reads what it is sent but never answers.
+    const url = new URL(t.baseUrl);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'GET /ws/live-dubbing HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    let received = '';
+    let closeFrameAt: number | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      // A close frame: FIN + opcode 8.
+      if (closeFrameAt === undefined && chunk.includes(0x88)) closeFrameAt = Date.now();
+    });
+    const droppedAt = await new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    expect(received).toMatch(/^HTTP\/1\.1 101/);
+    expect(closeFrameAt).toBeDefined();
+    expect(droppedAt - closeFrameAt!).toBeGreaterThanOrEqual(CLOSE_HANDSHAKE_MS - 100);
+    expect(droppedAt - closeFrameAt!).toBeLessThan(CLOSE_HANDSHAKE_MS + 2_000);
+  }, 15_000);
 
   it('closes 4000 when the first message is audio', async () => {
     const { error, closed } = await refusal(t, Buffer.alloc(3200), true);
