@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { BetaCreditsService } from '../../src/beta/credits/beta-credits.service.js';
 import { projectRoot } from '../../src/database/embedded-database.js';
 import { launchBrowser, speechWav, type SpeechWav, type TestBrowser } from '../harness/browser.js';
 import { testDatabaseUri } from '../harness/database.js';
@@ -140,7 +141,15 @@ describe('Web client in Chromium', () => {
 
   it('a beta viewer streams speech: transcript and translation appear, credits count down, dubbed audio plays', async () => {
     const v = await viewer(ctx.app, { credits: 1000 });
+    // A promotion that expires: the widget says how much, and when.
+    const expiresAt = new Date(Date.now() + 14 * 86_400_000);
+    await ctx.app
+      .get(BetaCreditsService)
+      .grant({ email: v.user.email, amount: 40, key: `promo:${v.user.id}`, reason: 'promotion', priority: 0, expiresAt });
     const page = await openPage(v);
+    await page.locator('#credits-expiry').waitFor();
+    await expect(page.locator('#credits-expiry').textContent()).resolves.toMatch(/^40 credits expire on \w{3} \d{1,2}, \d{4}, /);
+    await expect(page.locator('#credits-remaining').textContent()).resolves.toBe('1,040');
     await screenshots(page, 'ready-to-start');
     await page.getByRole('button', { name: 'Start dubbing' }).click();
     await page.locator('.connection[data-state="live"]').waitFor();
@@ -150,7 +159,7 @@ describe('Web client in Chromium', () => {
     expect(p.audio!.framesSent).toBeGreaterThan(10);
     await expect(page.locator('.timeline .source').first().textContent()).resolves.toMatch(/speech segment 1/);
     await expect(page.locator('.timeline .target').first().textContent()).resolves.toMatch(/→ en/);
-    await waitUntil(async () => Number((await page.locator('#credits-remaining').textContent())?.replace(/,/g, '')) < 1000, 10_000);
+    await waitUntil(async () => Number((await page.locator('#credits-remaining').textContent())?.replace(/,/g, '')) < 1040, 10_000);
     // The capture resamples to 16 kHz exactly: the service measures each segment as long as the sentence spoken (the
     // first may start mid-sentence, when the session went live after the microphone).
     await page.locator('.timeline .source').nth(2).waitFor({ timeout: 20_000 });

@@ -1,6 +1,7 @@
 import {
   creditView,
   errorView,
+  expiryLabel,
   formatCredits,
   formatDuration,
   meterPercent,
@@ -121,5 +122,30 @@ describe('token in the fragment', () => {
 describe('input meter', () => {
   it('reads the level in decibels: silence empty, -20 dBFS two thirds, full scale full', () => {
     expect([meterPercent(0), meterPercent(0.0005), meterPercent(0.1), meterPercent(1), meterPercent(3)]).toEqual([0, 0, 67, 100, 100]);
+  });
+});
+
+describe(expiryLabel.name, () => {
+  const at = '2026-12-14T09:30:00.000Z';
+
+  it('says how many credits expire at the next expiry, and when', () => {
+    const label = expiryLabel({
+      grants: [
+        { remaining: 30, expires_at: at },
+        { remaining: 20, expires_at: at },
+        { remaining: 400, expires_at: '2027-01-01T00:00:00.000Z' },
+        { remaining: 100 },
+      ],
+      next_expiry: at,
+    });
+    expect(label).toMatch(/^50 credits expire on Dec 14, 2026, /);
+  });
+
+  it('says nothing when no credit expires', () => {
+    expect(expiryLabel({ grants: [{ remaining: 100 }], next_expiry: null })).toBeUndefined();
+  });
+
+  it('uses the singular for one credit', () => {
+    expect(expiryLabel({ grants: [{ remaining: 1, expires_at: at }], next_expiry: at })).toMatch(/^1 credit expires on /);
   });
 });

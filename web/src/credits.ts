@@ -148,3 +148,25 @@ export function meterPercent(level: number): number {
   const decibels = 20 * Math.log10(Math.min(1, level));
   return Math.max(0, Math.min(100, Math.round(((decibels + 60) / 60) * 100)));
 }
+
+/**
+ * The next expiry of the viewer's credits (`GET /api/v1/beta/credits`: `grants`, `next_expiry`; docs/credits.md,
+ * "Expiry"): how many credits expire then, and when. Undefined when none of them expires.
+ */
+export function expiryLabel(
+  credits: { grants: { remaining: number; expires_at?: string }[]; next_expiry: string | null },
+  locale = 'en-US',
+): string | undefined {
+  if (credits.next_expiry === null) {
+    return undefined;
+  }
+  const at = Date.parse(credits.next_expiry);
+  const expiring = credits.grants
+    .filter((grant) => grant.expires_at !== undefined && Date.parse(grant.expires_at) === at)
+    .reduce((sum, grant) => sum + grant.remaining, 0);
+  if (expiring <= 0) {
+    return undefined;
+  }
+  const when = new Date(at).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short' });
+  return `${formatCredits(expiring)} ${expiring === 1 ? 'credit expires' : 'credits expire'} on ${when}`;
+}

@@ -3,6 +3,7 @@ import { AudioEngine, type CaptureSource } from './audio.js';
 import {
   creditView,
   errorView,
+  expiryLabel,
   formatCredits,
   meterPercent,
   quotaText,
@@ -57,6 +58,7 @@ const ui = {
   creditsFill: element('credits-fill'),
   creditsDetail: element('credits-detail'),
   creditsTime: element('credits-time'),
+  creditsExpiry: element('credits-expiry'),
   creditWarnings: element<HTMLUListElement>('credit-warnings'),
   creditsUpgrade: element('credits-upgrade'),
   quota: element('quota'),
@@ -255,6 +257,9 @@ async function loadCredits(rest: ReturnType<typeof createRestClient>): Promise<v
       terms = { remaining_credits: credits.remaining_credits, granted_credits: credits.total_credits, credits_per_second: 0 };
       renderCredits();
     }
+    const expiry = credits.is_beta_user ? expiryLabel(credits) : undefined;
+    ui.creditsExpiry.textContent = expiry ?? '';
+    ui.creditsExpiry.hidden = expiry === undefined;
   } catch {
     // Outside the programme (or with beta features off): no widget.
   }
