@@ -1,7 +1,6 @@
 import {
   DEFAULT_GRANT_PRIORITY,
-  fitsGrants,
-  freeByGrant,
+  fitsFreeCredits,
   freeCredits,
   heldByGrant,
   holdExpiries,
@@ -126,7 +125,7 @@ export function applyRecordedChange<T extends AccountCredit>(
   }
   const takes = entry.takes ?? takeFree(account.grants, account.sessions, -amount, at);
   const covered = takes.reduce((sum, part) => sum + part.amount, 0) === -amount;
-  if (covered && fitsGrants(account.grants, takes, at, freeByGrant(account.grants, account.sessions))) {
+  if (covered && fitsFreeCredits(account.grants, account.sessions, takes, at)) {
     const grants = pruneGrants(spendGrants(account.grants, takes), account.sessions);
     return { account: { ...account, total_debited: account.total_debited - amount, grants }, reversed: false };
   }

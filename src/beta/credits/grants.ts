@@ -110,7 +110,7 @@ export function mergeParts(grants: GrantCredit[], holds: GrantPart[], added: Gra
 }
 
 /** The parts in the burn-down order of their grants (a part whose grant is unknown comes last). */
-export function orderParts(grants: GrantCredit[], parts: GrantPart[]): GrantPart[] {
+function orderParts(grants: GrantCredit[], parts: GrantPart[]): GrantPart[] {
   const rank = new Map([...grants].sort(compareBurnDown).map((grant, index) => [grant.id, index]));
   return [...parts].sort((a, b) => (rank.get(a.grant) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b.grant) ?? Number.MAX_SAFE_INTEGER));
 }
@@ -167,14 +167,6 @@ export function spendGrants(grants: GrantCredit[], parts: GrantPart[]): GrantCre
   return grants.map((grant) => (spent.has(grant.id) ? { ...grant, remaining: grant.remaining - spent.get(grant.id)! } : grant));
 }
 
-/** Gives `parts` back to their grants (a reversed removal). */
-export function refundGrants(grants: GrantCredit[], parts: GrantPart[]): GrantCredit[] {
-  return spendGrants(
-    grants,
-    parts.map((part) => ({ grant: part.grant, amount: -part.amount })),
-  );
-}
-
 /** Drops grants with nothing left that no session holds: the ledger keeps their history. */
 export function pruneGrants(grants: GrantCredit[], sessions: Record<string, HeldParts>): GrantCredit[] {
   const held = heldByGrant(sessions);
@@ -192,12 +184,13 @@ export function nextExpiry(grants: GrantCredit[]): number | undefined {
   return next;
 }
 
-/** Whether the parts can be spent from the grants as they are (each grant there, unexpired at `at`, remainder enough). */
-export function fitsGrants(grants: GrantCredit[], parts: GrantPart[], at: number, free?: Map<string, number>): boolean {
+/** Whether the parts can still be taken: each grant there, unexpired at `at`, with that much no session holds. */
+export function fitsFreeCredits(grants: GrantCredit[], sessions: Record<string, HeldParts>, parts: GrantPart[], at: number): boolean {
   const byId = new Map(grants.map((grant) => [grant.id, grant]));
+  const free = freeByGrant(grants, sessions);
   return parts.every((part) => {
     const grant = byId.get(part.grant);
-    return grant !== undefined && !isExpired(grant, at) && part.amount <= (free?.get(part.grant) ?? grant.remaining);
+    return grant !== undefined && !isExpired(grant, at) && part.amount <= (free.get(part.grant) ?? 0);
   });
 }
 
