@@ -10,6 +10,7 @@ import {
   spendGrants,
   spendHold,
   splitExpired,
+  sumParts,
   takeFree,
   type GrantCredit,
   type GrantPart,
@@ -124,7 +125,7 @@ export function applyRecordedChange<T extends AccountCredit>(
     return { account: { ...account, total_granted: account.total_granted + amount, grants: [...account.grants, grant] }, reversed: false };
   }
   const takes = entry.takes ?? takeFree(account.grants, account.sessions, -amount, at);
-  const covered = takes.reduce((sum, part) => sum + part.amount, 0) === -amount;
+  const covered = sumParts(takes) === -amount;
   if (covered && fitsFreeCredits(account.grants, account.sessions, takes, at)) {
     const grants = pruneGrants(spendGrants(account.grants, takes), account.sessions);
     return { account: { ...account, total_debited: account.total_debited - amount, grants }, reversed: false };
@@ -232,7 +233,7 @@ export function planSettlement(
     for (const expiry of holdExpiries(account.grants, session.holds!).filter((instant) => instant <= at)) {
       charge(creditsForSeconds(chargeableSeconds(expiry - session.started_at, false), session.rate), expiry);
       const { expired, kept } = splitExpired(account.grants, session.holds!, expiry);
-      const released = expired.reduce((sum, part) => sum + part.amount, 0);
+      const released = sumParts(expired);
       session.holds = kept;
       session.hold -= released;
       account.held -= released;
@@ -243,7 +244,7 @@ export function planSettlement(
       charge(target, at);
       const wanted = isFinal ? Math.max(target - session.charged, 0) : session.hold_target - session.hold;
       const parts = wanted > 0 ? takeFree(account.grants, account.sessions, wanted, at) : [];
-      const topUp = parts.reduce((sum, part) => sum + part.amount, 0);
+      const topUp = sumParts(parts);
       session.holds = mergeParts(account.grants, session.holds!, parts);
       session.hold += topUp;
       account.held += topUp;
@@ -278,7 +279,7 @@ function spendForDebit(
 ): { takes: GrantPart[]; left: GrantPart[]; fromHold: number } {
   if (recorded === undefined) {
     const { taken, left } = spendHold(grants, holds, amount);
-    return { takes: taken, left, fromHold: taken.reduce((sum, part) => sum + part.amount, 0) };
+    return { takes: taken, left, fromHold: sumParts(taken) };
   }
   const left = holds.map((part) => ({ ...part }));
   let fromHold = 0;

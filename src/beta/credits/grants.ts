@@ -32,6 +32,11 @@ export interface HeldParts {
   holds?: GrantPart[];
 }
 
+/** The credits of some parts, together. */
+export function sumParts(parts: GrantPart[]): number {
+  return parts.reduce((sum, part) => sum + part.amount, 0);
+}
+
 /** The grant that accounts from before grants keep their whole balance on (docs/credits.md, "Grants"). */
 export function openingGrantId(email: string): string {
   return `opening:${email}`;
