@@ -22,6 +22,7 @@ import { UsersModule } from '../../src/users/users.module.js';
 import { UsersService } from '../../src/users/users.service.js';
 import { formatTable, median, repetitions, type Benchmark } from './benchmark.js';
 import type { LoadCommand, LoadReport } from './gateway-load.js';
+import type { FloorReport } from './opening-floor.js';
 import type { StatsCommand, StatsReport } from './process-stats.js';
 
 /**
@@ -428,9 +429,17 @@ async function betaBooks(connection: Connection): Promise<BetaBooks> {
   };
 }
 
+/** The openings' floor (opening-floor.ts) in one run. */
+interface FloorRow {
+  readyP50Ms: number;
+  readyP99Ms: number;
+  cpuMsPerOpening: number;
+}
+
 interface GatewayBenchRuns {
   echo: GatewayBenchRow[];
   gateway: GatewayBenchRow[];
+  floor: FloorRow[];
   /** The gateway instances' process ids, in the order of each row's `instances`. */
   gatewayPids: number[];
   /** After the last gateway run. */
@@ -457,6 +466,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
     const auths = await seedViewers(databaseUri, SESSIONS);
     const reader = await NestFactory.createApplicationContext(seedingModule(databaseUri), { logger: ['error'] });
     const gatewayRows: GatewayBenchRow[] = [];
+    const floorRows: FloorRow[] = [];
     const gateways: Server[] = [];
     let books: BetaBooks | undefined;
     try {
@@ -466,6 +476,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       }
       const server = INSTANCES === 1 ? 'live-dubbing gateway' : `live-dubbing gateway ×${INSTANCES}`;
       for (let run = 1; run <= runs; run++) {
+        floorRows.push(await measureFloor(databaseUri));
         gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
         books = await betaBooks(reader.get<Connection>(getConnectionToken()));
         const { instances } = gatewayRows[run - 1];
@@ -482,10 +493,31 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       await Promise.all(gateways.map((gateway) => gateway.process.stop()));
       await reader.close();
     }
-    return { echo: echoRows, gateway: gatewayRows, gatewayPids: gateways.map((gateway) => gateway.process.child.pid!), books: books! };
+    return {
+      echo: echoRows,
+      gateway: gatewayRows,
+      floor: floorRows,
+      gatewayPids: gateways.map((gateway) => gateway.process.child.pid!),
+      books: books!,
+    };
   } finally {
     await database.stop();
   }
+}
+
+/** The opening's database commands for every session at once, through the driver alone, in a process of its own. */
+async function measureFloor(databaseUri: string): Promise<FloorRow> {
+  const floor = new IpcChild(fork(bench('./opening-floor.js'), { stdio: 'inherit' }));
+  const report = await floor.request<FloorReport, 'floor-done'>(
+    { type: 'floor', databaseUri: withDatabaseName(databaseUri, 'bench_opening_floor'), openings: SESSIONS },
+    'floor-done',
+    STEP_TIMEOUT_MS,
+  );
+  return {
+    readyP50Ms: percentile(report.readyMs, 50),
+    readyP99Ms: percentile(report.readyMs, 99),
+    cpuMsPerOpening: report.cpuMicros / 1000 / SESSIONS,
+  };
 }
 
 /** The median of each measure over the runs. */
@@ -548,6 +580,13 @@ function printTable(runs: GatewayBenchRuns): void {
   ]);
   process.stdout.write(`Medians of ${runs.echo.length} run(s) per server.\n\n`);
   process.stdout.write(formatTable(header, cells) + '\n');
+  const floor = (measure: (row: FloorRow) => number) => median(runs.floor.map(measure));
+  process.stdout.write(
+    `\nOpening floor (before each gateway run): one opening's 12 database commands (6 reads together, then 6 writes ` +
+      `one after another) for ${SESSIONS} openings at once, through the MongoDB driver alone in a process of its own: ` +
+      `p50 ${floor((row) => row.readyP50Ms).toFixed(0)} ms, p99 ${floor((row) => row.readyP99Ms).toFixed(0)} ms, ` +
+      `${floor((row) => row.cpuMsPerOpening).toFixed(2)} ms of CPU per opening.\n`,
+  );
 }
 
 /** Each gateway instance's share of the runs, and the books after them. */
