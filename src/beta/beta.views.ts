@@ -24,6 +24,12 @@ const GRANT_STATUSES = ['active', 'spent', 'expired'] as const;
 export class CreditsView {
   @ApiProperty() is_beta_user!: boolean;
   @ApiProperty({ ...CREDITS, example: 500, description: 'Credits ever granted' }) total_credits!: number;
+  @ApiProperty({
+    ...CREDITS,
+    example: 500,
+    description: 'Credits granted and not expired: what a credit bar is drawn against (as `ready.beta.granted_credits`)',
+  })
+  granted_credits!: number;
   @ApiProperty({ ...CREDITS, example: 440, description: 'Granted minus charged' }) remaining_credits!: number;
   @ApiProperty({ ...CREDITS, example: 60, description: 'Held by running sessions' }) held_credits!: number;
   @ApiProperty({ ...CREDITS, example: 380, description: 'Remaining minus held: what a new session may use' }) available_credits!: number;
@@ -33,6 +39,7 @@ export class CreditsView {
     return {
       is_beta_user: isBetaUser,
       total_credits: balance.totalCredits,
+      granted_credits: balance.grantedCredits,
       remaining_credits: balance.remainingCredits,
       held_credits: balance.heldCredits,
       available_credits: balance.availableCredits,

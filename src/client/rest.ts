@@ -22,6 +22,8 @@ export interface BetaCredits {
   is_beta_user: boolean;
   /** Credits ever granted. */
   total_credits: number;
+  /** Granted and not expired: what a credit bar is drawn against (as `ready.beta.granted_credits`). */
+  granted_credits: number;
   /** Granted minus charged. */
   remaining_credits: number;
   /** Held by running sessions. */

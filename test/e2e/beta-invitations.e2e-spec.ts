@@ -72,6 +72,7 @@ describe(BetaInvitationsService.name, () => {
       newly_enrolled: true,
       is_beta_user: true,
       total_credits: 500,
+      granted_credits: 500,
       remaining_credits: 500,
       held_credits: 0,
       available_credits: 500,

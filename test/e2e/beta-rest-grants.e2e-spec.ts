@@ -217,6 +217,7 @@ describe('Beta REST: credit grants', () => {
     expect(await mine()).toEqual({
       is_beta_user: true,
       total_credits: 100,
+      granted_credits: 100,
       remaining_credits: 100,
       held_credits: 0,
       available_credits: 100,
@@ -233,6 +234,8 @@ describe('Beta REST: credit grants', () => {
       (await grant(email, { amount: 30, reason: 'spent first', priority: 5, expires_at: later, idempotency_key: 'later-001' })).status,
     ).toBe(201);
     expect(await mine()).toMatchObject({
+      total_credits: 150,
+      granted_credits: 150,
       remaining_credits: 150,
       grants: [
         { id: `grant:${email}:later-001`, remaining: 30, priority: 5, expires_at: later },
@@ -242,9 +245,16 @@ describe('Beta REST: credit grants', () => {
       next_expiry: soon,
     });
 
-    // Past its expiry a grant is no longer active: it leaves the list, and the next expiry moves on.
+    // Past its expiry a grant is no longer active: it leaves the list, the next expiry moves on, and the credit bar's
+    // length (granted_credits) no longer counts it; the credits ever granted still do.
     await clock.advance(DAY_MS);
-    expect(await mine()).toMatchObject({ grants: [expect.objectContaining({ remaining: 30 }), enrolment], next_expiry: later });
+    expect(await mine()).toMatchObject({
+      total_credits: 150,
+      granted_credits: 130,
+      remaining_credits: 130,
+      grants: [expect.objectContaining({ remaining: 30 }), enrolment],
+      next_expiry: later,
+    });
     expect((await grantsOf(email)).find((listed) => listed.id === `grant:${email}:soon-0001`)).toMatchObject({
       remaining: 0,
       status: 'expired',

@@ -37,6 +37,7 @@ describe('Beta REST', () => {
     expect(mine.body).toEqual({
       is_beta_user: true,
       total_credits: 500,
+      granted_credits: 500,
       remaining_credits: 500,
       held_credits: 0,
       available_credits: 500,

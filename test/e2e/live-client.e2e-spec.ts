@@ -200,6 +200,7 @@ describe('Client library against one instance', () => {
     expect(await rest.credits()).toEqual({
       is_beta_user: true,
       total_credits: 500,
+      granted_credits: 500,
       remaining_credits: 500,
       held_credits: 0,
       available_credits: 500,

@@ -254,7 +254,7 @@ async function loadCredits(rest: ReturnType<typeof createRestClient>): Promise<v
   try {
     const credits = await rest.credits();
     if (credits.is_beta_user && terms === undefined) {
-      terms = { remaining_credits: credits.remaining_credits, granted_credits: credits.total_credits, credits_per_second: 0 };
+      terms = { remaining_credits: credits.remaining_credits, granted_credits: credits.granted_credits, credits_per_second: 0 };
       renderCredits();
     }
     const expiry = credits.is_beta_user ? expiryLabel(credits) : undefined;

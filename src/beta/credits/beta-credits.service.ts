@@ -12,6 +12,7 @@ import {
   planSettlement,
   remainingCredits,
   resumeSessionCredit,
+  unexpiredGranted,
   type AccountCredit,
   type PlannedDebit,
   type RecordedDebit,
@@ -24,6 +25,8 @@ const MAX_ATTEMPTS = 100;
 
 export interface CreditBalance {
   totalCredits: number;
+  /** Granted and not expired: what a credit bar is drawn against, as `ready.beta.granted_credits`. */
+  grantedCredits: number;
   remainingCredits: number;
   heldCredits: number;
   availableCredits: number;
@@ -607,10 +610,11 @@ function recordedDebit(entry: LedgerEntry): RecordedDebit {
 
 function toBalance(account: AccountState | undefined, now: number): CreditBalance {
   if (account === undefined) {
-    return { totalCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
+    return { totalCredits: 0, grantedCredits: 0, remainingCredits: 0, heldCredits: 0, availableCredits: 0, activeSessions: 0 };
   }
   return {
     totalCredits: account.total_granted,
+    grantedCredits: unexpiredGranted(account, now),
     remainingCredits: remainingCredits(account, now),
     heldCredits: account.held,
     availableCredits: availableCredits(account, now),
