@@ -7,7 +7,7 @@ import { LiveDubbingClient, LiveDubbingError, type WebSocketConstructor } from '
  * session is a client of the client library (src/client, docs/protocol.md "Client library") over the `ws` package,
  * without automatic resumes or retries: a close is counted, not hidden. Driven over IPC by gateway.bench.ts:
  *   { type: 'open', urls, auths } → opens one session per auth message at once, the i-th on urls[i % urls.length]
- *                                   (round-robin over the instances), replies { type: 'ready', readyMs, failures, refusedOn }
+ *                                   (round-robin over the instances), replies { type: 'ready', readyMs, failures, refusedOn, cpuMicros }
  *   { type: 'stream', durationMs } → every session streams 100-ms PCM frames in real time, replies { type: 'streamed', ... }
  *   { type: 'close' }              → stops every session, waits for every close, replies { type: 'closed', closeCodes }
  */
@@ -20,7 +20,8 @@ export type LoadCommand = { type: 'open'; urls: string[]; auths: object[] } | { 
 
 export type LoadReport =
   /** `refusedOn[i]`: the openings on urls[i] that failed. */
-  | { type: 'ready'; readyMs: number[]; failures: string[]; refusedOn: number[] }
+  /** `cpuMicros`: this process's CPU time from the first opening to the last answer. */
+  | { type: 'ready'; readyMs: number[]; failures: string[]; refusedOn: number[]; cpuMicros: number }
   | {
       type: 'streamed';
       framesSent: number;
@@ -71,6 +72,7 @@ function send(report: LoadReport): void {
 
 function openAll(urls: string[], auths: object[]): Promise<void> {
   const readyMs: number[] = [];
+  const cpuAtStart = process.cpuUsage();
   const failures: string[] = [];
   const refusedOn = urls.map(() => 0);
   return Promise.all(
@@ -101,7 +103,10 @@ function openAll(urls: string[], auths: object[]): Promise<void> {
         failures.push(refusal?.error?.message ?? (refusal?.closeCode !== undefined ? `closed ${refusal.closeCode}` : String(error)));
       }
     }),
-  ).then(() => send({ type: 'ready', readyMs, failures, refusedOn }));
+  ).then(() => {
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({ type: 'ready', readyMs, failures, refusedOn, cpuMicros: cpu.user + cpu.system });
+  });
 }
 
 /** Each session sends a frame every 100 ms on its own schedule (staggered), correcting for timer drift. */

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,8 +78,20 @@ interface GatewayBenchRow {
   framesLate: number;
   messagesReceived: number;
   closeCodes: Record<number, number>;
+  /** CPU per session while the sessions open, by process: the servers, the database's, the clients'. */
+  openingCpuMs: OpeningCpu;
   /** Each server process of the row: one, or each gateway instance. */
   instances: InstanceRow[];
+}
+
+/** CPU milliseconds per session spent opening the sessions, by process. */
+interface OpeningCpu {
+  /** Every server process of the row, from the first opening to half a second after the last `ready`. */
+  servers: number;
+  /** The embedded database's process over the same time (Linux: /proc); 0 for the echo server, which has none. */
+  database: number;
+  /** The load generator, from the first opening to the last answer. */
+  clients: number;
 }
 
 /** One server process's share of a run. */
@@ -109,6 +121,8 @@ interface Target {
   server: string;
   servers: Server[];
   auths: object[];
+  /** The embedded database's process, when the servers use it. */
+  databasePid?: number;
 }
 
 function percentile(values: number[], p: number): number {
@@ -218,6 +232,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
     const checkpointedBefore = await metricOnEach(servers, 'beta_checkpoint_sessions_charged_total');
     const urls = servers.map((server) => server.url);
     await Promise.all(servers.map((server) => server.process.stats({ type: 'stats-start' }, 'stats-started')));
+    const databaseCpuBefore = processCpuMicros(target.databasePid);
     const opened = await load.load({ type: 'open', urls, auths: target.auths }, 'ready', STEP_TIMEOUT_MS);
     if (opened.failures.length > 0) {
       const reasons = new Map<string, number>();
@@ -228,6 +243,7 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idle = await statsOfEach({ type: 'stats-read' });
+    const databaseOpeningCpu = processCpuMicros(target.databasePid) - databaseCpuBefore;
     const served = await metricOnEach(servers, 'live_dubbing_sessions');
 
     await Promise.all(servers.map((server) => server.process.stats({ type: 'stats-start' }, 'stats-started')));
@@ -266,12 +282,35 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
       framesLate: streamed.framesLate,
       messagesReceived: streamed.messagesReceived,
       closeCodes: closed.closeCodes,
+      openingCpuMs: {
+        servers: sum(idle.map((stats) => stats.cpuMicros)) / 1000 / target.auths.length,
+        database: databaseOpeningCpu / 1000 / target.auths.length,
+        clients: opened.cpuMicros / 1000 / target.auths.length,
+      },
       instances,
     };
   } finally {
     load.child.kill();
   }
 }
+
+/** A process's CPU time so far in microseconds (user + system, every thread), from /proc; 0 without a pid or /proc. */
+function processCpuMicros(pid: number | undefined): number {
+  if (pid === undefined) {
+    return 0;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The unit of /proc's CPU times on Linux (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** The baseline: a bare `ws` echo server (echo-server.ts) in its own process. */
 async function startEchoServer(): Promise<Server> {
@@ -477,7 +516,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
       const server = INSTANCES === 1 ? 'live-dubbing gateway' : `live-dubbing gateway ×${INSTANCES}`;
       for (let run = 1; run <= runs; run++) {
         floorRows.push(await measureFloor(databaseUri));
-        gatewayRows.push(await measure({ server, servers: gateways, auths }, DURATION_MS));
+        gatewayRows.push(await measure({ server, servers: gateways, auths, databasePid: database.pid }, DURATION_MS));
         books = await betaBooks(reader.get<Connection>(getConnectionToken()));
         const { instances } = gatewayRows[run - 1];
         const refusals = instances.map((instance) => instance.refused).join(' + ');
@@ -541,6 +580,11 @@ function medianRow(rows: GatewayBenchRow[]): GatewayBenchRow {
     framesLate: of((row) => row.framesLate),
     messagesReceived: of((row) => row.messagesReceived),
     closeCodes,
+    openingCpuMs: {
+      servers: of((row) => row.openingCpuMs.servers),
+      database: of((row) => row.openingCpuMs.database),
+      clients: of((row) => row.openingCpuMs.clients),
+    },
   };
 }
 
@@ -580,6 +624,22 @@ function printTable(runs: GatewayBenchRuns): void {
   ]);
   process.stdout.write(`Medians of ${runs.echo.length} run(s) per server.\n\n`);
   process.stdout.write(formatTable(header, cells) + '\n');
+  process.stdout.write(
+    `\nCPU per session while the sessions open (medians, ms; servers from the first opening to half a second after the ` +
+      `last ready, the database's process over the same time, the clients until the last answer):\n\n`,
+  );
+  process.stdout.write(
+    formatTable(
+      ['server', 'servers', 'database', 'clients', 'all processes'],
+      rows.map(({ server, openingCpuMs: cpu }) => [
+        server,
+        cpu.servers.toFixed(2),
+        cpu.database.toFixed(2),
+        cpu.clients.toFixed(2),
+        (cpu.servers + cpu.database + cpu.clients).toFixed(2),
+      ]),
+    ) + '\n',
+  );
   const floor = (measure: (row: FloorRow) => number) => median(runs.floor.map(measure));
   process.stdout.write(
     `\nOpening floor (before each gateway run): one opening's 12 database commands (6 reads together, then 6 writes ` +
