@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
+import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { ConnectionOpens } from './connection-open.schema.js';
 
@@ -14,6 +15,9 @@ export interface ConnectionOpensRecord {
 
 @Injectable()
 export class ConnectionOpensRepository implements OnModuleInit {
+  /** Openings at the same time read their users' records in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.opens));
+
   constructor(@InjectModel(ConnectionOpens.name) private readonly opens: Model<ConnectionOpens>) {}
 
   async onModuleInit(): Promise<void> {
@@ -22,8 +26,8 @@ export class ConnectionOpensRepository implements OnModuleInit {
 
   async find(userId: string): Promise<ConnectionOpensRecord | undefined> {
     // Read and written through the driver: every opening does both, and the documents are plain (see the schema).
-    const found = await driverCollection(this.opens).findOne({ _id: userId });
-    return found === null ? undefined : { userId: found._id, version: found.version, openedAtMs: found.opened_at };
+    const found = await this.byId.find(userId);
+    return found === undefined ? undefined : { userId: found._id, version: found.version, openedAtMs: found.opened_at };
   }
 
   /** Records the user's first opens; false when another instance recorded the user first. */

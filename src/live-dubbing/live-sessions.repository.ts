@@ -3,6 +3,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
+import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { LiveSessionDocument, type LiveSessionStatus } from './live-session.schema.js';
 
 export interface LiveSessionRecord {
@@ -38,6 +39,9 @@ export interface Ownership {
 
 @Injectable()
 export class LiveSessionsRepository implements OnModuleInit {
+  /** Openings at the same time read the records their users' slots name in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.sessions));
+
   constructor(@InjectModel(LiveSessionDocument.name) private readonly sessions: Model<LiveSessionDocument>) {}
 
   async onModuleInit(): Promise<void> {
@@ -67,8 +71,8 @@ export class LiveSessionsRepository implements OnModuleInit {
   }
 
   async find(id: string): Promise<LiveSessionRecord | undefined> {
-    const found = await this.sessions.findById(id).lean<LiveSessionDocument>().exec();
-    return found === null ? undefined : toRecord(found);
+    const found = await this.byId.find(id);
+    return found === undefined ? undefined : toRecord(found);
   }
 
   /**

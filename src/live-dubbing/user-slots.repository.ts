@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
+import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { UserSlots } from './user-slots.schema.js';
 
@@ -19,6 +20,9 @@ export interface UserSlotsRecord {
 
 @Injectable()
 export class UserSlotsRepository implements OnModuleInit {
+  /** Openings at the same time read their users' slots in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.userSlots));
+
   constructor(@InjectModel(UserSlots.name) private readonly userSlots: Model<UserSlots>) {}
 
   async onModuleInit(): Promise<void> {
@@ -27,8 +31,8 @@ export class UserSlotsRepository implements OnModuleInit {
 
   async find(userId: string): Promise<UserSlotsRecord | undefined> {
     // Read and written through the driver: every opening does both, and the documents are plain (see the schema).
-    const found = await driverCollection(this.userSlots).findOne({ _id: userId });
-    return found === null
+    const found = await this.byId.find(userId);
+    return found === undefined
       ? undefined
       : {
           userId: found._id,

@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { mongo, type Model } from 'mongoose';
 import type { QuotaWindow } from '../config/app-config.js';
 import { driverCollection } from '../database/driver-collection.js';
+import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import type { SubscriptionTier } from '../users/user.schema.js';
 import type { QuotaFeature } from './quota-feature.js';
@@ -52,9 +53,17 @@ export class QuotaRepository {
     @InjectModel(QuotaSession.name) private readonly sessions: Model<QuotaSession>,
   ) {}
 
+  /** Openings at the same time read their users' window counters in one query. */
+  private readonly usageById = new FindByIdBatcher(() => driverCollection(this.usage), { used_seconds: 1 });
+
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
-    return (await this.usedSecondsOfMany([{ userId, feature }], atMs))[0];
+    const [hour, day, month] = await Promise.all(
+      QUOTA_WINDOWS.map(
+        async (window) => (await this.usageById.find(usageKey(userId, feature, window, windowStart(window, atMs))))?.used_seconds ?? 0,
+      ),
+    );
+    return { hour, day, month };
   }
 
   /** The same for many users at once, in one read; answers in the order asked. */

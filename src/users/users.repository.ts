@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Types, type Model } from 'mongoose';
 import { DomainError, ErrorCode } from '../common/errors/domain-error.js';
 import { driverCollection } from '../database/driver-collection.js';
+import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { normalizeEmail } from './email.js';
 import { User, type SubscriptionTier, type UserRole } from './user.schema.js';
@@ -29,6 +30,9 @@ const OBJECT_ID = /^[0-9a-f]{24}$/;
 
 @Injectable()
 export class UsersRepository implements OnModuleInit {
+  /** Openings and requests at the same time read their users in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.users));
+
   constructor(@InjectModel(User.name) private readonly users: Model<User>) {}
 
   async onModuleInit(): Promise<void> {
@@ -59,8 +63,8 @@ export class UsersRepository implements OnModuleInit {
     }
     // Through the driver: every opening and every authenticated request reads its user by key, and a lean read
     // returns the stored document as it is anyway.
-    const found = await driverCollection(this.users).findOne({ _id: key });
-    return found === null ? undefined : toRecord(found);
+    const found = await this.byId.find(key);
+    return found === undefined ? undefined : toRecord(found);
   }
 
   /** The users among `ids` that exist, by id, in one query. */

@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import { FindByIdBatcher } from '../../src/database/find-by-id-batcher.js';
 import { testDatabaseUri } from '../harness/database.js';
 
 describe('embedded database', () => {
@@ -54,5 +55,35 @@ describe('embedded database', () => {
     await emails.createIndex({ email: 1 }, { unique: true });
     await emails.insertOne({ email: 'a@example.com' });
     await expect(second.collection('emails').insertOne({ email: 'a@example.com' })).rejects.toMatchObject({ code: 11000 });
+  });
+
+  it('answers the lookups of one turn with one find by _id, as each findOne would, string and ObjectId keys alike', async () => {
+    const monitored = await mongoose.createConnection(`${uri}?monitorCommands=true`).asPromise();
+    try {
+      type Keyed = { _id: string | mongoose.Types.ObjectId; n: number };
+      const keyed = monitored.collection<Keyed>('keyed');
+      const objectIds = Array.from({ length: 5 }, () => new mongoose.Types.ObjectId());
+      const ids: Keyed['_id'][] = [...Array.from({ length: 25 }, (_, i) => `key-${i}`), ...objectIds];
+      await keyed.insertMany(ids.map((_id, n) => ({ _id, n })));
+      const batcher = new FindByIdBatcher(() => keyed as unknown as mongoose.mongo.Collection<Keyed>);
+      const asked = [...ids, 'absent', new mongoose.Types.ObjectId()];
+      const finds: unknown[] = [];
+      const client = monitored.getClient();
+      const record = (event: { commandName: string; command: Record<string, unknown> }) => {
+        if (event.commandName === 'find') {
+          finds.push(event.command.filter);
+        }
+      };
+      client.on('commandStarted', record);
+      const batched = await Promise.all(asked.map((id) => batcher.find(id)));
+      client.off('commandStarted', record);
+      const oneByOne = await Promise.all(asked.map(async (id) => (await keyed.findOne({ _id: id })) ?? undefined));
+      expect(batched).toEqual(oneByOne);
+      expect(batched.slice(0, ids.length).map((doc) => doc?.n)).toEqual(ids.map((_, n) => n));
+      expect(batched.slice(ids.length)).toEqual([undefined, undefined]);
+      expect(finds).toEqual([{ _id: { $in: asked } }]);
+    } finally {
+      await monitored.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model, mongo } from 'mongoose';
 import { Clock } from '../../common/clock.js';
 import { driverCollection } from '../../database/driver-collection.js';
+import { FindByIdBatcher } from '../../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
 import { BetaAccount } from './beta-account.schema.js';
 import type { AccountCredit } from './credit-math.js';
@@ -26,6 +27,9 @@ export interface AccountWrite {
 
 @Injectable()
 export class BetaAccountsRepository implements OnModuleInit {
+  /** Openings and checks at the same time read their accounts in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.accounts) as unknown as mongo.Collection<StoredAccount>);
+
   constructor(
     @InjectModel(BetaAccount.name) private readonly accounts: Model<BetaAccount>,
     private readonly clock: Clock,
@@ -36,8 +40,8 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 
   async find(email: string): Promise<AccountState | undefined> {
-    const found = await this.accounts.findById(email).lean<StoredAccount>().exec();
-    return found === null ? undefined : toState(found);
+    const found = await this.byId.find(email);
+    return found === undefined ? undefined : toState(found);
   }
 
   /** Creates an empty account unless one exists; safe under concurrent calls. */

@@ -1,16 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { driverCollection } from '../../database/driver-collection.js';
+import { FindByIdBatcher } from '../../database/find-by-id-batcher.js';
 import { BetaUser } from './beta-user.schema.js';
 
 export type BetaUserRecord = BetaUser;
 
 @Injectable()
 export class BetaUsersRepository {
+  /** Openings at the same time read their users' membership in one query. */
+  private readonly byId = new FindByIdBatcher(() => driverCollection(this.users));
+
   constructor(@InjectModel(BetaUser.name) private readonly users: Model<BetaUser>) {}
 
-  async find(email: string): Promise<BetaUserRecord | undefined> {
-    return (await this.users.findById(email).lean<BetaUserRecord>().exec()) ?? undefined;
+  find(email: string): Promise<BetaUserRecord | undefined> {
+    return this.byId.find(email);
   }
 
   /** Sets membership on; creates the record the first time. Returns whether it was off (or absent) before. */
