@@ -1,4 +1,5 @@
 import type { mongo } from 'mongoose';
+import { chunks, TurnQueue } from './turn-queue.js';
 
 /** The most keys one query asks for; more lookups in one turn are split into several queries, sent together. */
 export const MAX_KEYS_PER_QUERY = 500;
@@ -11,19 +12,14 @@ interface Lookup<T> {
 
 /**
  * Looks documents up by `_id`, one collection's, and sends every lookup asked for in the same turn of the event loop
- * as one query: `{_id: x}` for one key, as before, `{_id: {$in: [...]}}` for several. Under a burst of openings many
- * look up the same kinds of documents at the same time, and each database command costs the gateway far more CPU
- * than one more key in a query (README, "Benchmarks"). A lookup waits at most until the event loop's check phase
- * (`setImmediate`), right after the I/O callbacks of the turn that asked for it. Each caller gets the document as the
- * query found it, or undefined, a document of its own (a key asked for twice in one turn is looked up twice); a
-query that fails fails every lookup it carried. Both query forms use the `_id`
- * index, on MongoDB and on the embedded server (README, "The embedded database").
+ * (`TurnQueue`) as one query: `{_id: x}` for one key, as before, `{_id: {$in: [...]}}` for several. Under a burst of
+ * openings many look up the same kinds of documents at the same time, and each database command costs the gateway
+ * far more CPU than one more key in a query (README, "Benchmarks"). Each caller gets the document as the query found
+ * it, or undefined, and a document of its own (a key asked for twice in one turn is looked up twice); a query that
+ * fails fails every lookup it carried. Both query forms use the `_id` index, on MongoDB and on the embedded server.
  */
 export class FindByIdBatcher<T extends { _id: unknown }> {
-  private waiting = new Map<string, Lookup<T>>();
-  /** Lookups of a key already waiting, each sent as a query of its own so that no two callers share a document. */
-  private again: Lookup<T>[] = [];
-  private scheduled = false;
+  private readonly queue = new TurnQueue<Lookup<T>>((lookups) => this.send(lookups));
 
   /**
    * @param collection the collection, asked for at each query (a model's is there once its connection is)
@@ -35,29 +31,22 @@ export class FindByIdBatcher<T extends { _id: unknown }> {
   ) {}
 
   find(id: T['_id']): Promise<T | undefined> {
-    return new Promise((resolve, reject) => {
-      const key = keyOf(id);
-      if (this.waiting.has(key)) {
-        this.again.push({ id, resolve, reject });
-      } else {
-        this.waiting.set(key, { id, resolve, reject });
-      }
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.send());
-      }
-    });
+    return new Promise((resolve, reject) => this.queue.push({ id, resolve, reject }));
   }
 
-  private send(): void {
-    const lookups = [...this.waiting.values()];
-    const again = this.again;
-    this.waiting = new Map();
-    this.again = [];
-    this.scheduled = false;
-    for (let start = 0; start < lookups.length; start += MAX_KEYS_PER_QUERY) {
-      void this.query(lookups.slice(start, start + MAX_KEYS_PER_QUERY));
+  private send(lookups: Lookup<T>[]): void {
+    // A key asked for again in the turn is sent as a query of its own, so that no two callers share a document.
+    const first = new Map<string, Lookup<T>>();
+    const again: Lookup<T>[] = [];
+    for (const lookup of lookups) {
+      const key = keyOf(lookup.id);
+      if (first.has(key)) {
+        again.push(lookup);
+      } else {
+        first.set(key, lookup);
+      }
     }
+    chunks([...first.values()], MAX_KEYS_PER_QUERY).forEach((run) => void this.query(run));
     again.forEach((lookup) => void this.query([lookup]));
   }
 

@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
+import { InsertBatcher } from '../database/insert-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { ConnectionOpens } from './connection-open.schema.js';
 
@@ -15,8 +16,9 @@ export interface ConnectionOpensRecord {
 
 @Injectable()
 export class ConnectionOpensRepository implements OnModuleInit {
-  /** Openings at the same time read their users' records in one query. */
+  /** Openings at the same time read, and first write, their users' records in one command. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.opens));
+  private readonly inserts = new InsertBatcher(() => driverCollection(this.opens));
 
   constructor(@InjectModel(ConnectionOpens.name) private readonly opens: Model<ConnectionOpens>) {}
 
@@ -33,7 +35,7 @@ export class ConnectionOpensRepository implements OnModuleInit {
   /** Records the user's first opens; false when another instance recorded the user first. */
   async insert(userId: string, openedAtMs: number[]): Promise<boolean> {
     try {
-      await driverCollection(this.opens).insertOne({ _id: userId, version: 0, opened_at: openedAtMs });
+      await this.inserts.insert({ _id: userId, version: 0, opened_at: openedAtMs });
       return true;
     } catch (error) {
       if (isDuplicateKeyError(error)) {

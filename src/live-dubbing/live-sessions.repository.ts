@@ -4,6 +4,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
+import { InsertBatcher } from '../database/insert-batcher.js';
 import { LiveSessionDocument, type LiveSessionStatus } from './live-session.schema.js';
 
 export interface LiveSessionRecord {
@@ -39,8 +40,9 @@ export interface Ownership {
 
 @Injectable()
 export class LiveSessionsRepository implements OnModuleInit {
-  /** Openings at the same time read the records their users' slots name in one query. */
+  /** Openings at the same time read the records their users' slots name, and write their own, in one command. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.sessions));
+  private readonly inserts = new InsertBatcher(() => driverCollection(this.sessions));
 
   constructor(@InjectModel(LiveSessionDocument.name) private readonly sessions: Model<LiveSessionDocument>) {}
 
@@ -51,7 +53,7 @@ export class LiveSessionsRepository implements OnModuleInit {
   async insert(
     session: Omit<LiveSessionRecord, 'status' | 'ownerEpoch' | 'heartbeatAtMs' | 'suspendCause' | 'lostAtMs' | 'resumeUntilMs' | 'resumed'>,
   ): Promise<void> {
-    await driverCollection(this.sessions).insertOne({
+    await this.inserts.insert({
       _id: session.id,
       user_id: session.userId,
       email: session.email,

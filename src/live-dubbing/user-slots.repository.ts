@@ -3,6 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
+import { InsertBatcher } from '../database/insert-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import { UserSlots } from './user-slots.schema.js';
 
@@ -20,8 +21,9 @@ export interface UserSlotsRecord {
 
 @Injectable()
 export class UserSlotsRepository implements OnModuleInit {
-  /** Openings at the same time read their users' slots in one query. */
+  /** Openings at the same time read, and first write, their users' slots in one command. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.userSlots));
+  private readonly inserts = new InsertBatcher(() => driverCollection(this.userSlots));
 
   constructor(@InjectModel(UserSlots.name) private readonly userSlots: Model<UserSlots>) {}
 
@@ -44,7 +46,7 @@ export class UserSlotsRepository implements OnModuleInit {
   /** Writes the user's first slots; false when another instance wrote them first. */
   async insert(userId: string, slots: UserSlot[]): Promise<boolean> {
     try {
-      await driverCollection(this.userSlots).insertOne({ _id: userId, version: 0, slots: toDocuments(slots) });
+      await this.inserts.insert({ _id: userId, version: 0, slots: toDocuments(slots) });
       return true;
     } catch (error) {
       if (isDuplicateKeyError(error)) {

@@ -4,6 +4,7 @@ import { mongo, type Model } from 'mongoose';
 import type { QuotaWindow } from '../config/app-config.js';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
+import { InsertBatcher } from '../database/insert-batcher.js';
 import { isDuplicateKeyError } from '../database/mongo-errors.js';
 import type { SubscriptionTier } from '../users/user.schema.js';
 import type { QuotaFeature } from './quota-feature.js';
@@ -53,8 +54,9 @@ export class QuotaRepository {
     @InjectModel(QuotaSession.name) private readonly sessions: Model<QuotaSession>,
   ) {}
 
-  /** Openings at the same time read their users' window counters in one query. */
+  /** Openings at the same time read their users' window counters, and write their quota sessions, in one command. */
   private readonly usageById = new FindByIdBatcher(() => driverCollection(this.usage), { used_seconds: 1 });
+  private readonly sessionInserts = new InsertBatcher(() => driverCollection(this.sessions));
 
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
@@ -132,7 +134,7 @@ export class QuotaRepository {
       used_seconds: 0,
       ...(session.ownerInstanceId !== undefined && { owner_instance_id: session.ownerInstanceId }),
     };
-    await driverCollection(this.sessions).insertOne(created);
+    await this.sessionInserts.insert(created);
     return toRecord(created);
   }
 

@@ -1,5 +1,7 @@
 import mongoose from 'mongoose';
 import { FindByIdBatcher } from '../../src/database/find-by-id-batcher.js';
+import { InsertBatcher } from '../../src/database/insert-batcher.js';
+import { isDuplicateKeyError } from '../../src/database/mongo-errors.js';
 import { testDatabaseUri } from '../harness/database.js';
 
 describe('embedded database', () => {
@@ -85,5 +87,20 @@ describe('embedded database', () => {
     } finally {
       await monitored.close();
     }
+  });
+
+  it('inserts the documents of one turn in one command: a refused one fails its caller alone, with its duplicate key', async () => {
+    const inserted = first.collection<{ _id: string; n: number }>('inserted');
+    await inserted.insertOne({ _id: 'taken', n: 0 });
+    const batcher = new InsertBatcher(() => inserted as unknown as mongoose.mongo.Collection<{ _id: string; n: number }>);
+    const settled = await Promise.allSettled(['a', 'taken', 'b', 'c'].map((_id, n) => batcher.insert({ _id, n: n + 1 })));
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(isDuplicateKeyError((settled[1] as PromiseRejectedResult).reason)).toBe(true);
+    expect(await inserted.find({}).sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 'a', n: 1 },
+      { _id: 'b', n: 3 },
+      { _id: 'c', n: 4 },
+      { _id: 'taken', n: 0 },
+    ]);
   });
 });

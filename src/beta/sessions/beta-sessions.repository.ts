@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model, mongo } from 'mongoose';
 import { driverCollection } from '../../database/driver-collection.js';
+import { InsertBatcher } from '../../database/insert-batcher.js';
 import { BetaSession, type BetaEndReason, type BetaSessionStatus } from './beta-session.schema.js';
 
 export type BetaSessionRecord = BetaSession;
@@ -17,14 +18,18 @@ export interface SessionProgress {
 
 @Injectable()
 export class BetaSessionsRepository implements OnModuleInit {
+  /** Openings at the same time write their beta sessions in one command. */
+  private readonly inserts = new InsertBatcher(() => driverCollection(this.sessions));
+
   constructor(@InjectModel(BetaSession.name) private readonly sessions: Model<BetaSession>) {}
 
   async onModuleInit(): Promise<void> {
     await this.sessions.init();
   }
 
-  async insert(session: BetaSessionRecord): Promise<void> {
-    await this.sessions.create(session);
+  /** Writes the session as given: every field of the schema that has no default is the caller's to set. */
+  insert(session: BetaSessionRecord): Promise<void> {
+    return this.inserts.insert(session);
   }
 
   async find(id: string): Promise<BetaSessionRecord | undefined> {

@@ -1,0 +1,77 @@
+import { mongo } from 'mongoose';
+import { chunks, TurnQueue } from './turn-queue.js';
+
+/** The most documents one command inserts; more in one turn are split into several commands, sent together. */
+export const MAX_DOCUMENTS_PER_INSERT = 500;
+
+interface Insert<T> {
+  doc: mongo.OptionalUnlessRequiredId<T>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Inserts documents into one collection, sending every insert asked for in the same turn of the event loop
+ * (`TurnQueue`) as one command: `insertOne` for one document, as before, an unordered `insertMany` for several, so
+ * one document refused (a duplicate `_id`) neither stops nor fails the others. Each caller learns the fate of its own
+ * document: done, or the server's error for it (a duplicate key keeps its code, 11000); a command that fails as a
+ * whole (the database unreachable) fails every insert it carried, which may or may not have been written, as a lone
+ * `insertOne` that fails that way.
+ */
+export class InsertBatcher<T extends { _id: unknown }> {
+  private readonly queue = new TurnQueue<Insert<T>>((inserts) => this.send(inserts));
+
+  /** @param collection the collection, asked for at each command (a model's is there once its connection is) */
+  constructor(private readonly collection: () => mongo.Collection<T>) {}
+
+  insert(doc: mongo.OptionalUnlessRequiredId<T>): Promise<void> {
+    return new Promise((resolve, reject) => this.queue.push({ doc, resolve, reject }));
+  }
+
+  private send(inserts: Insert<T>[]): void {
+    chunks(inserts, MAX_DOCUMENTS_PER_INSERT).forEach((run) => void this.write(run));
+  }
+
+  private async write(inserts: Insert<T>[]): Promise<void> {
+    try {
+      if (inserts.length === 1) {
+        await this.collection().insertOne(inserts[0].doc);
+      } else {
+        await this.collection().insertMany(
+          inserts.map((insert) => insert.doc),
+          { ordered: false },
+        );
+      }
+      inserts.forEach((insert) => insert.resolve());
+    } catch (error) {
+      const refused = refusedDocuments(error);
+      if (refused === undefined) {
+        inserts.forEach((insert) => insert.reject(error));
+        return;
+      }
+      inserts.forEach((insert, index) => {
+        const writeError = refused.get(index);
+        if (writeError === undefined) {
+          insert.resolve();
+        } else {
+          insert.reject(writeError);
+        }
+      });
+    }
+  }
+}
+
+/**
+ * The documents an unordered insert refused, by their index in it, when each of the others was written; undefined
+ * when the error tells nothing of the kind (the command as a whole failed, or the write concern did).
+ */
+function refusedDocuments(error: unknown): Map<number, mongo.WriteError> | undefined {
+  if (!(error instanceof mongo.MongoBulkWriteError) || error.result?.getWriteConcernError() !== undefined) {
+    return undefined;
+  }
+  const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  if (writeErrors.length === 0) {
+    return undefined;
+  }
+  return new Map(writeErrors.map((writeError) => [writeError.index, writeError]));
+}
