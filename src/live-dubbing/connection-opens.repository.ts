@@ -47,9 +47,10 @@ export class ConnectionOpensRepository implements OnModuleInit {
 
   /** Replaces the opens if the record is still at `record.version`; false when another write got there first. */
   async replace(record: ConnectionOpensRecord, openedAtMs: number[]): Promise<boolean> {
-    const result = await this.opens
-      .updateOne({ _id: record.userId, version: record.version }, { $set: { opened_at: openedAtMs }, $inc: { version: 1 } })
-      .exec();
+    const result = await driverCollection(this.opens).updateOne(
+      { _id: record.userId, version: record.version },
+      { $set: { opened_at: openedAtMs }, $inc: { version: 1 } },
+    );
     return result.modifiedCount === 1;
   }
 }

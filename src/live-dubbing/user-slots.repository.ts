@@ -58,9 +58,10 @@ export class UserSlotsRepository implements OnModuleInit {
 
   /** Replaces the slots if the record is still at `record.version`; false when another write got there first. */
   async replace(record: UserSlotsRecord, slots: UserSlot[]): Promise<boolean> {
-    const result = await this.userSlots
-      .updateOne({ _id: record.userId, version: record.version }, { $set: { slots: toDocuments(slots) }, $inc: { version: 1 } })
-      .exec();
+    const result = await driverCollection(this.userSlots).updateOne(
+      { _id: record.userId, version: record.version },
+      { $set: { slots: toDocuments(slots) }, $inc: { version: 1 } },
+    );
     return result.modifiedCount === 1;
   }
 }

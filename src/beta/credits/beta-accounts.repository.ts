@@ -107,9 +107,11 @@ export class BetaAccountsRepository implements OnModuleInit {
 
   /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
   async write(change: AccountWrite): Promise<boolean> {
-    const result = await this.accounts
-      .updateOne({ _id: change.email, version: change.version }, toUpdate(change, this.clock.date()), { timestamps: false })
-      .exec();
+    // Straight to the driver, as writeMany: the update is built whole, timestamp included, so mongoose has nothing to cast.
+    const result = await driverCollection(this.accounts).updateOne(
+      { _id: change.email, version: change.version },
+      toUpdate(change, this.clock.date()),
+    );
     return result.modifiedCount === 1;
   }
 
