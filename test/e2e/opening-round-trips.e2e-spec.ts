@@ -134,6 +134,33 @@ describe('Opening a session: database round trips', () => {
     expect(criticalPath).toBeLessThanOrEqual(8);
   });
 
+  it('openings sent in the same instant share their reads and inserts: 8 beta users send far fewer than 8 × 12 commands', async () => {
+    const OPENINGS = 8;
+    const viewers = await Promise.all(
+      Array.from({ length: OPENINGS }, async () => ({ ...(await viewer(t.app, { credits: 500 })), channel })),
+    );
+    await t.app.get(ChannelsService).findForOpening(channel.id);
+    const clients = await Promise.all(viewers.map(() => TestWsClient.connect(t.baseUrl)));
+    const commands: Command[] = [];
+    recording = commands;
+    clients.forEach((client, i) => client.send(authMessage(viewers[i])));
+    await Promise.all(clients.map((client) => client.next('ready')));
+    recording = undefined;
+    // One opening alone sends 12 (the test above); each reply here is held 50 ms, so the openings stay in step and
+    // each kind of read or insert goes out for several of them at once. Only the credit hold, a compare-and-set, is
+    // one command per opening (these users open for the first time: their rate-limit records and slots are inserts).
+    expect(commands.length).toBeLessThanOrEqual((OPENINGS * 12) / 2);
+    expect(commands.filter((command) => command.name === 'update' && command.collection === 'beta_credits')).toHaveLength(OPENINGS);
+    // Alone, each opening reads six times (here, 6 finds in all when every reply comes back in one turn).
+    expect(commands.filter((command) => command.name === 'find').length).toBeLessThanOrEqual((OPENINGS * 6) / 2);
+    await Promise.all(
+      clients.map(async (client) => {
+        client.send({ type: 'stop' });
+        await client.waitClose();
+      }),
+    );
+  });
+
   it('a user refused at the tier step reads nothing for the steps after it', async () => {
     const { commands, closeCode } = await recordRefusal({ ...(await viewer(t.app, { tier: 'free' })), channel });
     expect(closeCode).toBe(4030);
