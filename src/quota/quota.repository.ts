@@ -47,32 +47,33 @@ export function usageKey(userId: string, feature: QuotaFeature, window: QuotaWin
   return `${userId}:${feature}:${window}:${new Date(windowStartMs).toISOString()}`;
 }
 
+/** The keys of the user's hour, day and month counters that contain `atMs`, in that order. */
+function windowKeys(userId: string, feature: QuotaFeature, atMs: number): string[] {
+  return QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs)));
+}
+
 @Injectable()
 export class QuotaRepository {
+  /** Openings at the same time read their users' window counters, and write their quota sessions, in one command. */
+  private readonly usageById = new FindByIdBatcher(() => driverCollection(this.usage), { used_seconds: 1 });
+  private readonly sessionInserts = new InsertBatcher(() => driverCollection(this.sessions));
+
   constructor(
     @InjectModel(QuotaUsage.name) private readonly usage: Model<QuotaUsage>,
     @InjectModel(QuotaSession.name) private readonly sessions: Model<QuotaSession>,
   ) {}
 
-  /** Openings at the same time read their users' window counters, and write their quota sessions, in one command. */
-  private readonly usageById = new FindByIdBatcher(() => driverCollection(this.usage), { used_seconds: 1 });
-  private readonly sessionInserts = new InsertBatcher(() => driverCollection(this.sessions));
-
   /** Seconds used in the hour, day and month windows that contain `atMs`. */
   async usedSeconds(userId: string, feature: QuotaFeature, atMs: number): Promise<WindowAmounts> {
     const [hour, day, month] = await Promise.all(
-      QUOTA_WINDOWS.map(
-        async (window) => (await this.usageById.find(usageKey(userId, feature, window, windowStart(window, atMs))))?.used_seconds ?? 0,
-      ),
+      windowKeys(userId, feature, atMs).map(async (key) => (await this.usageById.find(key))?.used_seconds ?? 0),
     );
     return { hour, day, month };
   }
 
   /** The same for many users at once, in one read; answers in the order asked. */
   async usedSecondsOfMany(users: Array<{ userId: string; feature: QuotaFeature }>, atMs: number): Promise<WindowAmounts[]> {
-    const keysByUser = users.map(({ userId, feature }) =>
-      QUOTA_WINDOWS.map((window) => usageKey(userId, feature, window, windowStart(window, atMs))),
-    );
+    const keysByUser = users.map(({ userId, feature }) => windowKeys(userId, feature, atMs));
     const found = await driverCollection(this.usage)
       .find({ _id: { $in: [...new Set(keysByUser.flat())] } }, { projection: { used_seconds: 1 } })
       .toArray();
