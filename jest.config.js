@@ -13,6 +13,7 @@ export default {
   globalSetup: '<rootDir>/test/harness/global-setup.js',
   globalTeardown: '<rootDir>/test/harness/global-teardown.js',
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/harness/closing-line-reporter.js'],
   testTimeout: 30000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/web/**/*.spec.ts'] },
