@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import mongoose from 'mongoose';
 import { CreditCheckpointService } from '../../src/beta/checkpoint/credit-checkpoint.service.js';
@@ -21,8 +21,8 @@ const SIZES = [1_000, 5_000, 10_000];
 const INTERVAL_MS = 30_000;
 const SEED_CONCURRENCY = 64;
 const COLLECTIONS = ['beta_users', 'beta_credits', 'beta_credit_transactions', 'beta_sessions'];
-/** Fields that differ between two correct runs (a random batch token, the wall-clock write time). */
-const VOLATILE_FIELDS = new Set(['write_token', 'updated_at']);
+/** Fields that differ between two correct runs (the wall-clock write time). */
+const VOLATILE_FIELDS = new Set(['updated_at']);
 
 interface Sample {
   tickMs: number;
@@ -197,7 +197,6 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
   const accountWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];
   const progressWrites: mongoose.mongo.AnyBulkWriteOperation<Doc>[] = [];
   const writtenAt = new Date(now);
-  const token = randomUUID();
   for (const account of accounts) {
     const credit = account as unknown as AccountCredit;
     const plan = planSettlement(credit, Object.keys(credit.sessions), now, new Set());
@@ -219,7 +218,6 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
         filter: { _id: account._id, version: account.version },
         update: {
           $set: {
-            write_token: token,
             updated_at: writtenAt,
             total_granted: next.total_granted,
             total_debited: next.total_debited,
@@ -232,6 +230,7 @@ async function planBaselineWrites(db: Db, now: number): Promise<() => Promise<vo
           },
           $inc: { version: 1 },
         },
+        upsert: true,
       },
     });
     for (const [sessionId, state] of Object.entries(next.sessions)) {

@@ -1,4 +1,5 @@
-import { mongo } from 'mongoose';
+import type { mongo } from 'mongoose';
+import { writeErrorsByIndex } from './mongo-errors.js';
 import { chunks, TurnQueue } from './turn-queue.js';
 
 /** The most documents one command inserts; more in one turn are split into several commands, sent together. */
@@ -44,7 +45,7 @@ export class InsertBatcher<T extends { _id: unknown }> {
       }
       inserts.forEach((insert) => insert.resolve());
     } catch (error) {
-      const refused = refusedDocuments(error);
+      const refused = writeErrorsByIndex(error);
       if (refused === undefined) {
         inserts.forEach((insert) => insert.reject(error));
         return;
@@ -59,19 +60,4 @@ export class InsertBatcher<T extends { _id: unknown }> {
       });
     }
   }
-}
-
-/**
- * The documents an unordered insert refused, by their index in it, when each of the others was written; undefined
- * when the error tells nothing of the kind (the command as a whole failed, or the write concern did).
- */
-function refusedDocuments(error: unknown): Map<number, mongo.WriteError> | undefined {
-  if (!(error instanceof mongo.MongoBulkWriteError) || error.result?.getWriteConcernError() !== undefined) {
-    return undefined;
-  }
-  const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-  if (writeErrors.length === 0) {
-    return undefined;
-  }
-  return new Map(writeErrors.map((writeError) => [writeError.index, writeError]));
 }

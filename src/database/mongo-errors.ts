@@ -19,3 +19,19 @@ export function isDatabaseUnreachableError(error: unknown): boolean {
     error instanceof mongo.MongoTopologyClosedError
   );
 }
+
+/**
+ * The statements of an unordered bulk write (insertMany, bulkWrite) that the server refused, by their index, when
+ * each of the others was applied; undefined when the error tells nothing of the kind (the command failed as a whole,
+ * or its write concern did).
+ */
+export function writeErrorsByIndex(error: unknown): Map<number, mongo.WriteError> | undefined {
+  if (!(error instanceof mongo.MongoBulkWriteError) || error.result?.getWriteConcernError() !== undefined) {
+    return undefined;
+  }
+  const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  if (writeErrors.length === 0) {
+    return undefined;
+  }
+  return new Map(writeErrors.map((writeError) => [writeError.index, writeError]));
+}

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { CompareAndSetBatcher } from '../database/compare-and-set-batcher.js';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { InsertBatcher } from '../database/insert-batcher.js';
@@ -16,9 +17,10 @@ export interface ConnectionOpensRecord {
 
 @Injectable()
 export class ConnectionOpensRepository implements OnModuleInit {
-  /** Openings at the same time read, and first write, their users' records in one command. */
+  /** Openings at the same time read, and write, their users' records in one command of each kind. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.opens));
   private readonly inserts = new InsertBatcher(() => driverCollection(this.opens));
+  private readonly replaces = new CompareAndSetBatcher(() => driverCollection(this.opens));
 
   constructor(@InjectModel(ConnectionOpens.name) private readonly opens: Model<ConnectionOpens>) {}
 
@@ -46,11 +48,7 @@ export class ConnectionOpensRepository implements OnModuleInit {
   }
 
   /** Replaces the opens if the record is still at `record.version`; false when another write got there first. */
-  async replace(record: ConnectionOpensRecord, openedAtMs: number[]): Promise<boolean> {
-    const result = await driverCollection(this.opens).updateOne(
-      { _id: record.userId, version: record.version },
-      { $set: { opened_at: openedAtMs }, $inc: { version: 1 } },
-    );
-    return result.modifiedCount === 1;
+  replace(record: ConnectionOpensRecord, openedAtMs: number[]): Promise<boolean> {
+    return this.replaces.write(record.userId, record.version, { $set: { opened_at: openedAtMs }, $inc: { version: 1 } });
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model } from 'mongoose';
+import { CompareAndSetBatcher } from '../database/compare-and-set-batcher.js';
 import { driverCollection } from '../database/driver-collection.js';
 import { FindByIdBatcher } from '../database/find-by-id-batcher.js';
 import { InsertBatcher } from '../database/insert-batcher.js';
@@ -21,9 +22,10 @@ export interface UserSlotsRecord {
 
 @Injectable()
 export class UserSlotsRepository implements OnModuleInit {
-  /** Openings at the same time read, and first write, their users' slots in one command. */
+  /** Openings at the same time read, and write, their users' slots in one command of each kind. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.userSlots));
   private readonly inserts = new InsertBatcher(() => driverCollection(this.userSlots));
+  private readonly replaces = new CompareAndSetBatcher(() => driverCollection(this.userSlots));
 
   constructor(@InjectModel(UserSlots.name) private readonly userSlots: Model<UserSlots>) {}
 
@@ -57,12 +59,8 @@ export class UserSlotsRepository implements OnModuleInit {
   }
 
   /** Replaces the slots if the record is still at `record.version`; false when another write got there first. */
-  async replace(record: UserSlotsRecord, slots: UserSlot[]): Promise<boolean> {
-    const result = await driverCollection(this.userSlots).updateOne(
-      { _id: record.userId, version: record.version },
-      { $set: { slots: toDocuments(slots) }, $inc: { version: 1 } },
-    );
-    return result.modifiedCount === 1;
+  replace(record: UserSlotsRecord, slots: UserSlot[]): Promise<boolean> {
+    return this.replaces.write(record.userId, record.version, { $set: { slots: toDocuments(slots) }, $inc: { version: 1 } });
   }
 }
 

@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import { CompareAndSetBatcher } from '../../src/database/compare-and-set-batcher.js';
 import { FindByIdBatcher } from '../../src/database/find-by-id-batcher.js';
 import { InsertBatcher } from '../../src/database/insert-batcher.js';
 import { isDuplicateKeyError } from '../../src/database/mongo-errors.js';
@@ -102,5 +103,45 @@ describe('embedded database', () => {
       { _id: 'c', n: 4 },
       { _id: 'taken', n: 0 },
     ]);
+  });
+
+  it('applies the compare-and-sets of one turn in one command, telling each caller whether its own was applied', async () => {
+    const monitored = await mongoose.createConnection(`${uri}?monitorCommands=true`).asPromise();
+    try {
+      type Versioned = { _id: string; version: number; n: number };
+      const versioned = monitored.collection<Versioned>('versioned');
+      await versioned.insertMany([
+        { _id: 'a', version: 0, n: 0 },
+        { _id: 'b', version: 3, n: 0 },
+        { _id: 'c', version: 1, n: 0 },
+      ]);
+      const batcher = new CompareAndSetBatcher(() => versioned as unknown as mongoose.mongo.Collection<Versioned>);
+      const set = (n: number) => ({ $set: { n }, $inc: { version: 1 as const } });
+      const updates: number[] = [];
+      const client = monitored.getClient();
+      const record = (event: { commandName: string; command: Record<string, unknown> }) => {
+        if (event.commandName === 'update') {
+          updates.push((event.command.updates as unknown[]).length);
+        }
+      };
+      client.on('commandStarted', record);
+      // 'b' is at 3, not 2; the second write to 'c' at 1 comes after the first one moved it to 2.
+      const applied = await Promise.all([
+        batcher.write('a', 0, set(1)),
+        batcher.write('b', 2, set(2)),
+        batcher.write('c', 1, set(3)),
+        batcher.write('c', 1, set(4)),
+      ]);
+      client.off('commandStarted', record);
+      expect(applied).toEqual([true, false, true, false]);
+      expect(updates).toEqual([4]);
+      expect(await versioned.find({}).sort({ _id: 1 }).toArray()).toEqual([
+        { _id: 'a', version: 1, n: 1 },
+        { _id: 'b', version: 3, n: 0 },
+        { _id: 'c', version: 2, n: 3 },
+      ]);
+    } finally {
+      await monitored.close();
+    }
   });
 });

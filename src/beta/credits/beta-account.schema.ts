@@ -51,10 +51,6 @@ export class BetaAccount {
   @Prop({ type: Date })
   next_expiry?: Date;
 
-  /** Set by each batched write so the batch can tell which of its compare-and-sets landed. */
-  @Prop({ type: String })
-  write_token?: string;
-
   /**
    * The `account_seq` of the last grant or adjustment applied here: those up to it are applied, the next ones are not.
    * Accounts and entries from before sequences have none: their entries count as applied.

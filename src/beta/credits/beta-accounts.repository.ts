@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import type { Model, mongo } from 'mongoose';
 import { Clock } from '../../common/clock.js';
+import { CompareAndSetBatcher } from '../../database/compare-and-set-batcher.js';
 import { driverCollection } from '../../database/driver-collection.js';
 import { FindByIdBatcher } from '../../database/find-by-id-batcher.js';
 import { isDuplicateKeyError } from '../../database/mongo-errors.js';
@@ -29,6 +29,8 @@ export interface AccountWrite {
 export class BetaAccountsRepository implements OnModuleInit {
   /** Openings and checks at the same time read their accounts in one query. */
   private readonly byId = new FindByIdBatcher(() => driverCollection(this.accounts) as unknown as mongo.Collection<StoredAccount>);
+  /** Their holds, and the checkpoint's settlements, go out together too, each told whether it landed. */
+  private readonly writes = new CompareAndSetBatcher(() => driverCollection(this.accounts));
 
   constructor(
     @InjectModel(BetaAccount.name) private readonly accounts: Model<BetaAccount>,
@@ -106,38 +108,18 @@ export class BetaAccountsRepository implements OnModuleInit {
   }
 
   /** Compare-and-set: true when the account was still at `version` and now holds `next`. */
-  async write(change: AccountWrite): Promise<boolean> {
-    // Straight to the driver, as writeMany: the update is built whole, timestamp included, so mongoose has nothing to cast.
-    const result = await driverCollection(this.accounts).updateOne(
-      { _id: change.email, version: change.version },
-      toUpdate(change, this.clock.date()),
-    );
-    return result.modifiedCount === 1;
+  write(change: AccountWrite): Promise<boolean> {
+    // Built whole, timestamp included, so the driver takes it as it is, without mongoose casting it.
+    return this.writes.write(change.email, change.version, toUpdate(change, this.clock.date()));
   }
 
   /**
-   * Many compare-and-sets in one round trip. Returns the emails whose write is not known to have
-   * landed (a lost race); the caller settles those again one by one, which is idempotent.
+   * Many compare-and-sets, in one command when asked for together. Returns the emails whose write lost a race; the
+   * caller settles those again one by one, which is idempotent.
    */
   async writeMany(changes: AccountWrite[]): Promise<Set<string>> {
-    if (changes.length === 0) {
-      return new Set();
-    }
-    const token = randomUUID();
-    const updatedAt = this.clock.date();
-    // Straight to the driver: each update is built whole here, so mongoose has nothing to cast (its timestamp is set by toUpdate).
-    const operations: mongo.AnyBulkWriteOperation<BetaAccount>[] = changes.map((change) => ({
-      updateOne: { filter: { _id: change.email, version: change.version }, update: toUpdate(change, updatedAt, token) },
-    }));
-    const result = await driverCollection(this.accounts).bulkWrite(operations, { ordered: false });
-    if (result.matchedCount === changes.length) {
-      return new Set();
-    }
-    // The bulk result only counts matches: find which writes are ours by their token, in one query (a
-    // scan on the embedded server, where `_id: {$in}` is far slower; it returns only this batch's accounts).
-    const ours = await this.accounts.find({ write_token: token }, { version: 1 }).lean<{ _id: string; version: number }[]>().exec();
-    const landedAt = new Map(ours.map((account) => [account._id, account.version]));
-    return new Set(changes.filter((change) => landedAt.get(change.email) !== change.version + 1).map((change) => change.email));
+    const landed = await Promise.all(changes.map((change) => this.write(change)));
+    return new Set(changes.filter((_, index) => !landed[index]).map((change) => change.email));
   }
 }
 
@@ -180,17 +162,15 @@ function withGrants<T extends AccountCreditState>(account: StoredAccount<T>): T 
 
 /**
  * The update of one compare-and-set, stamped with its write time on the application's clock (the incremental
- * reconcile reads it); a batched one also marks the account with its batch's token.
+ * reconcile reads it). It sets the whole credit state, as `CompareAndSetBatcher` requires.
  */
 function toUpdate(
   change: AccountWrite,
   updatedAt: Date,
-  batchToken?: string,
 ): { $set: Record<string, unknown>; $inc: { version: 1 }; $unset?: Record<string, 1> } {
   const { next } = change;
   const update: ReturnType<typeof toUpdate> = {
     $set: {
-      ...(batchToken === undefined ? {} : { write_token: batchToken }),
       updated_at: updatedAt,
       total_granted: next.total_granted,
       total_debited: next.total_debited,
