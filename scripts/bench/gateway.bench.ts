@@ -294,6 +294,11 @@ async function measure(target: Target, durationMs: number): Promise<GatewayBench
   }
 }
 
+/** One run's connect-to-ready, for its line on stderr. */
+function readyLine(row: GatewayBenchRow): string {
+  return `ready p50 ${row.readyP50Ms.toFixed(0)} ms, p99 ${row.readyP99Ms.toFixed(0)} ms`;
+}
+
 /** A process's CPU time so far in microseconds (user + system, every thread), from /proc; 0 without a pid or /proc. */
 function processCpuMicros(pid: number | undefined): number {
   if (pid === undefined) {
@@ -496,7 +501,9 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
         echoRows.push(
           await measure({ server: 'ws echo (baseline)', servers: [echo], auths: new Array(SESSIONS).fill({ type: 'auth' }) }, DURATION_MS),
         );
-        process.stderr.write(`echo run ${run}: ${echoRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min\n`);
+        process.stderr.write(
+          `echo run ${run}: ${readyLine(echoRows[run - 1])}; ${echoRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min\n`,
+        );
       }
     } finally {
       await echo.process.stop();
@@ -522,7 +529,7 @@ async function runGatewayBench(runs: number): Promise<GatewayBenchRuns> {
         const refusals = instances.map((instance) => instance.refused).join(' + ');
         const openingLoopMax = instances.map((instance) => instance.openingLoopMaxMs.toFixed(0)).join(' / ');
         process.stderr.write(
-          `gateway run ${run}: ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
+          `gateway run ${run}: ${readyLine(gatewayRows[run - 1])}; ${gatewayRows[run - 1].cpuSecondsPerStreamMinute.toFixed(4)} CPU s / stream-min; ` +
             `beta sessions left active: ${books.active}; credits charged so far: ${books.charged}; ` +
             `duplicate debits: ${books.duplicateDebits}; sessions charged other than their connected time: ${books.misCharged}; ` +
             `openings refused: ${refusals}; loop delay max while opening: ${openingLoopMax} ms\n`,
