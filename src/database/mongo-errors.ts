@@ -9,9 +9,13 @@ export function isDuplicateKeyError(error: unknown): boolean {
 
 /**
  * The database could not be reached or did not answer in time (a network error, no server to select, a timeout):
- * the operation may succeed later, unlike a refused write.
+ * the operation may succeed later, unlike a refused write. A bulk write (`bulkWrite`, `insertMany`, and so the
+ * batchers) reports such a failure as a `MongoBulkWriteError` that keeps the driver's error as its `errorResponse`.
  */
 export function isDatabaseUnreachableError(error: unknown): boolean {
+  if (error instanceof mongo.MongoBulkWriteError && error.errorResponse instanceof Error) {
+    return isDatabaseUnreachableError(error.errorResponse);
+  }
   return (
     error instanceof mongo.MongoNetworkError ||
     error instanceof mongo.MongoServerSelectionError ||

@@ -2,7 +2,8 @@ import mongoose from 'mongoose';
 import { CompareAndSetBatcher } from '../../src/database/compare-and-set-batcher.js';
 import { FindByIdBatcher } from '../../src/database/find-by-id-batcher.js';
 import { InsertBatcher } from '../../src/database/insert-batcher.js';
-import { isDuplicateKeyError } from '../../src/database/mongo-errors.js';
+import { startEmbeddedDatabase } from '../../src/database/embedded-database.js';
+import { isDatabaseUnreachableError, isDuplicateKeyError } from '../../src/database/mongo-errors.js';
 import { testDatabaseUri } from '../harness/database.js';
 
 describe('embedded database', () => {
@@ -142,6 +143,43 @@ describe('embedded database', () => {
       ]);
     } finally {
       await monitored.close();
+    }
+  });
+});
+
+describe('a database that has gone away', () => {
+  it('fails batched writes, as lone ones, with an error the service knows as "unreachable" (not a refused write)', async () => {
+    const database = await startEmbeddedDatabase({ backend: 'memory' });
+    const connection = await mongoose.createConnection(database.serverUri, { serverSelectionTimeoutMS: 500 }).asPromise();
+    try {
+      type Versioned = { _id: string; version: number };
+      const collection = connection.collection<Versioned>('gone') as unknown as mongoose.mongo.Collection<Versioned>;
+      await collection.insertMany([
+        { _id: 'a', version: 0 },
+        { _id: 'b', version: 0 },
+      ]);
+      const writes = new CompareAndSetBatcher(() => collection);
+      const inserts = new InsertBatcher(() => collection);
+      await database.stop();
+      const bump = { $inc: { version: 1 as const } };
+      const failures = await Promise.allSettled([
+        // Batched: two of each kind in one turn; then a lone compare-and-set and a plain updateOne.
+        writes.write('a', 0, bump),
+        writes.write('b', 0, bump),
+        inserts.insert({ _id: 'c', version: 0 }),
+        inserts.insert({ _id: 'd', version: 0 }),
+      ]);
+      failures.push(...(await Promise.allSettled([writes.write('a', 0, bump)])));
+      failures.push(...(await Promise.allSettled([collection.updateOne({ _id: 'a' }, bump)])));
+      expect(failures.map((failure) => failure.status)).toEqual(new Array(6).fill('rejected'));
+      const reasons = failures.map((failure) => (failure as PromiseRejectedResult).reason as unknown);
+      expect(reasons.map((reason) => isDatabaseUnreachableError(reason))).toEqual(new Array(6).fill(true));
+      // The bulk commands report it wrapped; the plain command as the driver's own error.
+      expect(reasons[0]).toBeInstanceOf(mongoose.mongo.MongoBulkWriteError);
+      expect(reasons[5]).not.toBeInstanceOf(mongoose.mongo.MongoBulkWriteError);
+    } finally {
+      await connection.close();
+      await database.stop();
     }
   });
 });
