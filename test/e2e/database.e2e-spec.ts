@@ -162,7 +162,7 @@ describe('a database that has gone away', () => {
       const inserts = new InsertBatcher(() => collection);
       await database.stop();
       const bump = { $inc: { version: 1 as const } };
-      const failures = await Promise.allSettled([
+      const failures: PromiseSettledResult<unknown>[] = await Promise.allSettled<unknown>([
         // Batched: two of each kind in one turn; then a lone compare-and-set and a plain updateOne.
         writes.write('a', 0, bump),
         writes.write('b', 0, bump),
