@@ -1,5 +1,5 @@
 import type { mongo } from 'mongoose';
-import { isDuplicateKeyError, writeErrorsByIndex } from './mongo-errors.js';
+import { isDuplicateKeyError, settleUnorderedWrite } from './mongo-errors.js';
 import { chunks, TurnQueue } from './turn-queue.js';
 
 /** The most compare-and-sets one command carries; more in one turn are split into several commands, sent together. */
@@ -50,13 +50,7 @@ export class CompareAndSetBatcher<T extends { _id: unknown; version: number }> {
       await this.collection().bulkWrite(statements, { ordered: false });
       writes.forEach((write) => write.resolve(true));
     } catch (error) {
-      const refused = writeErrorsByIndex(error);
-      if (refused === undefined) {
-        writes.forEach((write) => write.reject(error));
-        return;
-      }
-      writes.forEach((write, index) => {
-        const writeError = refused.get(index);
+      settleUnorderedWrite(writes, error, (write, writeError) => {
         if (writeError === undefined) {
           write.resolve(true);
         } else if (isDuplicateKeyError(writeError)) {

@@ -1,5 +1,5 @@
 import type { mongo } from 'mongoose';
-import { writeErrorsByIndex } from './mongo-errors.js';
+import { settleUnorderedWrite } from './mongo-errors.js';
 import { chunks, TurnQueue } from './turn-queue.js';
 
 /** The most documents one command inserts; more in one turn are split into several commands, sent together. */
@@ -45,19 +45,9 @@ export class InsertBatcher<T extends { _id: unknown }> {
       }
       inserts.forEach((insert) => insert.resolve());
     } catch (error) {
-      const refused = writeErrorsByIndex(error);
-      if (refused === undefined) {
-        inserts.forEach((insert) => insert.reject(error));
-        return;
-      }
-      inserts.forEach((insert, index) => {
-        const writeError = refused.get(index);
-        if (writeError === undefined) {
-          insert.resolve();
-        } else {
-          insert.reject(writeError);
-        }
-      });
+      settleUnorderedWrite(inserts, error, (insert, writeError) =>
+        writeError === undefined ? insert.resolve() : insert.reject(writeError),
+      );
     }
   }
 }

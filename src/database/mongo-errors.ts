@@ -25,11 +25,26 @@ export function isDatabaseUnreachableError(error: unknown): boolean {
 }
 
 /**
- * The statements of an unordered bulk write (insertMany, bulkWrite) that the server refused, by their index, when
- * each of the others was applied; undefined when the error tells nothing of the kind (the command failed as a whole,
- * or its write concern did).
+ * Tells each caller of an unordered bulk write (insertMany, bulkWrite) that threw `error` what became of its own
+ * statement: `settle` gets the server's error for a statement it refused, or undefined for one it applied. When the
+ * error says nothing per statement (the command failed as a whole, or its write concern did), every caller is
+ * rejected with it: each statement may or may not have been applied.
  */
-export function writeErrorsByIndex(error: unknown): Map<number, mongo.WriteError> | undefined {
+export function settleUnorderedWrite<T extends { reject: (error: unknown) => void }>(
+  callers: T[],
+  error: unknown,
+  settle: (caller: T, writeError: mongo.WriteError | undefined) => void,
+): void {
+  const refused = writeErrorsByIndex(error);
+  if (refused === undefined) {
+    callers.forEach((caller) => caller.reject(error));
+    return;
+  }
+  callers.forEach((caller, index) => settle(caller, refused.get(index)));
+}
+
+/** The statements an unordered bulk write refused, by their index, when the error tells them apart; else undefined. */
+function writeErrorsByIndex(error: unknown): Map<number, mongo.WriteError> | undefined {
   if (!(error instanceof mongo.MongoBulkWriteError) || error.result?.getWriteConcernError() !== undefined) {
     return undefined;
   }
