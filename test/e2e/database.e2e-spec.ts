@@ -6,6 +6,9 @@ import { startEmbeddedDatabase } from '../../src/database/embedded-database.js';
 import { isDatabaseUnreachableError, isDuplicateKeyError } from '../../src/database/mongo-errors.js';
 import { testDatabaseUri } from '../harness/database.js';
 
+/** How long reads race updates in the consistency test. */
+const READ_RACE_MS = 4000;
+
 describe('embedded database', () => {
   const uri = testDatabaseUri('database');
   let first: mongoose.Connection;
@@ -34,8 +37,7 @@ describe('embedded database', () => {
     expect(read).toEqual({ _id: 'written-by-first', value: 42 });
   });
 
-  // Pre-images, not post-images: the embedded server applies each update atomically but reads the
-  // post-image after releasing its lock, so `returnDocument: 'after'` can show a later update's result.
+  // Each pre-image is the balance its debit's condition was checked against.
   it('applies 50 concurrent conditional debits atomically: none lost, the condition never passed twice', async () => {
     const accounts = first.collection<{ _id: string; balance: number }>('accounts');
     await accounts.insertOne({ _id: 'account', balance: 1000 });
@@ -144,6 +146,46 @@ describe('embedded database', () => {
     } finally {
       await monitored.close();
     }
+  });
+  // Writes on one connection, reads on the other, for READ_RACE_MS: what every read answers must match its query, and
+  // each document must be one state of it. The embedded server updates documents in place; without the launcher's
+  // consistent reads, a few reads a second answered a document as an update left it after the match, or half updated.
+  it('answers a read from one state of each document, however many updates race it: matching the query, never half updated', async () => {
+    type Toggled = { _id: string; token: string; status: 'a' | 'b' } & Record<`f${number}`, number>;
+    const fields = (n: number) => Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`f${i}`, n]));
+    const written = first.collection<Toggled>('toggled');
+    const read = second.collection<Toggled>('toggled');
+    await written.createIndex({ token: 1 }, { unique: true });
+    const ids = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    await written.insertMany(ids.map((id) => ({ _id: id, token: `${id}-0`, status: 'a' as const, ...fields(0) })));
+    const tokens = new Map(ids.map((id) => [id, `${id}-0`]));
+    const until = Date.now() + READ_RACE_MS;
+    const bad: unknown[] = [];
+    const check = (doc: Toggled | null, matches: (doc: Toggled) => boolean) => {
+      const values = doc === null ? [] : Object.keys(fields(0)).map((key) => doc[key as `f${number}`]);
+      if (doc !== null && (!matches(doc) || values.some((value) => value !== values[0]))) {
+        bad.push(doc);
+      }
+    };
+    const writer = async (offset: number) => {
+      for (let n = 1; Date.now() < until; n++) {
+        const id = ids[(n * 7 + offset) % ids.length];
+        const token = `${id}-${offset}-${n}`;
+        await written.updateOne({ _id: id }, { $set: { token, status: n % 2 === 0 ? 'a' : 'b', ...fields(n) } });
+        tokens.set(id, token);
+      }
+    };
+    const reader = async (offset: number) => {
+      for (let n = 0; Date.now() < until; n++) {
+        const token = tokens.get(ids[(n + offset) % ids.length])!;
+        check(await read.findOne({ token }), (doc) => doc.token === token);
+        for (const doc of await read.find({ status: 'a' }).toArray()) {
+          check(doc, (found) => found.status === 'a');
+        }
+      }
+    };
+    await Promise.all([writer(1), writer(2), writer(3), reader(0), reader(5)]);
+    expect(bad).toEqual([]);
   });
 });
 

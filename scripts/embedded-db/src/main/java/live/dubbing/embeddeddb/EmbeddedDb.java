@@ -3,8 +3,6 @@ package live.dubbing.embeddeddb;
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,11 +62,11 @@ public final class EmbeddedDb {
 
     private static MongoBackend openBackend(Options options) throws IOException {
         if (options.backend.equals("memory")) {
-            return new MemoryBackend();
+            return new ConsistentReads.Memory();
         }
         Path file = Path.of(options.file).toAbsolutePath();
         Files.createDirectories(file.getParent());
-        return new H2Backend(file.toString());
+        return new ConsistentReads.H2(file.toString());
     }
 
     private static void watchParent(long pid) {
