@@ -149,16 +149,48 @@ export async function stopAllProcesses(): Promise<void> {
   await Promise.all([...running].map((child) => child.kill()));
 }
 
-/** Runs a fault scenario; when it fails, the error names the log file of every instance it started. */
+/**
+ * Runs a fault scenario; when it fails, the error names the log file of every instance it started. On CI, where those
+ * files are gone once the run ends, it also carries the last lines each instance logged after its start.
+ */
 export async function withInstanceLogs<T>(scenario: () => Promise<T>): Promise<T> {
   try {
     return await scenario();
   } catch (error) {
     if (error instanceof Error && logFiles.length > 0) {
       error.message += `\n\nService instance logs:\n${logFiles.map((file) => `  ${file}`).join('\n')}`;
+      if (process.env.CI === 'true') {
+        error.message += logFiles.map((file) => `\n\nThe end of ${file}:\n${logTail(file)}`).join('');
+      }
     }
     throw error;
   }
+}
+
+/** Lines the framework logs while an instance starts: nothing a scenario's failure is about. */
+const STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'WebSocketsController']);
+const TAIL_LINES = 60;
+
+/** The last lines an instance logged after its start, one short line each: time, level, context, message, fields. */
+function logTail(file: string): string {
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0);
+  const shown = lines.flatMap((line) => {
+    try {
+      const { time, level, context, msg, ...fields } = JSON.parse(line);
+      delete fields.pid;
+      delete fields.hostname;
+      if (STARTUP_CONTEXTS.has(context)) {
+        return [];
+      }
+      const at = new Date(time).toISOString().slice(11, 23);
+      return [`  ${at} ${level} ${context ?? ''} ${msg} ${JSON.stringify(fields)}`.slice(0, 400)];
+    } catch {
+      return [`  ${line.slice(0, 400)}`];
+    }
+  });
+  return shown.slice(-TAIL_LINES).join('\n');
 }
 
 class PortTakenError extends Error {}
