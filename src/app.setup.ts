@@ -2,6 +2,7 @@ import { type INestApplication, RequestMethod, ValidationPipe } from '@nestjs/co
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { requestLogging } from './common/logging.module.js';
 import { methodNotAllowed } from './common/method-not-allowed.js';
 import { createOpenApiDocument } from './common/openapi/openapi-document.js';
 import { docsContentSecurityPolicy, securityHeaders } from './common/security-headers.js';
@@ -16,6 +17,7 @@ const DOCS_PATH = 'docs';
 /** Everything the HTTP surface needs, shared by `main.ts` and the e2e harness so tests run the real thing. */
 export function configureApp(app: INestApplication): void {
   // Middleware registered here runs before every route, Swagger's included.
+  app.use(requestLogging());
   app.use(securityHeaders());
   app.use(methodNotAllowed(app));
   // The web client at `/` (README, "Web client"), with its own content security policy; API routes keep theirs.

@@ -35,7 +35,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const body = this.toBody(exception);
     if (body.statusCode >= 500) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      const request = host.switchToHttp().getRequest<{ id?: unknown }>();
+      this.logger.error({ req_id: request.id, err: exception }, 'Request failed');
     }
     response.status(body.statusCode).json(body);
   }
