@@ -147,6 +147,7 @@ describe('embedded database', () => {
       await monitored.close();
     }
   });
+
   // Writes on one connection, reads on the other, for READ_RACE_MS: what every read answers must match its query, and
   // each document must be one state of it. The embedded server updates documents in place; without the launcher's
   // consistent reads, a few reads a second answered a document as an update left it after the match, or half updated.
@@ -162,8 +163,11 @@ describe('embedded database', () => {
     const until = Date.now() + READ_RACE_MS;
     const bad: unknown[] = [];
     const check = (doc: Toggled | null, matches: (doc: Toggled) => boolean) => {
-      const values = doc === null ? [] : Object.keys(fields(0)).map((key) => doc[key as `f${number}`]);
-      if (doc !== null && (!matches(doc) || values.some((value) => value !== values[0]))) {
+      if (doc === null) {
+        return;
+      }
+      const values = Object.keys(fields(0)).map((key) => doc[key as `f${number}`]);
+      if (!matches(doc) || values.some((value) => value !== values[0])) {
         bad.push(doc);
       }
     };
